@@ -1,0 +1,63 @@
+/**
+ * Compiles shim.c with bun:ffi's built-in TinyCC and hands it the library's entry points.
+ * The C source is imported as a file so `bun build --compile` embeds it; TinyCC reads from
+ * the real file system, so an embedded copy is written to a temp file first.
+ */
+import { cc, FFIType as T, ptr } from "bun:ffi";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import shimSource from "./shim.c" with { type: "file" };
+import type { WebGPULibrary } from "./library.ts";
+
+const shimSymbols = {
+  shim_bind: { args: [T.ptr], returns: T.void },
+  shim_request_adapter: { args: [T.ptr, T.ptr, T.ptr], returns: T.void },
+  shim_request_device: { args: [T.ptr, T.ptr, T.ptr], returns: T.void },
+  shim_map_async: { args: [T.ptr, T.u64, T.u64, T.u64, T.ptr], returns: T.void },
+  shim_on_submitted_work_done: { args: [T.ptr, T.ptr], returns: T.void },
+  shim_pop_error_scope: { args: [T.ptr, T.ptr], returns: T.void },
+  shim_adapter_info_free_members: { args: [T.ptr], returns: T.void },
+  shim_supported_features_free_members: { args: [T.ptr], returns: T.void },
+  shim_fill_device_callbacks: { args: [T.ptr, T.ptr], returns: T.void },
+  shim_events_written: { args: [], returns: T.u32 },
+  shim_event: { args: [T.u32], returns: T.ptr },
+  shim_sizeof_completion: { args: [], returns: T.u32 },
+} as const;
+
+/** Order matters: shim_bind reads this table by index. */
+const SHIM_ENTRY_POINTS = [
+  "wgpuInstanceRequestAdapter",
+  "wgpuAdapterRequestDevice",
+  "wgpuBufferMapAsync",
+  "wgpuQueueOnSubmittedWorkDone",
+  "wgpuDevicePopErrorScope",
+  "wgpuAdapterInfoFreeMembers",
+  "wgpuSupportedFeaturesFreeMembers",
+] as const;
+
+export type Shim = ReturnType<typeof cc<typeof shimSymbols>>["symbols"];
+
+function sourcePath(): string {
+  const path = shimSource;
+  if (!path.startsWith("/$bunfs/") && !/^[A-Z]:\\~BUN\\/.test(path)) return path;
+  const dir = mkdtempSync(join(tmpdir(), "iflame-shim-"));
+  const copy = join(dir, "shim.c");
+  writeFileSync(copy, readFileSync(path));
+  return copy;
+}
+
+export function compileShim(lib: WebGPULibrary): Shim {
+  let compiled;
+  try {
+    compiled = cc({ source: sourcePath(), symbols: shimSymbols });
+  } catch (e) {
+    throw new Error(`could not compile the WebGPU C shim (ffi/shim.c) with bun:ffi cc: ${(e as Error).message}`);
+  }
+  const table = new BigUint64Array(SHIM_ENTRY_POINTS.length);
+  SHIM_ENTRY_POINTS.forEach((name, i) => {
+    table[i] = BigInt((lib.symbols[name] as unknown as { ptr: number }).ptr);
+  });
+  compiled.symbols.shim_bind(ptr(table));
+  return compiled.symbols;
+}

@@ -1,0 +1,298 @@
+/**
+ * The GPU runtime every later layer uses: one device, typed tensors, a kernel cache, and a
+ * recorder that puts many dispatches into one command buffer. Bind groups and small uniform
+ * parameter blocks are cached, so a step that repeats the same dispatches allocates nothing.
+ */
+import { BufferUsage, type Handle, type BindingType, WebGPUDevice, formatBytes } from "../../ffi/webgpu.ts";
+import { cacheKey, parseBindings, specialise, type KernelSpec } from "./kernel.ts";
+import { Tensor, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
+import type { Profiler } from "./profiler.ts";
+
+export interface Kernel {
+  readonly name: string;
+  readonly pipeline: Handle;
+  readonly layout: Handle;
+  readonly bindings: readonly BindingType[];
+}
+
+export type Workgroups = number | [number, number] | [number, number, number];
+
+/** Values for a kernel's uniform block: each number is one 4-byte field, typed by `as`. */
+export type Params = { u32?: number[]; i32?: number[]; f32?: number[] } | Uint32Array;
+
+const TENSOR_USAGE = BufferUsage.Storage | BufferUsage.CopySrc | BufferUsage.CopyDst;
+/** Readback buffers up to this size are kept for reuse; larger ones are freed after use. */
+const STAGING_KEEP_BYTES = 1 << 20;
+
+export class Gpu {
+  private static shared: Gpu | null = null;
+  readonly dev: WebGPUDevice;
+  private readonly kernels = new Map<string, Kernel>();
+  private readonly bindGroups = new Map<string, Handle>();
+  /** bind-group keys by buffer, so destroying a buffer drops the groups that name it. */
+  private readonly groupsOfBuffer = new Map<Handle, string[]>();
+  private readonly uniforms = new Map<string, { buffer: Handle; size: number }>();
+  private readonly staging = new Map<number, Handle>();
+  private live = 0;
+  private peak = 0;
+
+  private constructor() {
+    this.dev = WebGPUDevice.open();
+  }
+
+  /** The process-wide device, opened on first use. */
+  static get(): Gpu {
+    Gpu.shared ??= new Gpu();
+    return Gpu.shared;
+  }
+
+  get features() {
+    return this.dev.features;
+  }
+
+  get limits() {
+    return this.dev.limits;
+  }
+
+  /** Bytes held by tensors now, and the most ever held. */
+  memory(): { live: number; peak: number } {
+    return { live: this.live, peak: this.peak };
+  }
+
+  // -- tensors ----------------------------------------------------------------------------------
+
+  tensor(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(size) || size < 0) throw new Error(`tensor ${label}: bad shape [${shape}]`);
+    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    const buffer = this.dev.createBuffer(bytes, TENSOR_USAGE, label);
+    this.live += bytes;
+    this.peak = Math.max(this.peak, this.live);
+    return new Tensor(buffer, [...shape], dtype, 0, label, null);
+  }
+
+  /** A tensor filled with zeros (new buffers are zeroed by WebGPU). */
+  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros"): Tensor {
+    return this.tensor(shape, dtype, label);
+  }
+
+  upload(data: HostArray, shape: readonly number[] = [data.length], label = "upload"): Tensor {
+    const t = this.tensor(shape, dtypeOf(data), label);
+    this.write(t, data);
+    return t;
+  }
+
+  write(t: Tensor, data: HostArray, elementOffset = 0): void {
+    if (elementOffset + data.length > t.size) {
+      throw new Error(`write to ${t.label}: ${data.length} elements at ${elementOffset} overflow its ${t.size}`);
+    }
+    this.dev.writeBuffer(t.buffer, t.offset + elementOffset * 4, data);
+  }
+
+  /** Copies a tensor back to the host; waits for all submitted work. */
+  read(t: Tensor): HostArray;
+  read<T extends HostArray>(t: Tensor, into: T): T;
+  read(t: Tensor, into?: HostArray): HostArray {
+    const bytes = t.byteLength;
+    if (bytes === 0) return new hostArray[t.dtype](0);
+    const size = Math.ceil(bytes / 16) * 16;
+    let stage = this.staging.get(size);
+    if (!stage) {
+      stage = this.dev.createBuffer(size, BufferUsage.MapRead | BufferUsage.CopyDst, "readback");
+      this.staging.set(size, stage);
+    }
+    const enc = this.dev.createCommandEncoder();
+    this.dev.copyBuffer(enc, t.buffer, t.offset, stage, 0, bytes);
+    this.dev.submit(enc);
+    this.dev.wait();
+    const data = new hostArray[t.dtype](this.dev.readMapped(stage, 0, bytes));
+    if (size > STAGING_KEEP_BYTES) {
+      this.dev.destroyBuffer(stage);
+      this.staging.delete(size);
+    }
+    if (into) {
+      into.set(data);
+      return into;
+    }
+    return data;
+  }
+
+  destroy(t: Tensor): void {
+    if (t.owner) throw new Error(`destroy ${t.label}: it is a view; destroy the tensor that owns the buffer`);
+    for (const key of this.groupsOfBuffer.get(t.buffer) ?? []) {
+      const g = this.bindGroups.get(key);
+      if (g !== undefined) this.dev.release("bindGroup", g);
+      this.bindGroups.delete(key);
+    }
+    this.groupsOfBuffer.delete(t.buffer);
+    this.live -= Math.max(16, Math.ceil(t.byteLength / 16) * 16);
+    this.dev.destroyBuffer(t.buffer);
+  }
+
+  // -- kernels ----------------------------------------------------------------------------------
+
+  kernel(spec: KernelSpec): Kernel {
+    const key = cacheKey(spec);
+    let k = this.kernels.get(key);
+    if (k) return k;
+    const code = specialise(spec);
+    const bindings = parseBindings(spec.file, code);
+    const module = this.dev.createShaderModule(code, spec.file);
+    const layout = this.dev.createBindGroupLayout(bindings, spec.file);
+    const { pipeline } = this.dev.createComputePipeline(module, layout, spec.entry ?? "main", spec.file);
+    k = { name: `${spec.file}:${spec.entry ?? "main"}`, pipeline, layout, bindings };
+    this.kernels.set(key, k);
+    return k;
+  }
+
+  private uniform(params: Params): { buffer: Handle; size: number } {
+    const words = params instanceof Uint32Array ? params : packParams(params);
+    const key = Array.from(words).join(",");
+    let u = this.uniforms.get(key);
+    if (u === undefined) {
+      const size = Math.max(16, Math.ceil(words.byteLength / 16) * 16);
+      u = { buffer: this.dev.createBuffer(size, BufferUsage.Uniform | BufferUsage.CopyDst, "params"), size };
+      this.dev.writeBuffer(u.buffer, 0, words);
+      this.uniforms.set(key, u);
+    }
+    return u;
+  }
+
+  /** The bind group for these tensors (+ params block), created once and cached. */
+  bindGroup(k: Kernel, tensors: readonly Tensor[], params?: Params): Handle {
+    const storageCount = k.bindings.filter((b) => b !== "uniform").length;
+    if (tensors.length !== storageCount) {
+      throw new Error(`${k.name}: expects ${storageCount} tensors, got ${tensors.length} (${tensors.map((t) => t.label).join(", ")})`);
+    }
+    const uniform = k.bindings.includes("uniform") ? this.uniform(params ?? { u32: [] }) : undefined;
+    let key = k.name;
+    for (const t of tensors) key += `|${t.buffer}:${t.offset}:${t.byteLength}`;
+    if (uniform !== undefined) key += `|u${uniform.buffer}`;
+    let g = this.bindGroups.get(key);
+    if (g !== undefined) return g;
+    let next = 0;
+    const entries = k.bindings.map((type, binding) => {
+      if (type === "uniform") return { binding, buffer: uniform!.buffer, size: uniform!.size };
+      const t = tensors[next++];
+      return { binding, buffer: t.buffer, offset: t.offset, size: Math.max(4, t.byteLength) };
+    });
+    g = this.dev.createBindGroup(k.layout, entries);
+    this.bindGroups.set(key, g);
+    for (const t of tensors) {
+      const list = this.groupsOfBuffer.get(t.buffer) ?? [];
+      list.push(key);
+      this.groupsOfBuffer.set(t.buffer, list);
+    }
+    return g;
+  }
+
+  // -- recording ---------------------------------------------------------------------------------
+
+  /**
+   * Records dispatches and copies into one command buffer and submits it (no wait).
+   * With a profiler, every dispatch runs in its own pass between two timestamps.
+   */
+  record(fn: (r: Recorder) => void, profiler?: Profiler): void {
+    const r = new Recorder(this, profiler);
+    fn(r);
+    r.submit();
+  }
+
+  /** Blocks until every submitted command has run; surfaces device errors. */
+  sync(): void {
+    this.dev.wait();
+  }
+
+  describe(): string {
+    return this.dev.describe();
+  }
+
+  formatMemory(): string {
+    return `live ${formatBytes(this.live)}, peak ${formatBytes(this.peak)}`;
+  }
+}
+
+function packParams(p: Exclude<Params, Uint32Array>): Uint32Array {
+  const n = (p.u32?.length ?? 0) + (p.i32?.length ?? 0) + (p.f32?.length ?? 0);
+  const words = new Uint32Array(Math.max(4, Math.ceil(n / 4) * 4));
+  const view = new DataView(words.buffer);
+  let i = 0;
+  for (const v of p.u32 ?? []) view.setUint32(4 * i++, v, true);
+  for (const v of p.i32 ?? []) view.setInt32(4 * i++, v, true);
+  for (const v of p.f32 ?? []) view.setFloat32(4 * i++, v, true);
+  return words;
+}
+
+/**
+ * Collects the work of one submission. Dispatches share a compute pass (WebGPU orders them
+ * and makes each one's writes visible to the next); a copy closes the pass.
+ */
+export class Recorder {
+  private readonly encoder: Handle;
+  private pass: Handle | null = null;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly profiler?: Profiler,
+  ) {
+    this.encoder = gpu.dev.createCommandEncoder();
+  }
+
+  /**
+   * Runs kernel `k` over `workgroups`. Tensors bind to the kernel's storage bindings in order;
+   * `params` fills its uniform block (fields in u32, i32, f32 order).
+   */
+  dispatch(k: Kernel, tensors: readonly Tensor[], workgroups: Workgroups, params?: Params): void {
+    const [x, y, z] = typeof workgroups === "number" ? [workgroups, 1, 1] : [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+    const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new Error(`${k.name}: ${x}×${y}×${z} workgroups exceeds the device limit of ${max} per dimension`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const group = this.gpu.bindGroup(k, tensors, params);
+    if (this.profiler) {
+      this.endPass();
+      this.pass = this.gpu.dev.beginComputePass(this.encoder, this.profiler.next(this.label ?? k.name));
+    }
+    this.pass ??= this.gpu.dev.beginComputePass(this.encoder);
+    this.gpu.dev.setPipeline(this.pass, k.pipeline);
+    this.gpu.dev.setBindGroup(this.pass, group);
+    this.gpu.dev.dispatch(this.pass, x, y, z);
+    if (this.profiler) this.endPass();
+  }
+
+  /** The name the profiler gives the following dispatches (a kernel family, a layer). */
+  label: string | undefined;
+
+  copy(src: Tensor, dst: Tensor, elements = Math.min(src.size, dst.size)): void {
+    this.endPass();
+    this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, elements * 4);
+  }
+
+  /** Zero-fills a tensor. */
+  clear(t: Tensor): void {
+    this.endPass();
+    this.gpu.dev.clearBuffer(this.encoder, t.buffer, t.offset, Math.ceil(t.byteLength / 4) * 4);
+  }
+
+  private endPass(): void {
+    if (this.pass !== null) this.gpu.dev.endComputePass(this.pass);
+    this.pass = null;
+  }
+
+  submit(): void {
+    this.endPass();
+    this.profiler?.resolve(this.encoder);
+    this.gpu.dev.submit(this.encoder);
+  }
+}
+
+/**
+ * Workgroups for `n` elements at `size` threads each, folded into x·y when x would pass the
+ * 65535 per-dimension limit. Kernels index as `g.x + g.y * row`.
+ */
+export function grid1d(n: number, size: number): { workgroups: [number, number]; row: number } {
+  const groups = Math.max(1, Math.ceil(n / size));
+  const x = Math.min(groups, 65535);
+  return { workgroups: [x, Math.ceil(groups / x)], row: x * size };
+}

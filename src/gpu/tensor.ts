@@ -1,0 +1,45 @@
+import type { Handle } from "../../ffi/webgpu.ts";
+
+export type DType = "f32" | "i32" | "u32";
+export type HostArray = Float32Array | Int32Array | Uint32Array;
+
+export const hostArray: Record<DType, { new (n: number): HostArray; new (b: ArrayBuffer): HostArray }> = {
+  f32: Float32Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+};
+
+export function dtypeOf(a: HostArray): DType {
+  return a instanceof Float32Array ? "f32" : a instanceof Int32Array ? "i32" : "u32";
+}
+
+/**
+ * A typed view of (part of) a GPU buffer. All dtypes are 4 bytes. A tensor made by
+ * `Gpu.tensor` owns its buffer; `view()` makes tensors that share it (an arena slice).
+ */
+export class Tensor {
+  constructor(
+    readonly buffer: Handle,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    /** Byte offset into the buffer (a multiple of the device's storage offset alignment). */
+    readonly offset: number,
+    readonly label: string,
+    readonly owner: Tensor | null,
+  ) {}
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get byteLength(): number {
+    return this.size * 4;
+  }
+
+  /** A tensor over the same memory with another shape of the same size. */
+  reshape(shape: number[]): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== this.size) throw new Error(`reshape ${this.label}: [${this.shape}] has ${this.size} elements, [${shape}] has ${n}`);
+    return new Tensor(this.buffer, shape, this.dtype, this.offset, this.label, this.owner ?? this);
+  }
+}
