@@ -232,7 +232,7 @@ export class Recorder {
   private pass: Handle | null = null;
 
   constructor(
-    private readonly gpu: Gpu,
+    readonly gpu: Gpu,
     private readonly profiler?: Profiler,
   ) {
     this.encoder = gpu.dev.createCommandEncoder();
