@@ -33,7 +33,7 @@ export interface AdamWOptions { lr: number; wd?: number; beta1?: number; beta2?:
  *   step += 1;  m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²
  *   p ← p·(1 − lr·wd) − lr · (√(1−β2^step) / (1−β1^step)) · m / (eps + √v)
  */
-export function adamwStep(p: FloatArray, g: FloatArray, state: AdamWState, opts: AdamWOptions): void {
+export function adamwStep(p: FloatArray, g: ArrayLike<number>, state: AdamWState, opts: AdamWOptions): void {
   const { lr, wd = WEIGHT_DECAY, beta1 = 0.95, beta2 = 0.95, eps = 1e-8 } = opts;
   checkLength(g, p.length, "adamw grad");
   checkLength(state.m, p.length, "adamw m");
@@ -59,7 +59,7 @@ export const NS_COEFFS = [3.4445, -4.775, 2.0315] as const;
  * and transpose back. The singular values end up roughly in [0.5, 1.5], not exactly 1 (by design).
  * The reference runs this in bfloat16; here storage is f32 with f64 sums.
  */
-export function newtonSchulz5(G: FloatArray, rows: number, cols: number, steps = 5): Float32Array {
+export function newtonSchulz5(G: ArrayLike<number>, rows: number, cols: number, steps = 5): Float32Array {
   checkLength(G, rows * cols, "newtonSchulz5 G");
   const tall = rows > cols;
   const [r, c] = tall ? [cols, rows] : [rows, cols];
@@ -99,7 +99,7 @@ export interface MuonOptions { lr: number; wd?: number; momentum?: number; neste
  *   p ← p·(1 − lr·wd) − lr·0.2·√max(rows, cols) · O
  */
 export function muonStep(
-  p: FloatArray, g: FloatArray, buf: FloatArray, rows: number, cols: number, opts: MuonOptions,
+  p: FloatArray, g: ArrayLike<number>, buf: FloatArray, rows: number, cols: number, opts: MuonOptions,
 ): void {
   const { lr, wd = WEIGHT_DECAY, momentum = 0.95, nesterov = true, nsSteps = 5 } = opts;
   checkLength(p, rows * cols, "muon param");
