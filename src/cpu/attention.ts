@@ -62,6 +62,9 @@ export function attentionBackward<T extends FloatArray>(
   B: number, L: number, H: number, hd: number,
 ): { dq: T; dk: T; dv: T } {
   const n = B * L * H * hd;
+  checkLength(q, n, "attention q");
+  checkLength(k, n, "attention k");
+  checkLength(v, n, "attention v");
   checkLength(o, n, "attention o");
   checkLength(dout, n, "attention dout");
   checkLength(lse, B * L * H, "attention lse");

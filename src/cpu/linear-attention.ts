@@ -10,7 +10,9 @@ import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
  *
  * Quadratic form:  o_t = Σ_{u≤t} exp(−s_h (t−u)) (q_t·k_u) v_u
  * Recurrent form:  S_t = exp(−s_h) S_{t−1} + k_tᵀ v_t,   o_t = q_t S_t     (S_{−1} = 0)
- * They are equal; the recurrent one is what cached decoding runs one token at a time.
+ * They are equal; the recurrent one is what cached decoding runs one token at a time. The quadratic
+ * form evaluates each decay exp(−s_h (t−u)) directly, the recurrent one multiplies by exp(−s_h) per
+ * step (both in f64 here), so in f32 they agree to rounding, not bit for bit.
  */
 
 /**
@@ -22,7 +24,7 @@ import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
 export function alibiSlopes(n: number): Float32Array {
   check(Number.isInteger(n) && n >= 1, `alibiSlopes: bad head count ${n}`);
   const powerOf2 = (m: number) => {
-    const start = Math.pow(2, -Math.pow(2, -(Math.log2(m) - 3)));
+    const start = Math.pow(2, -8 / m);
     return Array.from({ length: m }, (_, i) => start * Math.pow(start, i));
   };
   const slopes = (m: number): number[] => {
@@ -147,7 +149,11 @@ export function linearAttentionBackward<T extends FloatArray>(
   slopes: FloatArray,
 ): { dq: T; dk: T; dv: T } {
   const n = B * L * H * hd;
+  checkLength(q, n, "linear attention q");
+  checkLength(k, n, "linear attention k");
+  checkLength(v, n, "linear attention v");
   checkLength(dout, n, "linear attention dout");
+  checkLength(slopes, H, "linear attention slopes");
   const dqSum = new Float64Array(n), dkSum = new Float64Array(n), dvSum = new Float64Array(n);
   const at = (b: number, t: number, h: number) => ((b * L + t) * H + h) * hd;
   for (let b = 0; b < B; b++) {

@@ -34,15 +34,26 @@ export function gemm<T extends FloatArray>(
   // Element strides of op(A)(i,k) and op(B)(k,j) in their stored layouts.
   const [aI, aK] = transA ? [1, M] : [K, 1];
   const [bK, bJ] = transB ? [1, K] : [N, 1];
+  const row = new Float64Array(N);
   for (let b = 0; b < batch; b++) {
     const a0 = b * M * K, b0 = b * K * N, c0 = b * M * N;
     for (let i = 0; i < M; i++) {
-      for (let j = 0; j < N; j++) {
-        let s = bias ? bias[j] : 0;
-        for (let k = 0; k < K; k++) s += A[a0 + i * aI + k * aK] * B[b0 + k * bK + j * bJ];
-        const c = c0 + i * N + j;
-        C[c] = accumulate ? C[c] + s : s;
+      for (let j = 0; j < N; j++) row[j] = bias ? bias[j] : 0;
+      // Both orders add the k terms in ascending order, so results are identical; the k-outer
+      // order is chosen when B's rows are contiguous in j (cache-friendly), the dot-product one otherwise.
+      if (bJ === 1) {
+        for (let k = 0; k < K; k++) {
+          const a = A[a0 + i * aI + k * aK], bRow = b0 + k * bK;
+          for (let j = 0; j < N; j++) row[j] += a * B[bRow + j];
+        }
+      } else {
+        for (let j = 0; j < N; j++) {
+          let s = row[j];
+          for (let k = 0; k < K; k++) s += A[a0 + i * aI + k * aK] * B[b0 + k * bK + j * bJ];
+          row[j] = s;
+        }
       }
+      for (let j = 0; j < N; j++) C[c0 + i * N + j] = accumulate ? C[c0 + i * N + j] + row[j] : row[j];
     }
   }
   return C;
