@@ -217,13 +217,13 @@ function blockBackward<T extends FloatArray>(
     ({ dq, dk, dv } = linearAttentionBackward(c.qr, c.kr, c.v, headNorm.dx, B, L, H, hd, alibiSlopes(H)));
   }
   // q, k, v = projections of norm1(x); RoPE on q and k.
-  let dn1: T | null = null;
-  for (const [which, d] of [["q", ropeBackward(dq, B, L, H, hd)], ["k", ropeBackward(dk, B, L, H, hd)], ["v", dv]] as const) {
-    const proj = linearBackward(c.norm1.y, w(`attn.${which}_proj.weight`), d, N, D, D, false);
-    grads[`${p}.attn.${which}_proj.weight`] = proj.dW;
-    dn1 = dn1 ? add(dn1, proj.dx) : proj.dx;
-  }
-  const norm1 = rmsnormBackward(c.x, w("norm1.weight"), c.norm1.rstd, dn1!, N, D);
+  const qProj = linearBackward(c.norm1.y, w("attn.q_proj.weight"), ropeBackward(dq, B, L, H, hd), N, D, D, false);
+  const kProj = linearBackward(c.norm1.y, w("attn.k_proj.weight"), ropeBackward(dk, B, L, H, hd), N, D, D, false);
+  const vProj = linearBackward(c.norm1.y, w("attn.v_proj.weight"), dv, N, D, D, false);
+  grads[`${p}.attn.q_proj.weight`] = qProj.dW;
+  grads[`${p}.attn.k_proj.weight`] = kProj.dW;
+  grads[`${p}.attn.v_proj.weight`] = vProj.dW;
+  const norm1 = rmsnormBackward(c.x, w("norm1.weight"), c.norm1.rstd, add(add(qProj.dx, kProj.dx), vProj.dx), N, D);
   grads[`${p}.norm1.weight`] = norm1.dw;
   return add(dx1, norm1.dx);
 }
