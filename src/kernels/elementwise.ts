@@ -1,0 +1,28 @@
+/**
+ * Elementwise helpers and the second stage of the deterministic reductions (wgsl/elementwise.wgsl).
+ * All tensors f32, flat.
+ */
+import { grid1d, type Recorder } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import src from "../../wgsl/elementwise.wgsl" with { type: "text" };
+
+const FILE = "elementwise.wgsl";
+
+/** x[i] += y[i] for i < n. Reads y, updates x. */
+export function addInto(r: Recorder, x: Tensor, y: Tensor, n: number): void {
+  const k = r.gpu.kernel({ file: FILE, code: src, entry: "add_into", constants: { COLS: 1, ACCUMULATE: false } });
+  const { workgroups, row } = grid1d(n, 256);
+  r.dispatch(k, [y, x], workgroups, { u32: [n, 0, 0, row] });
+}
+
+/**
+ * out[offset + c] = Σ_p partials[p·cols + c] for c < cols (or += with `accumulate`), summed in a
+ * fixed order. Reads partials [P, cols]; writes out[offset .. offset + cols).
+ */
+export function sumRows(
+  r: Recorder, partials: Tensor, out: Tensor, P: number, cols: number, offset = 0, accumulate = false,
+): void {
+  const colsPerGroup = cols >= 32 ? 32 : 1;
+  const k = r.gpu.kernel({ file: FILE, code: src, entry: "sum_rows", constants: { COLS: colsPerGroup, ACCUMULATE: accumulate } });
+  r.dispatch(k, [partials, out], Math.ceil(cols / colsPerGroup), { u32: [P, cols, offset, 0] });
+}

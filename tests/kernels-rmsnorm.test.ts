@@ -1,0 +1,97 @@
+import { describe, expect, test } from "bun:test";
+import { gradcheck, dot } from "../src/cpu/gradcheck.ts";
+import { randomUniform } from "../src/cpu/rng.ts";
+import { rmsnormBackward as cpuBackward, rmsnormForward as cpuForward } from "../src/cpu/rmsnorm.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import type { Tensor } from "../src/gpu/tensor.ts";
+import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../src/kernels/rmsnorm.ts";
+
+/** Forward outputs and dx: absolute; dweight (a sum over rows): relative to its largest entry. */
+const ABS_TOL = 1e-5;
+const REL_TOL = 1e-4;
+/** Finite differences of the f32 GPU forward (eps 1e-2): relative error per coordinate. */
+const FD_EPS = 1e-2;
+const FD_TOL = 1e-2;
+
+const gpu = Gpu.get();
+const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / Math.max(scale, 1e-30);
+}
+
+function setup(rows: number, D: number, seed: number) {
+  const x = rand(rows * D, seed, 2);
+  const w = Float32Array.from(rand(D, seed + 1), (v) => 1 + 0.5 * v);
+  const dy = rand(rows * D, seed + 2);
+  const t = {
+    x: gpu.upload(x, [rows, D], "x"), w: gpu.upload(w, [D], "w"), dy: gpu.upload(dy, [rows, D], "dy"),
+    y: gpu.tensor([rows, D], "f32", "y"), rstd: gpu.tensor([rows], "f32", "rstd"),
+    dx: gpu.tensor([rows, D], "f32", "dx"), dw: gpu.tensor([D], "f32", "dw"),
+    scratch: gpu.tensor([rmsnormScratchSize(rows, D)], "f32", "scratch"),
+  };
+  const free = () => Object.values(t).forEach((v: Tensor) => gpu.destroy(v));
+  return { x, w, dy, t, free };
+}
+
+describe("rmsnorm", () => {
+  for (const [rows, D] of [[1, 16], [7, 100], [1000, 512], [3, 4096], [5, 1]]) {
+    test(`forward and backward match the CPU, rows=${rows} D=${D}`, () => {
+      const { x, w, dy, t, free } = setup(rows, D, rows + D);
+      gpu.record((r) => {
+        rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D);
+        rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D);
+      });
+      const ref = cpuForward(x, w, rows, D);
+      const grad = cpuBackward(x, w, ref.rstd, dy, rows, D);
+      expect(maxAbsDiff(gpu.read(t.y), ref.y)).toBeLessThan(ABS_TOL);
+      expect(maxRelDiff(gpu.read(t.rstd), ref.rstd)).toBeLessThan(ABS_TOL);
+      expect(maxAbsDiff(gpu.read(t.dx), grad.dx)).toBeLessThan(ABS_TOL);
+      expect(maxRelDiff(gpu.read(t.dw), grad.dw)).toBeLessThan(REL_TOL);
+      free();
+    });
+  }
+
+  test("accumulate adds dweight into the existing gradient", () => {
+    const rows = 37, D = 64;
+    const { x, w, dy, t, free } = setup(rows, D, 5);
+    const prior = rand(D, 99);
+    gpu.write(t.dw, prior);
+    gpu.record((r) => {
+      rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D);
+      rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D, true);
+    });
+    const ref = cpuForward(x, w, rows, D);
+    const expected = Float32Array.from(cpuBackward(x, w, ref.rstd, dy, rows, D).dw, (v, i) => v + prior[i]);
+    expect(maxRelDiff(gpu.read(t.dw), expected)).toBeLessThan(REL_TOL);
+    free();
+  });
+
+  test("gradients match finite differences of the GPU forward", () => {
+    const rows = 3, D = 16;
+    const { x, w, dy, t, free } = setup(rows, D, 11);
+    const loss = () => {
+      gpu.write(t.x, x);
+      gpu.write(t.w, w);
+      gpu.record((r) => rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D));
+      return dot(gpu.read(t.y), dy);
+    };
+    loss();
+    gpu.record((r) => rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D));
+    const dx = gpu.read(t.dx), dw = gpu.read(t.dw);
+    for (const [param, grad] of [[x, dx], [w, dw]] as const) {
+      const res = gradcheck(loss, param, grad, { count: 8, eps: FD_EPS, floor: 1e-2 });
+      expect(res.maxError).toBeLessThan(FD_TOL);
+    }
+    free();
+  });
+});
