@@ -4,7 +4,7 @@
 //              reduction: kernels write per-workgroup partial sums [P, cols], this adds them up
 //              in a fixed order, so results never depend on scheduling as float atomics would)
 // Constants: ACCUMULATE (sum_rows adds into dst instead of overwriting), COLS (columns per
-// sum_rows workgroup: 32 for wide partials, 1 for a few scalar sums).
+// sum_rows workgroup: 16 for wide partials, 1 for a few scalar sums).
 
 struct Params { n: u32, cols: u32, offset: u32, row: u32 }
 
@@ -19,7 +19,8 @@ fn add_into(@builtin(global_invocation_id) g: vec3u) {
 }
 
 // 256 threads = COLS columns × SLICES slices; a slice sums every SLICES-th partial row of its
-// column (coalesced across the COLS threads of a row), then the slices are combined by a tree.
+// column (coalesced across the COLS threads of a row), four rows per step so that four loads
+// are in flight, then the slices are combined by a tree.
 const SLICES = 256u / COLS;
 var<workgroup> slice_sum: array<f32, 256>;
 
@@ -27,11 +28,16 @@ var<workgroup> slice_sum: array<f32, 256>;
 fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let col = wid.x * COLS + t % COLS;
   let slice = t / COLS;
-  var acc = 0.0;
+  var acc = vec4f(0.0);
   if (col < p.cols) {
-    for (var r = slice; r < p.n; r += SLICES) { acc += src[r * p.cols + col]; }
+    var r = slice;
+    for (; r + 3u * SLICES < p.n; r += 4u * SLICES) {
+      acc += vec4f(src[r * p.cols + col], src[(r + SLICES) * p.cols + col],
+                   src[(r + 2u * SLICES) * p.cols + col], src[(r + 3u * SLICES) * p.cols + col]);
+    }
+    for (; r < p.n; r += SLICES) { acc.x += src[r * p.cols + col]; }
   }
-  slice_sum[t] = acc;
+  slice_sum[t] = (acc.x + acc.y) + (acc.z + acc.w);
   workgroupBarrier();
   for (var s = SLICES / 2u; s > 0u; s >>= 1u) {
     if (slice < s) { slice_sum[t] += slice_sum[t + s * COLS]; }
