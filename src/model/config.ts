@@ -1,0 +1,75 @@
+/**
+ * Model configurations as plain data, validated with zod at the edge (a JSON file or a preset).
+ * The network itself is described by src/cpu/model.ts's ModelConfig; this adds the sequence
+ * limits and the memory switch the GPU model needs.
+ */
+import { z } from "zod";
+import { hiddenDim, type ModelConfig } from "../cpu/model.ts";
+
+export const HEAD_DIM = 32;
+
+export const ModelConfigSchema = z
+  .object({
+    name: z.string().min(1),
+    dim: z.number().int().positive(),
+    heads: z.number().int().positive(),
+    /** Blocks in enc0, enc1, the bottleneck (split evenly into bottlenecke/bottleneckd), dec0, dec1. */
+    blocksPerLevel: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
+    fullPeriod: z.number().int().positive(),
+    vocab: z.literal(132),
+    /** Faces a training sequence may hold; sequences are (maxFaces + 2) rows of 9 tokens. */
+    maxFaces: z.number().int().positive(),
+    /** Recompute activations in backward for these levels (0..4) instead of keeping them. */
+    recompute: z.array(z.number().int().min(0).max(4)).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.dim !== c.heads * HEAD_DIM) {
+      ctx.addIssue({ code: "custom", path: ["heads"], message: `dim (${c.dim}) must equal heads × ${HEAD_DIM}; the attention kernels use head dim ${HEAD_DIM}` });
+    }
+    if (c.blocksPerLevel[2] % 2 !== 0) {
+      ctx.addIssue({ code: "custom", path: ["blocksPerLevel", 2], message: "the bottleneck is split evenly into bottlenecke and bottleneckd: use an even count" });
+    }
+  });
+
+export type IFlameConfig = z.infer<typeof ModelConfigSchema>;
+
+export const PRESETS = {
+  /** The reference's ShapeNet model: 24 blocks, 512 wide, 767 faces (769 rows, 6921 tokens). */
+  shapenet: { name: "shapenet", dim: 512, heads: 16, blocksPerLevel: [4, 4, 8, 4, 4], fullPeriod: 4, vocab: 132, maxFaces: 767, recompute: [] },
+  /** The same network for Objaverse meshes of up to 4000 faces. */
+  objaverse: { name: "objaverse", dim: 512, heads: 16, blocksPerLevel: [4, 4, 8, 4, 4], fullPeriod: 4, vocab: 132, maxFaces: 4000, recompute: [0] },
+  /** Small enough to train on a CPU Vulkan driver: tests and the quick start. */
+  tiny: { name: "tiny", dim: 64, heads: 2, blocksPerLevel: [2, 2, 2, 2, 2], fullPeriod: 2, vocab: 132, maxFaces: 48, recompute: [] },
+} as const satisfies Record<string, IFlameConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+/** A preset name or a path to a JSON config file; errors name the file and the field. */
+export async function loadModelConfig(nameOrPath: string): Promise<IFlameConfig> {
+  if (nameOrPath in PRESETS) return ModelConfigSchema.parse(PRESETS[nameOrPath as PresetName]);
+  const file = Bun.file(nameOrPath);
+  if (!(await file.exists())) {
+    throw new Error(`config ${nameOrPath}: not a preset (${Object.keys(PRESETS).join(", ")}) and no such file`);
+  }
+  let json: unknown;
+  try {
+    json = await file.json();
+  } catch (e) {
+    throw new Error(`config ${nameOrPath}: not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = ModelConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`config ${nameOrPath}: ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** The network description shared with the CPU reference. */
+export function networkOf(c: IFlameConfig): ModelConfig {
+  return { dim: c.dim, heads: c.heads, blocksPerLevel: c.blocksPerLevel, fullPeriod: c.fullPeriod, vocab: c.vocab, hidden: hiddenDim(c.dim) };
+}
+
+/** Tokens in a full training sequence: (maxFaces + 2) rows of 9. */
+export const sequenceLength = (c: IFlameConfig): number => 9 * (c.maxFaces + 2);
