@@ -4,7 +4,7 @@ import { randomUniform } from "../src/cpu/rng.ts";
 import { rmsnormBackward as cpuBackward, rmsnormForward as cpuForward } from "../src/cpu/rmsnorm.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
-import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../src/kernels/rmsnorm.ts";
+import { rmsnormBackward, rmsnormForward, rmsnormResidualForward, rmsnormScratchSize } from "../src/kernels/rmsnorm.ts";
 
 /** Forward outputs and dx: absolute; dweight (a sum over rows): relative to its largest entry. */
 const ABS_TOL = 1e-5;
@@ -61,20 +61,38 @@ describe("rmsnorm", () => {
     });
   }
 
-  test("accumulate adds dweight into the existing gradient", () => {
+  test("accumulate adds into dweight, addToDx into dx", () => {
     const rows = 37, D = 64;
     const { x, w, dy, t, free } = setup(rows, D, 5);
-    const prior = rand(D, 99);
-    gpu.write(t.dw, prior);
+    const priorDw = rand(D, 99), priorDx = rand(rows * D, 98);
+    gpu.write(t.dw, priorDw);
+    gpu.write(t.dx, priorDx);
     gpu.record((r) => {
       rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D);
-      rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D, true);
+      rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D, true, true);
     });
     const ref = cpuForward(x, w, rows, D);
-    const expected = Float32Array.from(cpuBackward(x, w, ref.rstd, dy, rows, D).dw, (v, i) => v + prior[i]);
-    expect(maxRelDiff(gpu.read(t.dw), expected)).toBeLessThan(REL_TOL);
+    const grad = cpuBackward(x, w, ref.rstd, dy, rows, D);
+    expect(maxRelDiff(gpu.read(t.dw), grad.dw.map((v, i) => v + priorDw[i]))).toBeLessThan(REL_TOL);
+    expect(maxAbsDiff(gpu.read(t.dx), grad.dx.map((v, i) => v + priorDx[i]))).toBeLessThan(ABS_TOL);
     free();
   });
+
+  for (const [rows, D] of [[1, 16], [7, 100], [300, 512]]) {
+    test(`fused residual: x + delta, then the norm, rows=${rows} D=${D}`, () => {
+      const { x, w, t, free } = setup(rows, D, 40 + D);
+      const delta = rand(rows * D, 41);
+      const tdelta = gpu.upload(delta), next = gpu.tensor([rows * D]);
+      gpu.record((r) => rmsnormResidualForward(r, t.x, tdelta, t.w, next, t.y, t.rstd, rows, D));
+      const sum = x.map((v, i) => v + delta[i]);
+      const ref = cpuForward(sum, w, rows, D);
+      expect([...gpu.read(next)]).toEqual([...sum]);
+      expect(maxAbsDiff(gpu.read(t.y), ref.y)).toBeLessThan(ABS_TOL);
+      expect(maxRelDiff(gpu.read(t.rstd), ref.rstd)).toBeLessThan(ABS_TOL);
+      [tdelta, next].forEach((v) => gpu.destroy(v));
+      free();
+    });
+  }
 
   test("gradients match finite differences of the GPU forward", () => {
     const rows = 3, D = 16;

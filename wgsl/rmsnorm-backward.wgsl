@@ -4,7 +4,8 @@
 // handles the contiguous rows [w·rows_per_group, ...) and writes its column sums to
 // partials[w, :]; sum_rows (elementwise.wgsl) then adds the partials in a fixed order.
 // Thread t owns columns t, t + WG, ... of every row (as the forward), so its dweight sums stay
-// in registers across rows. Constants: D (row width), WG (threads, a power of two).
+// in registers across rows. Constants: D (row width), WG (threads, a power of two), ADD_TO_DX
+// (add into dx, which already holds the residual stream's gradient, instead of overwriting it).
 
 struct Params { rows: u32, rows_per_group: u32 }
 
@@ -58,7 +59,10 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     let mean_g_xhat = workgroup_sum(g_dot_xhat, t) / f32(D);
     for (var k = 0u; k < PER_THREAD; k++) {
       let c = t + k * WG;
-      if (c < D) { dx[base + c] = r * (g[k] - xhat[k] * mean_g_xhat); }
+      if (c < D) {
+        let grad = r * (g[k] - xhat[k] * mean_g_xhat);
+        if (ADD_TO_DX) { dx[base + c] += grad; } else { dx[base + c] = grad; }
+      }
     }
   }
   for (var k = 0u; k < PER_THREAD; k++) {

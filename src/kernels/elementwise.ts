@@ -8,6 +8,15 @@ import src from "../../wgsl/elementwise.wgsl" with { type: "text" };
 
 const FILE = "elementwise.wgsl";
 
+/**
+ * Threads of a kernel that gives each row of width D one workgroup (RMSNorm, embedding): about 4
+ * columns per thread, 32..256 threads, a power of two (for tree reductions).
+ */
+export function rowThreads(D: number): number {
+  if (!Number.isInteger(D) || D < 1 || D > 4096) throw new Error(`row width ${D} is not in 1..4096`);
+  return Math.min(256, Math.max(32, 1 << Math.ceil(Math.log2(Math.ceil(D / 4)))));
+}
+
 /** x[i] += y[i] for i < n. Reads y, updates x. */
 export function addInto(r: Recorder, x: Tensor, y: Tensor, n: number): void {
   const k = r.gpu.kernel({ file: FILE, code: src, entry: "add_into", constants: { COLS: 1, ACCUMULATE: false } });
