@@ -4,7 +4,8 @@
 //              reduction: kernels write per-workgroup partial sums [P, cols], this adds them up
 //              in a fixed order, so results never depend on scheduling as float atomics would)
 // Constants: ACCUMULATE (sum_rows adds into dst instead of overwriting), COLS (columns per
-// sum_rows workgroup: 16 for wide partials, 1 for a few scalar sums).
+// sum_rows workgroup: 8 for wide partials (a 32-byte segment of a row per slice), 1 for a few
+// scalar sums).
 
 struct Params { n: u32, cols: u32, offset: u32, row: u32 }
 

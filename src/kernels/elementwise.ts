@@ -31,7 +31,7 @@ export function addInto(r: Recorder, x: Tensor, y: Tensor, n: number): void {
 export function sumRows(
   r: Recorder, partials: Tensor, out: Tensor, P: number, cols: number, offset = 0, accumulate = false,
 ): void {
-  const colsPerGroup = cols >= 16 ? 16 : 1;
+  const colsPerGroup = cols >= 8 ? 8 : 1;
   const k = r.gpu.kernel({ file: FILE, code: src, entry: "sum_rows", constants: { COLS: colsPerGroup, ACCUMULATE: accumulate } });
   r.dispatch(k, [partials, out], Math.ceil(cols / colsPerGroup), { u32: [P, cols, offset, 0] });
 }
