@@ -19,6 +19,7 @@ export function rowThreads(D: number): number {
 
 /** x[i] += y[i] for i < n. Reads y, updates x. */
 export function addInto(r: Recorder, x: Tensor, y: Tensor, n: number): void {
+  // sum_rows's constants must be declared for the module to compile; add_into ignores them.
   const k = r.gpu.kernel({ file: FILE, code: src, entry: "add_into", constants: { COLS: 1, ACCUMULATE: false } });
   const { workgroups, row } = grid1d(n, 256);
   r.dispatch(k, [y, x], workgroups, { u32: [n, 0, 0, row] });
