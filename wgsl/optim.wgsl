@@ -23,14 +23,21 @@ struct Params {
 @group(0) @binding(4) var<storage, read> step: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
+// All loads come before the stores: a compiler may not move a load above a store to another
+// binding (they could alias), and interleaving them halved the bandwidth on an H100.
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.row;
   if (i >= p.n || step[STEP_NON_FINITE] != 0.0) { return; }
   let g = grad[i] * step[STEP_CLIP_SCALE];
-  let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
-  let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-  m[i] = mi;
-  v[i] = vi;
-  param[i] = param[i] * step[STEP_DECAY] - step[STEP_ADAM_STEP_SIZE] * (mi / (p.eps + sqrt(vi)));
+  let param_old = param[i];
+  let m_old = m[i];
+  let v_old = v[i];
+  let decay = step[STEP_DECAY];
+  let step_size = step[STEP_ADAM_STEP_SIZE];
+  let m_new = p.beta1 * m_old + (1.0 - p.beta1) * g;
+  let v_new = p.beta2 * v_old + (1.0 - p.beta2) * g * g;
+  m[i] = m_new;
+  v[i] = v_new;
+  param[i] = param_old * decay - step_size * (m_new / (p.eps + sqrt(v_new)));
 }

@@ -24,34 +24,44 @@ const CHUNK: u32 = WG * ITEMS;
 
 var<workgroup> lanes: array<f32, WG>;
 
-// Σ f(src[start .. start+count)), f = square or identity; thread t takes start+t, start+t+WG, ...
-// (coalesced), then a fixed tree. Must be called in uniform control flow.
-fn workgroup_sum(tid: u32, start: u32, count: u32, square: bool) -> f32 {
-  var acc = 0.0;
-  for (var i = tid; i < count; i += WG) {
-    let x = src[start + i];
-    acc += select(x, x * x, square);
-  }
-  lanes[tid] = acc;
+// Σ over the workgroup of one value per thread, by a fixed tree. Call in uniform control flow.
+fn workgroup_total(tid: u32, value: f32) -> f32 {
+  lanes[tid] = value;
   for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     workgroupBarrier();
     if (tid < stride) { lanes[tid] += lanes[tid + stride]; }
   }
   workgroupBarrier();
   let total = lanes[0];
-  workgroupBarrier(); // lanes is reused by the caller's next sum
+  workgroupBarrier(); // lanes is free again for a next sum
   return total;
 }
 
+// Σ src[start .. start+count), thread t taking start+t, start+t+WG, ... (for the short lists of
+// partials).
+fn workgroup_sum(tid: u32, start: u32, count: u32) -> f32 {
+  var acc = 0.0;
+  for (var i = tid; i < count; i += WG) { acc += src[start + i]; }
+  return workgroup_total(tid, acc);
+}
+
 // Grid: x = chunk within the segment, y = segment. One partial per workgroup at
-// dst[dst_offset + segment · chunks + chunk].
+// dst[dst_offset + segment · chunks + chunk]. Each thread loads its ITEMS elements (WG apart,
+// coalesced) before adding, so they are all in flight at once.
 @compute @workgroup_size(WG)
-fn sum_squares_partials(@builtin(local_invocation_id) l: vec3u, @builtin(workgroup_id) w: vec3u,
-                        @builtin(num_workgroups) nw: vec3u) {
-  let start = w.x * CHUNK;
-  let count = min(CHUNK, p.n - start);
-  let s = workgroup_sum(l.x, p.src_offset + w.y * p.n + start, count, true);
-  if (l.x == 0u) { dst[p.dst_offset + w.y * nw.x + w.x] = s; }
+fn sum_squares_partials(@builtin(local_invocation_id) l: vec3u, @builtin(workgroup_id) w: vec3u) {
+  let start = p.src_offset + w.y * p.n + w.x * CHUNK;
+  let count = min(CHUNK, p.n - w.x * CHUNK);
+  var x: array<f32, ITEMS>;
+  for (var k = 0u; k < ITEMS; k++) {
+    let i = l.x + k * WG;
+    x[k] = 0.0;
+    if (i < count) { x[k] = src[start + i]; }
+  }
+  var acc = 0.0;
+  for (var k = 0u; k < ITEMS; k++) { acc += x[k] * x[k]; }
+  let s = workgroup_total(l.x, acc);
+  if (l.x == 0u) { dst[p.dst_offset + w.y * ((p.n + CHUNK - 1u) / CHUNK) + w.x] = s; }
 }
 
 // Inf and NaN are the values whose exponent bits are all ones; tested on the bits because WGSL
@@ -63,7 +73,7 @@ fn is_finite(x: f32) -> bool {
 // One workgroup over all n partials of a whole gradient.
 @compute @workgroup_size(WG)
 fn grad_norm_finalize(@builtin(local_invocation_id) l: vec3u) {
-  let sum_sq = workgroup_sum(l.x, p.src_offset, p.n, false);
+  let sum_sq = workgroup_sum(l.x, p.src_offset, p.n);
   if (l.x == 0u) {
     let norm = sqrt(sum_sq);
     let finite = is_finite(norm);
@@ -76,6 +86,6 @@ fn grad_norm_finalize(@builtin(local_invocation_id) l: vec3u) {
 // One workgroup per segment (workgroup_id.x): its n partials → dst[dst_offset + segment].
 @compute @workgroup_size(WG)
 fn inv_frobenius_finalize(@builtin(local_invocation_id) l: vec3u, @builtin(workgroup_id) w: vec3u) {
-  let sum_sq = workgroup_sum(l.x, p.src_offset + w.x * p.n, p.n, false);
+  let sum_sq = workgroup_sum(l.x, p.src_offset + w.x * p.n, p.n);
   if (l.x == 0u) { dst[p.dst_offset + w.x] = 1.0 / (sqrt(sum_sq) + 1e-7); }
 }

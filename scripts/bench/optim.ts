@@ -1,8 +1,9 @@
 /**
  * Optimizer and sampling kernels at the ShapeNet sizes: AdamW over all ~75.7 M parameters as one
  * flat tensor, the global grad norm over the real list of parameter tensors and over one flat
- * tensor, Muon over the 168 block matrices (batched 24 at a time), sampling at B = 1 and 32.
+ * tensor, Muon over the 168 block matrices (batched 16 at a time), sampling at B = 1 and 32.
  */
+import { randomUniform } from "../../src/cpu/rng.ts";
 import type { Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import {
@@ -12,7 +13,7 @@ import { sample } from "../../src/kernels/sampling.ts";
 import type { BenchCase } from "./common.ts";
 
 const D = 512, HIDDEN = 1365, VOCAB = 132, BLOCKS = 24;
-const MUON_BATCH = 24;
+const MUON_BATCH = 16;
 
 /** Sizes of every ShapeNet parameter tensor (SPEC §2): blocks i % 4 ≠ 0 are linear attention. */
 function shapeNetParameterSizes(): number[] {
@@ -26,10 +27,15 @@ function shapeNetParameterSizes(): number[] {
   return sizes;
 }
 
-/** A tensor of n copies of `value`. */
-function filled(gpu: Gpu, n: number, value: number, label: string): Tensor {
+/**
+ * A tensor of n pseudo-random values in ±scale, or [0, scale) when `positive` (a 1 Mi block of
+ * stream `seed`, repeated). Not constants: an H100 compresses uniform data in memory, which
+ * would flatter the bandwidth figures.
+ */
+function filled(gpu: Gpu, n: number, scale: number, label: string, seed: number, positive = false): Tensor {
   const t = gpu.tensor([n], "f32", label);
-  gpu.write(t, new Float32Array(n).fill(value));
+  const block = Float32Array.from(randomUniform(Math.min(n, 1 << 20), seed, scale), (x) => (positive ? Math.abs(x) : x));
+  for (let at = 0; at < n; at += block.length) gpu.write(t, block.subarray(0, Math.min(block.length, n - at)), at);
   return t;
 }
 
@@ -45,7 +51,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   const cases: BenchCase[] = [];
 
   {
-    const [p, g, m, v] = ["param", "grad", "m", "v"].map((l) => filled(gpu, total, 1e-3, l));
+    const [p, g, m, v] = ["param", "grad", "m", "v"].map((l, i) => filled(gpu, total, 1e-3, l, i, l === "v"));
     const step = makeStep();
     cases.push({
       name: "AdamW step", shape: `n=${total} (all parameters, flat)`, flops: 0, bytes: 7 * 4 * total,
@@ -55,7 +61,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   }
 
   {
-    const grads = sizes.map((n, i) => filled(gpu, n, 1e-3, `grad ${i}`));
+    const grads = sizes.map((n, i) => filled(gpu, n, 1e-3, `grad ${i}`, i));
     const partials = createGradNormPartials(gpu, sizes);
     const step = makeStep();
     cases.push({
@@ -63,7 +69,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
       record: (r) => gradNorm(r, grads, partials, step),
       dispose: () => [...grads, partials, step].forEach((t) => gpu.destroy(t)),
     });
-    const flat = filled(gpu, total, 1e-3, "flat grad");
+    const flat = filled(gpu, total, 1e-3, "flat grad", 0);
     const flatPartials = createGradNormPartials(gpu, [total]);
     const flatStep = makeStep();
     cases.push({
@@ -83,7 +89,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     const owned: Tensor[] = [step];
     const work = groups.map(({ rows, cols, count }) => {
       const matrices: MuonMatrix[] = Array.from({ length: count }, (_, i) => {
-        const [param, grad, momentum] = ["param", "grad", "momentum"].map((l) => filled(gpu, rows * cols, 1e-3 * (1 + (i % 7)), l));
+        const [param, grad, momentum] = ["param", "grad", "momentum"].map((l, j) => filled(gpu, rows * cols, 1e-3, l, 3 * i + j));
         owned.push(param, grad, momentum);
         return { param, grad, momentum };
       });
@@ -107,8 +113,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   }
 
   for (const B of [1, 32]) {
-    const logits = filled(gpu, B * VOCAB, 0, "logits");
-    gpu.write(logits, Float32Array.from({ length: B * VOCAB }, (_, i) => Math.sin(i)));
+    const logits = filled(gpu, B * VOCAB, 4, "logits", B);
     const out = gpu.tensor([B], "i32", "tokens");
     cases.push({
       name: "sample (T, top-k 50, top-p 0.95)", shape: `B=${B} V=${VOCAB}`, flops: 0, bytes: 4 * B * VOCAB,
