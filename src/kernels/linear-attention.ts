@@ -1,0 +1,208 @@
+/**
+ * Decayed linear attention ("lightning attention", SPEC §2; wgsl/linear-attention.wgsl, reference
+ * src/cpu/linear-attention.ts): per head h with slope s_h (ALiBi slopes),
+ *   o_t = Σ_{u≤t} exp(−s_h (t−u)) (q_t·k_u) v_u      (no softmax, scale or normaliser),
+ * computed chunk-parallel: chunk states, a scan over chunks, then the outputs (see the WGSL header).
+ *
+ * Layouts: q, k, v, out, dOut, dq, dk, dv [B, L, H, 32] contiguous (RoPE already applied to q, k);
+ * a recurrent state [B, H, 32, 32] with S[b,h][d][e] (key dim d, value dim e), as the CPU
+ * reference. Outputs must not share memory with inputs. The scratch holds one 32×32 state per
+ * chunk ([B, H, ceil(L / chunk), 32, 32]; 4 KiB per chunk and head) and the state after the last
+ * row; it serves any call with the same B, H, chunk and at most its L.
+ */
+import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { alibiSlopes } from "../cpu/linear-attention.ts";
+import src from "../../wgsl/linear-attention.wgsl" with { type: "text" };
+
+const HD = 32;
+
+/** Rows per chunk when the shape names none. */
+export const LINEAR_ATTENTION_CHUNK = 64;
+
+/** Groups of 32 threads per workgroup (each its own chunk) and rows staged at a time (≤ 16). */
+export const LINEAR_ATTENTION_TILES = { WARPS: 2, TILE: 16 };
+
+export interface LinearAttentionShape {
+  B: number;
+  L: number;
+  H: number;
+  /** Rows per chunk (default LINEAR_ATTENTION_CHUNK). */
+  chunk?: number;
+}
+
+export interface LinearAttentionScratch {
+  /** One state per chunk: [B·H, chunks, 32, 32]. */
+  states: Tensor;
+  /** The state after the last row of the latest scan (forward: S_{L−1}): [B, H, 32, 32]. */
+  final: Tensor;
+  B: number;
+  H: number;
+  chunk: number;
+  chunks: number;
+}
+
+/** The ALiBi slopes s_h, as the reference (stored f32). */
+export function decaySlopes(H: number): Float32Array {
+  return alibiSlopes(H);
+}
+
+const slopeTensors = new WeakMap<Gpu, Map<number, Tensor>>();
+function slopesOf(gpu: Gpu, H: number): Tensor {
+  let perGpu = slopeTensors.get(gpu);
+  if (!perGpu) slopeTensors.set(gpu, (perGpu = new Map()));
+  let t = perGpu.get(H);
+  if (!t) perGpu.set(H, (t = gpu.upload(decaySlopes(H), [H], `decay slopes H=${H}`)));
+  return t;
+}
+
+/** Bound where a variant reads or writes nothing. */
+const placeholders = new WeakMap<Gpu, Tensor>();
+function placeholder(gpu: Gpu): Tensor {
+  let t = placeholders.get(gpu);
+  if (!t) placeholders.set(gpu, (t = gpu.tensor([4], "f32", "linear attention placeholder")));
+  return t;
+}
+
+function chunksOf(L: number, chunk: number): number {
+  return Math.ceil(L / chunk);
+}
+
+export function linearAttentionScratch(gpu: Gpu, s: LinearAttentionShape): LinearAttentionScratch {
+  const chunk = s.chunk ?? LINEAR_ATTENTION_CHUNK;
+  const chunks = chunksOf(s.L, chunk);
+  return {
+    states: gpu.tensor([s.B * s.H, chunks, HD, HD], "f32", "linear attention chunk states"),
+    final: gpu.tensor([s.B, s.H, HD, HD], "f32", "linear attention final state"),
+    B: s.B, H: s.H, chunk, chunks,
+  };
+}
+
+interface Variant {
+  EMIT: boolean;
+  REVERSE: boolean;
+  TRANSPOSED: boolean;
+  FROM_STATE: boolean;
+  WRITE_STATE: boolean;
+}
+
+const NONE: Variant = { EMIT: false, REVERSE: false, TRANSPOSED: false, FROM_STATE: false, WRITE_STATE: false };
+
+function kernel(gpu: Gpu, entry: "recurrence" | "scan", v: Variant) {
+  return gpu.kernel({ file: "linear-attention.wgsl", code: src, entry, constants: { ...LINEAR_ATTENTION_TILES, ...v } });
+}
+
+interface Geometry {
+  B: number;
+  L: number;
+  H: number;
+  chunk: number;
+  chunks: number;
+}
+
+/**
+ * M_t = λ M_{t∓1} + a_tᵀ b_t over every chunk of every (batch, head), out_t = x_t M_t when
+ * emitting; `state` gives the starting states (FROM_STATE) and/or receives the last (WRITE_STATE).
+ */
+function recurrence(r: Recorder, x: Tensor, a: Tensor, b: Tensor, state: Tensor, out: Tensor, g: Geometry, v: Variant): void {
+  const items = g.B * g.H * g.chunks;
+  const { WARPS } = LINEAR_ATTENTION_TILES;
+  const { workgroups, row } = grid1d(items, WARPS);
+  r.dispatch(kernel(r.gpu, "recurrence", v), [x, a, b, slopesOf(r.gpu, g.H), state, out], workgroups, {
+    u32: [g.L, g.H, g.chunk, g.chunks, items, row],
+  });
+}
+
+/** Replaces each chunk's own state by the state entering it; the state after the last goes to `final`. */
+function scan(r: Recorder, states: Tensor, final: Tensor, g: Geometry, reverse: boolean): void {
+  const items = g.B * g.H * HD * HD;
+  const { workgroups, row } = grid1d(items, 256);
+  const slopes = slopesOf(r.gpu, g.H);
+  r.dispatch(kernel(r.gpu, "scan", { ...NONE, REVERSE: reverse }), [slopes, slopes, slopes, slopes, states, final], workgroups, {
+    u32: [g.L, g.H, g.chunk, g.chunks, items, row],
+  });
+}
+
+function checkRows(s: LinearAttentionShape, tensors: Record<string, Tensor>): void {
+  const ok = [s.B, s.L, s.H].every((n) => Number.isInteger(n) && n > 0);
+  if (!ok) throw new Error(`linear attention: bad shape ${JSON.stringify(s)}`);
+  const n = s.B * s.L * s.H * HD;
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.size < n) throw new Error(`linear attention: ${name} has ${t.size} elements; [${s.B},${s.L},${s.H},${HD}] needs ${n}`);
+  }
+}
+
+function geometry(s: LinearAttentionShape, scratch: LinearAttentionScratch): Geometry {
+  const chunk = s.chunk ?? LINEAR_ATTENTION_CHUNK;
+  const chunks = chunksOf(s.L, chunk);
+  if (scratch.B !== s.B || scratch.H !== s.H || scratch.chunk !== chunk || scratch.chunks < chunks) {
+    throw new Error(`linear attention: scratch for B=${scratch.B} H=${scratch.H} chunk=${scratch.chunk} × ${scratch.chunks} does not fit ${JSON.stringify(s)}`);
+  }
+  return { B: s.B, L: s.L, H: s.H, chunk, chunks };
+}
+
+/** Chunk states of M = Σ λ^{|t−u|} aᵀb, scanned: the state entering each chunk. */
+function enteringStates(r: Recorder, a: Tensor, b: Tensor, scratch: LinearAttentionScratch, g: Geometry, reverse: boolean): void {
+  recurrence(r, a, a, b, scratch.states, placeholder(r.gpu), g, { ...NONE, REVERSE: reverse, WRITE_STATE: true });
+  scan(r, scratch.states, scratch.final, g, reverse);
+}
+
+/** Reads q, k, v; writes out; scratch.final receives the state after the last row. */
+export function linearAttentionForward(
+  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, scratch: LinearAttentionScratch, s: LinearAttentionShape,
+): void {
+  checkRows(s, { q, k, v, out });
+  const g = geometry(s, scratch);
+  enteringStates(r, k, v, scratch, g, false);
+  recurrence(r, q, k, v, scratch.states, out, g, { ...NONE, EMIT: true, FROM_STATE: true });
+}
+
+/**
+ * Reads q, k, v, dOut; writes dq, dk, dv (overwritten, not accumulated). Deterministic:
+ *   dq_t = dO_t S_tᵀ with S_t = Σ_{u≤t} λ^{t−u} k_uᵀv_u,
+ *   dk_u = v_u G_uᵀ, dv_u = k_u G_u with G_u = Σ_{t≥u} λ^{t−u} q_tᵀdO_t (one scan serves both).
+ */
+export function linearAttentionBackward(
+  r: Recorder, q: Tensor, k: Tensor, v: Tensor, dOut: Tensor, dq: Tensor, dk: Tensor, dv: Tensor,
+  scratch: LinearAttentionScratch, s: LinearAttentionShape,
+): void {
+  checkRows(s, { q, k, v, dOut, dq, dk, dv });
+  const g = geometry(s, scratch);
+  const emit = { ...NONE, EMIT: true, FROM_STATE: true };
+  enteringStates(r, v, k, scratch, g, false);
+  recurrence(r, dOut, v, k, scratch.states, dq, g, emit);
+  enteringStates(r, q, dOut, scratch, g, true);
+  recurrence(r, k, q, dOut, scratch.states, dv, g, { ...emit, REVERSE: true });
+  recurrence(r, v, dOut, q, scratch.states, dk, g, { ...emit, REVERSE: true, TRANSPOSED: true });
+}
+
+/**
+ * Writes `state` [B, H, 32, 32] = S after the last of L rows of k, v (from S = 0): the prefill of
+ * cached generation. With a scratch the chunks run in parallel; without one, one sequential pass
+ * per (batch, head) (fine for prompts of hundreds of rows).
+ */
+export function linearAttentionFinalState(
+  r: Recorder, k: Tensor, v: Tensor, state: Tensor, s: LinearAttentionShape, scratch?: LinearAttentionScratch,
+): void {
+  checkRows(s, { k, v });
+  if (state.size < s.B * s.H * HD * HD) throw new Error(`linear attention: state has ${state.size} elements, needs [${s.B},${s.H},${HD},${HD}]`);
+  if (scratch) {
+    const g = geometry(s, scratch);
+    recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, { ...NONE, WRITE_STATE: true });
+    scan(r, scratch.states, state, g, false);
+  } else {
+    recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, { ...NONE, WRITE_STATE: true });
+  }
+}
+
+/**
+ * One decoding step per (batch, head): S ← λ S + kᵀv, out = q S. q, k, v, out [B, H, 32] (one
+ * row of [B, 1, H, 32]); `state` [B, H, 32, 32] is read and updated in place.
+ */
+export function linearAttentionStep(
+  r: Recorder, q: Tensor, k: Tensor, v: Tensor, state: Tensor, out: Tensor, B: number, H: number,
+): void {
+  checkRows({ B, L: 1, H }, { q, k, v, out });
+  if (state.size < B * H * HD * HD) throw new Error(`linear attention step: state has ${state.size} elements, needs [${B},${H},${HD},${HD}]`);
+  recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, { ...NONE, EMIT: true, FROM_STATE: true, WRITE_STATE: true });
+}

@@ -1,0 +1,163 @@
+// Decayed linear attention (SPEC §2, src/cpu/linear-attention.ts), per (batch, head) with slope s:
+//   M_t = λ M_{t∓1} + a_tᵀ b_t  (λ = e^{−s}, M 32×32),   out_t = x_t M_t,
+// run forward in time (M_{t−1}) or, with REVERSE, backward from the end (M_{t+1}). Every pass of
+// the op is this one recurrence with other roles for its inputs (rows [B, L, H, 32]):
+//   forward   o  = q S,   S = Σ λ^{t−u} kᵀv        x = q,  a = k,  b = v
+//   backward  dq = dO Sᵀ  (Sᵀ = Σ λ^{t−u} vᵀk)      x = dO, a = v,  b = k
+//             dv = k G,   G = Σ_{t≥u} λ^{t−u} qᵀdO  x = k,  a = q,  b = dO  (REVERSE)
+//             dk = v Gᵀ                            x = v,  a = dO, b = q  (REVERSE, TRANSPOSED)
+//
+// The sequence is cut into chunks of `chunk` rows, done in three passes that are each parallel
+// over (batch, head, chunk) or (batch, head, state element):
+//   1. `recurrence` from M = 0 over each chunk alone, writing the chunk's own state T_c into
+//      `state` [B·H, chunks, 32, 32] (WRITE_STATE; no output);
+//   2. `scan`, one thread per (batch, head, element of M), walks the chunks in order and replaces
+//      T_c by the state entering chunk c (M_{c−1} → λ^{n_c} M_{c−1} + T_c); the state after the
+//      last chunk goes to `out` [B·H, 32, 32];
+//   3. `recurrence` again, each chunk starting from its entering state (FROM_STATE), emitting
+//      out_t (EMIT).
+// Work is 3·32² multiply-adds per row (a state pass and an emitting pass); memory is the rows
+// plus one 4 KiB state per chunk (3 state transfers per chunk). The same entry with chunk = 1,
+// FROM_STATE, EMIT and WRITE_STATE is the decoding step (state updated in place), and with one
+// chunk per sequence and WRITE_STATE alone it returns the state after a prompt.
+//
+// `recurrence`: a group of 32 threads owns one chunk; thread j keeps column j of M in registers,
+// so both the update (M[i][j] += a_i b_j) and the output (Σ_i x_i M[i][j]) are thread-local: no
+// reductions, no subgroup operations. The rows of a and x are staged TILE at a time in workgroup
+// memory and read as broadcasts; b_j and out_j are one coalesced 128-byte row per step.
+// Within a tile M is kept scaled by λ^{−τ} (τ = rows done in the tile), so the update is one FMA
+// per element (M̂ += a (λ^{−τ} b)) and the true M = λ^τ M̂ is restored once per tile; TILE ≤ 16
+// keeps λ^{−τ} ≤ e^{16} (slopes are < 1), far from overflow, and rounding is that of the plain form.
+//
+// Constants: WARPS (groups of 32 threads per workgroup, each its own chunk), TILE (rows staged at
+// a time), EMIT, REVERSE, TRANSPOSED (read the starting state transposed), FROM_STATE,
+// WRITE_STATE. Bindings: x, a (rows as vec4), b (rows as f32), slopes [H], state (chunk states,
+// or the [B·H, 32, 32] state of a decoding step), out (output rows, or the final state of `scan`).
+// Bindings an entry or variant does not use are bound to placeholders by the wrapper.
+
+struct Params {
+  seq_len: u32, // L
+  heads: u32,   // H
+  chunk: u32,   // rows per chunk
+  chunks: u32,  // chunks per (batch, head) = ceil(L / chunk)
+  items: u32,   // recurrence: B·H·chunks groups of 32 threads; scan: B·H·32·32 threads
+  row: u32,     // items per row of the (x, y) grid (see grid1d)
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> slopes: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+const HD = 32u;
+const V4 = HD / 4u;
+
+var<workgroup> a_tile: array<array<vec4f, TILE * V4>, WARPS>;
+var<workgroup> x_tile: array<array<vec4f, TILE * V4>, WARPS>;
+
+@compute @workgroup_size(32u * WARPS)
+fn recurrence(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let w = li / 32u;
+  let j = li % 32u;
+  let item = (wid.x + wid.y * (p.row / WARPS)) * WARPS + w;
+  // Spare groups of the last workgroup run with no rows (they still meet the barriers).
+  let slot = min(item, p.items - 1u); // (batch·H + head)·chunks + chunk
+  let bh = slot / p.chunks;
+  let first = (slot % p.chunks) * p.chunk;
+  let rows = select(0u, min(p.chunk, p.seq_len - first), item < p.items);
+  let h = bh % p.heads;
+  let lambda = exp(-slopes[h]);
+  let inv_lambda = exp(slopes[h]);
+  // row r of this (batch, head) starts at vec4 `row0 + r·stride`
+  let stride = p.heads * V4;
+  let row0 = ((bh / p.heads) * p.seq_len + first) * stride + h * V4;
+
+  var m: array<vec4f, V4>; // m[i / 4][i % 4] = M[i][j]
+  let at = slot * HD * HD;
+  for (var i = 0u; i < V4; i++) {
+    if (FROM_STATE) {
+      for (var e = 0u; e < 4u; e++) {
+        let d = 4u * i + e;
+        m[i][e] = select(state[at + d * HD + j], state[at + j * HD + d], TRANSPOSED);
+      }
+    } else {
+      m[i] = vec4f(0.0);
+    }
+  }
+
+  for (var t0 = 0u; t0 < p.chunk; t0 += TILE) {
+    // Step t0 + r of this chunk is row r of the tile; REVERSE walks the chunk from its end.
+    workgroupBarrier();
+    for (var i = j; i < TILE * V4; i += 32u) {
+      let step = t0 + i / V4;
+      if (step < rows) {
+        let r = select(step, rows - 1u - step, REVERSE);
+        a_tile[w][i] = a[row0 + r * stride + i % V4];
+        if (EMIT) { x_tile[w][i] = x[row0 + r * stride + i % V4]; }
+      }
+    }
+    var b_col: array<f32, TILE>;
+    for (var r = 0u; r < TILE; r++) {
+      let step = t0 + r;
+      if (step < rows) { b_col[r] = b[4u * (row0 + select(step, rows - 1u - step, REVERSE) * stride) + j]; }
+    }
+    workgroupBarrier();
+    var up = 1.0;   // λ^{−τ}
+    var down = 1.0; // λ^τ
+    for (var r = 0u; r < TILE; r++) {
+      let step = t0 + r;
+      if (step < rows) {
+        up *= inv_lambda;
+        down *= lambda;
+        let bj = vec4f(b_col[r] * up);
+        for (var i = 0u; i < V4; i++) { m[i] = fma(a_tile[w][r * V4 + i], bj, m[i]); }
+        if (EMIT) {
+          var acc = vec4f(0.0);
+          for (var i = 0u; i < V4; i++) { acc = fma(x_tile[w][r * V4 + i], m[i], acc); }
+          let row = select(step, rows - 1u - step, REVERSE);
+          out[4u * (row0 + row * stride) + j] = ((acc.x + acc.y) + (acc.z + acc.w)) * down;
+        }
+      }
+    }
+    for (var i = 0u; i < V4; i++) { m[i] *= down; }
+  }
+
+  if (WRITE_STATE && item < p.items) {
+    for (var i = 0u; i < V4; i++) {
+      for (var e = 0u; e < 4u; e++) { state[at + (4u * i + e) * HD + j] = m[i][e]; }
+    }
+  }
+}
+
+// Loads of a few chunks are issued before their dependent updates, so each thread keeps several
+// reads in flight instead of one per step.
+const SCAN_UNROLL = 4u;
+
+@compute @workgroup_size(256)
+fn scan(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * p.row;
+  if (i >= p.items) { return; }
+  let bh = i / (HD * HD);
+  let s = slopes[bh % p.heads];
+  let base = bh * p.chunks * HD * HD + i % (HD * HD);
+  var run = 0.0;
+  for (var k0 = 0u; k0 < p.chunks; k0 += SCAN_UNROLL) {
+    var own: array<f32, SCAN_UNROLL>;
+    for (var u = 0u; u < SCAN_UNROLL; u++) {
+      let c = select(k0 + u, p.chunks - 1u - k0 - u, REVERSE);
+      if (k0 + u < p.chunks) { own[u] = state[base + c * HD * HD]; }
+    }
+    for (var u = 0u; u < SCAN_UNROLL; u++) {
+      let c = select(k0 + u, p.chunks - 1u - k0 - u, REVERSE);
+      if (k0 + u < p.chunks) {
+        state[base + c * HD * HD] = run;
+        let rows = min(p.chunk, p.seq_len - c * p.chunk);
+        run = fma(exp(-s * f32(rows)), run, own[u]);
+      }
+    }
+  }
+  out[i] = run;
+}
