@@ -57,8 +57,8 @@ interface BlockActivations {
 
 /** Scratch shared by every block of one level during backward. */
 interface LevelScratch {
+  /** The gradient flowing down the residual stream (updated in place block by block). */
   dx: Tensor;
-  dx1: Tensor;
   dTmp: Tensor;
   dh: Tensor;
   /** Projection output before RoPE (forward), or a gradient moved back through RoPE (backward). */
@@ -167,7 +167,6 @@ export class IFlameModel {
     const anyLinear = specs.some((s) => !s.full);
     const scratch: LevelScratch = {
       dx: t([rows, D], "dx"),
-      dx1: t([rows, D], "dx1"),
       dTmp: t([rows, D], "dTmp"),
       dh: t([rows, D], "dh"),
       raw: t([rows, D], "raw"),
@@ -400,7 +399,7 @@ export class IFlameModel {
     const p = (x: string) => this.p(name(x));
     const g = (x: string) => this.g(name(x));
 
-    // out = x1 + proj3(silu(p1)·p2): the residual passes dx through to dx1.
+    // out = x1 + proj3(silu(p1)·p2): the residual passes dx through unchanged.
     r.label = "swiglu";
     swigluForward(r, a.p1, a.p2, s.g, rows * Hd); // recompute g rather than keep it
     r.label = "matmul";
@@ -412,13 +411,13 @@ export class IFlameModel {
     linearBackward(r, a.h2, p("feed_forward.proj2.weight"), s.dp2, s.dTmp, g("feed_forward.proj2.weight"), g("feed_forward.proj2.bias"), rows, D, Hd, true);
     addInto(r, s.dh, s.dTmp, rows * D);
     r.label = "rmsnorm";
-    rmsnormBackward(r, a.x1, p("norm2.weight"), a.rstd2, s.dh, s.dx1, g("norm2.weight"), s.norm, rows, D, true);
-    addInto(r, s.dx1, s.dx, rows * D);
+    // dx += norm2's backward: now d(x1).
+    rmsnormBackward(r, a.x1, p("norm2.weight"), a.rstd2, s.dh, s.dx, g("norm2.weight"), s.norm, rows, D, true, true);
 
-    // x1 = x + out_proj(att'): dx = dx1 + norm1-path.
+    // x1 = x + out_proj(att'): d(x) = d(x1) + norm1's backward.
     const attOut = a.spec.full ? a.att : a.attNorm!;
     r.label = "matmul";
-    linearBackward(r, attOut, p("attn.out_proj.weight"), s.dx1, s.datt, g("attn.out_proj.weight"), undefined, rows, D, D, true);
+    linearBackward(r, attOut, p("attn.out_proj.weight"), s.dx, s.datt, g("attn.out_proj.weight"), undefined, rows, D, D, true);
     if (a.spec.full) {
       r.label = "attention";
       attentionBackward(r, a.q, a.k, a.v, a.att, a.lse!, s.datt, s.dq, s.dk, s.dv, { delta: s.delta }, this.attentionShape(L));
@@ -441,7 +440,6 @@ export class IFlameModel {
     linearBackward(r, a.h1, p("attn.v_proj.weight"), s.dv, s.dTmp, g("attn.v_proj.weight"), undefined, rows, D, D, true);
     addInto(r, s.dh, s.dTmp, rows * D);
     r.label = "rmsnorm";
-    rmsnormBackward(r, a.x, p("norm1.weight"), a.rstd1, s.dh, s.dx, g("norm1.weight"), s.norm, rows, D, true);
-    addInto(r, s.dx, s.dx1, rows * D);
+    rmsnormBackward(r, a.x, p("norm1.weight"), a.rstd1, s.dh, s.dx, g("norm1.weight"), s.norm, rows, D, true, true);
   }
 }

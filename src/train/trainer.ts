@@ -75,11 +75,7 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
     const started = performance.now();
     const lr = learningRate(state.step, totalSteps, opts.lr);
     optimizer.prepare(lr, state.step + 1);
-    const batches: Int32Array[] = [];
-    for (let i = 0; i < opts.accum; i++) {
-      const next = data.nextTrainBatch(state, B);
-      batches.push(next);
-    }
+    const batches = Array.from({ length: opts.accum }, () => data.nextTrainBatch(state));
     const stepCount = batches.reduce((s, t) => s + countTargets(t, B, L), 0);
     model.setLossScale(1 / Math.max(1, stepCount));
     gpu.record((r) => model.zeroGrads(r));
@@ -111,7 +107,7 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
 
     const last = state.step === totalSteps;
     if (data.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
-      val = validate(model, data, B);
+      val = validate(model, data);
       await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
       progress.note(`val loss ${val.loss.toFixed(4)} · acc ${(100 * val.acc).toFixed(1)}% · ppl ${val.perplexity.toFixed(3)}`);
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
@@ -141,10 +137,10 @@ function readTotals(model: IFlameModel): Totals {
 }
 
 /** Loss, token accuracy and perplexity over non-pad targets of the whole validation split. */
-export function validate(model: IFlameModel, data: TrainingData, B: number): { loss: number; acc: number; perplexity: number } {
+export function validate(model: IFlameModel, data: TrainingData): { loss: number; acc: number; perplexity: number } {
   model.setLossScale(0);
   let first = true;
-  for (const tokens of data.valBatches(B)) {
+  for (const tokens of data.valBatches()) {
     runBatch(model, tokens, !first, false);
     first = false;
   }
