@@ -1,0 +1,103 @@
+/**
+ * Attention benchmark cases at the ShapeNet sizes (B = 8, H = 16, head dim 32): causal forward and
+ * backward at the three hourglass levels (L = 6921, 2307, 769), the forward at L = 36000 (B = 1),
+ * and RoPE at level 0. FLOPs count the causal half only: forward 4·hd per (query, key) pair with
+ * key ≤ query (q·k and p·v); backward 2.5× the forward, the usual convention (five products
+ * against two), though the deterministic dq and dk/dv kernels recompute q·k and dout·v (seven).
+ *   bun scripts/bench/attention.ts
+ */
+import { type Gpu } from "../../src/gpu/runtime.ts";
+import type { Tensor } from "../../src/gpu/tensor.ts";
+import { attentionBackward, attentionForward, ATTENTION_TILES, type AttentionShape } from "../../src/kernels/attention.ts";
+import { ropeForward, ropeTables } from "../../src/kernels/rope.ts";
+import { formatTable, timeCase, type BenchCase } from "./common.ts";
+
+const H = 16;
+const HD = 32;
+
+function randomTensor(gpu: Gpu, shape: number[], label: string): Tensor {
+  const t = gpu.tensor(shape, "f32", label);
+  const block = Float32Array.from({ length: Math.min(t.size, 1 << 20) }, () => 2 * Math.random() - 1);
+  for (let at = 0; at < t.size; at += block.length) gpu.write(t, block.subarray(0, Math.min(block.length, t.size - at)), at);
+  return t;
+}
+
+/** q, k, v, out, dOut [B, L, H, 32], made on first use (random) and freed by dispose. */
+function lazyTensors(gpu: Gpu, B: number, L: number, withGrads: boolean) {
+  let t: Record<string, Tensor> | null = null;
+  return {
+    get(): Record<string, Tensor> {
+      if (t) return t;
+      const x = [B, L, H, HD];
+      t = { q: randomTensor(gpu, x, "q"), k: randomTensor(gpu, x, "k"), v: randomTensor(gpu, x, "v"), out: gpu.tensor(x, "f32", "out"), lse: gpu.tensor([B, H, L], "f32", "lse") };
+      if (withGrads) {
+        Object.assign(t, {
+          dOut: randomTensor(gpu, x, "dOut"), dq: gpu.tensor(x, "f32", "dq"), dk: gpu.tensor(x, "f32", "dk"),
+          dv: gpu.tensor(x, "f32", "dv"), delta: gpu.tensor([B, H, L], "f32", "delta"),
+        });
+      }
+      return t;
+    },
+    dispose() {
+      for (const x of Object.values(t ?? {})) gpu.destroy(x);
+      t = null;
+    },
+  };
+}
+
+export function forwardFlops(B: number, L: number): number {
+  return 4 * HD * B * H * ((L * (L + 1)) / 2);
+}
+
+export function attentionCase(gpu: Gpu, B: number, L: number, backward: boolean, tiles = ATTENTION_TILES): BenchCase {
+  const tensors = lazyTensors(gpu, B, L, backward);
+  const s: AttentionShape = { B, H, Lq: L, Lk: L, qOffset: 0 };
+  const n = B * L * H * HD;
+  let forwardDone = false;
+  return {
+    name: backward ? "attention backward (dq; dk, dv)" : "attention forward",
+    shape: `B=${B} L=${L} H=${H} hd=${HD}`,
+    flops: (backward ? 2.5 : 1) * forwardFlops(B, L),
+    bytes: 4 * (backward ? 8 * n : 4 * n),
+    record(r) {
+      const t = tensors.get();
+      // the backward case runs the forward once (the harness's warm-up) for out and lse
+      if (!backward || !forwardDone) attentionForward(r, t.q, t.k, t.v, t.out, t.lse, s, tiles);
+      forwardDone = true;
+      if (backward) attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, s, tiles);
+    },
+    dispose() {
+      tensors.dispose();
+      forwardDone = false;
+    },
+  };
+}
+
+export function benchCases(gpu: Gpu): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const L of [6921, 2307, 769]) cases.push(attentionCase(gpu, 8, L, false), attentionCase(gpu, 8, L, true));
+  cases.push(attentionCase(gpu, 1, 36000, false));
+  const B = 8, L = 6921, n = B * L * H * HD;
+  const rope = lazyTensors(gpu, B, L, false);
+  cases.push({
+    name: "rope forward", shape: `B=${B} L=${L} H=${H} hd=${HD}`, flops: 0, bytes: 4 * 2 * n,
+    record(r) {
+      const t = rope.get();
+      ropeForward(r, t.q, t.out, B, L, H, ropeTables(gpu, L, HD));
+    },
+    dispose: () => rope.dispose(),
+  });
+  return cases;
+}
+
+if (import.meta.main) {
+  const { Gpu } = await import("../../src/gpu/runtime.ts");
+  const gpu = Gpu.get();
+  console.log(gpu.describe());
+  const results = benchCases(gpu).map((c) => {
+    const res = timeCase(gpu, c, 5);
+    c.dispose?.();
+    return res;
+  });
+  console.log(formatTable(results));
+}

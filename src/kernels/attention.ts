@@ -1,0 +1,123 @@
+/**
+ * Causal softmax attention, flash style (wgsl/attention.wgsl, attention-backward-dq.wgsl,
+ * attention-backward-dkdv.wgsl; reference src/cpu/attention.ts), scale 1/sqrt(headDim). RoPE is
+ * applied to q and k beforehand. Memory is O(L): no L×L buffer at any length.
+ *
+ * Layouts. q, out, dOut, dq: Lq rows per batch, row stride qStride elements (H·headDim when
+ * contiguous), head h at h·headDim within a row: [B, Lq, H, headDim]. k, v, dk, dv: kvCapacity
+ * rows per batch (≥ Lk; a decoding cache [B, Lmax, H, headDim] has kvCapacity = Lmax), row stride
+ * kvStride. lse and delta: [B, H, Lq] (note: the CPU reference keeps lse as [B, L, H]).
+ *
+ * Query i sits at position qOffset + i of the key sequence and sees keys 0..min(qOffset + i,
+ * Lk − 1): a full forward has Lq = Lk, qOffset = 0; a cached decoding step of Lq new tokens after
+ * `past` has qOffset = past, Lk = past + Lq, with the new keys already written into the cache.
+ */
+import type { Recorder } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import forwardSrc from "../../wgsl/attention.wgsl" with { type: "text" };
+import dqSrc from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
+import dkdvSrc from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
+
+export interface AttentionShape {
+  B: number;
+  H: number;
+  Lq: number;
+  Lk: number;
+  /** Position of query 0 within the key sequence. */
+  qOffset: number;
+  /** Row stride (elements) between consecutive positions of q/o and of k/v. */
+  qStride?: number;
+  kvStride?: number;
+  /** Rows per batch in k/v (the cache capacity); default Lk. */
+  kvCapacity?: number;
+  /** Default 32; a multiple of 4. */
+  headDim?: number;
+}
+
+/**
+ * Tile shapes of the three kernels (see each WGSL file): WG threads, R query rows (forward, dq) or
+ * keys (dk/dv) per thread, KT keys / QT queries streamed per workgroup-memory tile, KB / QB per
+ * register block.
+ */
+export interface AttentionTiles {
+  forward: { WG: number; R: number; KT: number; KB: number };
+  dq: { WG: number; R: number; KT: number; KB: number };
+  dkdv: { WG: number; R: number; QT: number; QB: number };
+}
+
+/**
+ * Chosen on an H100 (Dawn/Vulkan) at B = 8, H = 16, L = 6921. Register blocks (R × KB or R × QB)
+ * beyond 16 were several times slower there: the driver stops unrolling the loops, and the
+ * register arrays they index go to local memory. Workgroup memory: 16.7 KB (forward), 13.2 KB
+ * (dq), 17.4 KB (dk/dv).
+ */
+export const ATTENTION_TILES: AttentionTiles = {
+  forward: { WG: 128, R: 2, KT: 64, KB: 8 },
+  dq: { WG: 128, R: 2, KT: 32, KB: 8 },
+  dkdv: { WG: 128, R: 1, QT: 32, QB: 8 },
+};
+
+interface Resolved {
+  hd: number;
+  /** The uniform block shared by all three kernels (strides in vec4s). */
+  params: { u32: number[] };
+  scale: number;
+}
+
+function resolve(s: AttentionShape, q: Tensor, k: Tensor): Resolved {
+  const { B, H, Lq, Lk, qOffset } = s;
+  const hd = s.headDim ?? 32;
+  const qStride = s.qStride ?? H * hd;
+  const kvStride = s.kvStride ?? H * hd;
+  const kvCapacity = s.kvCapacity ?? Lk;
+  const ok = [B, H, Lq, Lk, qOffset, hd].every((n) => Number.isInteger(n) && n >= 0) && B > 0 && H > 0 && Lq > 0 && Lk > 0;
+  if (!ok) throw new Error(`attention: bad shape ${JSON.stringify(s)}`);
+  if (hd % 4 !== 0 || qStride % 4 !== 0 || kvStride % 4 !== 0) throw new Error("attention: headDim and strides must be multiples of 4");
+  if (qStride < H * hd || kvStride < H * hd || kvCapacity < Lk) throw new Error(`attention: strides or capacity too small for ${JSON.stringify(s)}`);
+  if (B * H > 65535) throw new Error(`attention: B·H = ${B * H} exceeds 65535 workgroups`);
+  const qNeed = ((B - 1) * Lq + Lq - 1) * qStride + H * hd;
+  const kvNeed = ((B - 1) * kvCapacity + Lk - 1) * kvStride + H * hd;
+  if (q.size < qNeed || k.size < kvNeed) throw new Error(`attention: q has ${q.size} (needs ${qNeed}), k has ${k.size} (needs ${kvNeed}) elements`);
+  const v4 = (n: number) => n / 4;
+  return {
+    hd,
+    params: { u32: [Lq, Lk, qOffset, H, v4(qStride), v4(kvStride), v4(Lq * qStride), v4(kvCapacity * kvStride)] },
+    scale: 1 / Math.sqrt(hd),
+  };
+}
+
+/** Reads q, k, v; writes out (same layout as q) and lse [B, H, Lq]. */
+export function attentionForward(
+  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape, tiles = ATTENTION_TILES,
+): void {
+  const { hd, params, scale } = resolve(s, q, k);
+  if (lse.size < s.B * s.H * s.Lq) throw new Error(`attentionForward: lse has ${lse.size} elements, needs ${s.B * s.H * s.Lq}`);
+  const kernel = r.gpu.kernel({
+    file: "attention.wgsl", code: forwardSrc, entry: "forward",
+    constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
+  });
+  r.dispatch(kernel, [q, k, v, out, lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params);
+}
+
+/**
+ * Reads q, k, v, out, lse (from the forward) and dOut; writes dq (layout of q), dk and dv
+ * (layout of k), and scratch.delta [B, H, Lq] (rowsum(dOut ∘ out), kept between the two
+ * kernels). Rows of dk/dv that no query sees (past Lk) are left untouched.
+ */
+export function attentionBackward(
+  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor,
+  dq: Tensor, dk: Tensor, dv: Tensor, scratch: { delta: Tensor }, s: AttentionShape, tiles = ATTENTION_TILES,
+): void {
+  const { hd, params, scale } = resolve(s, q, k);
+  const rows = s.B * s.H * s.Lq;
+  if (lse.size < rows || scratch.delta.size < rows) throw new Error(`attentionBackward: lse and delta need ${rows} elements`);
+  const scales = { SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } };
+  const dqKernel = r.gpu.kernel({
+    file: "attention-backward-dq.wgsl", code: dqSrc, entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales },
+  });
+  const dkdvKernel = r.gpu.kernel({
+    file: "attention-backward-dkdv.wgsl", code: dkdvSrc, entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales },
+  });
+  r.dispatch(dqKernel, [q, k, v, out, dOut, lse, scratch.delta, dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params);
+  r.dispatch(dkdvKernel, [q, k, v, dOut, lse, scratch.delta, dk, dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params);
+}
