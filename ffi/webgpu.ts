@@ -68,6 +68,7 @@ export interface Limits {
   maxComputeWorkgroupsPerDimension: number;
   maxStorageBuffersPerShaderStage: number;
   minStorageBufferOffsetAlignment: number;
+  minUniformBufferOffsetAlignment: number;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -382,13 +383,14 @@ export class WebGPUDevice {
     return handle(module, "wgpuDeviceCreateShaderModule");
   }
 
+  /** Uniform bindings take a dynamic offset (set per dispatch in setBindGroup). */
   createBindGroupLayout(types: BindingType[], label?: string): Handle {
     const entrySize = 120;
     const entries = new Struct(entrySize * types.length);
     types.forEach((type, i) => {
       const o = i * entrySize;
       // {next 0, binding 8, visibility 16, bindingArraySize 24, buffer {next 32, type 40, dyn 44, minSize 48}, ...}
-      entries.u32(o + 8, i).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]);
+      entries.u32(o + 8, i).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]).u32(o + 44, type === "uniform" ? 1 : 0);
     });
     const desc = new Struct(40).string(8, label).u64(24, types.length).pointer(32, entries);
     return handle(this.lib.wgpuDeviceCreateBindGroupLayout(this.device, desc.address), "wgpuDeviceCreateBindGroupLayout");
@@ -460,8 +462,16 @@ export class WebGPUDevice {
     this.lib.wgpuComputePassEncoderSetPipeline(pass, pipeline);
   }
 
-  setBindGroup(pass: Handle, bindGroup: Handle): void {
-    this.lib.wgpuComputePassEncoderSetBindGroup(pass, 0, bindGroup, 0, null);
+  private readonly dynamicOffset = new Uint32Array(1);
+
+  /** Binds group 0; `dynamicOffset` is the byte offset of its uniform binding, if it has one. */
+  setBindGroup(pass: Handle, bindGroup: Handle, dynamicOffset?: number): void {
+    if (dynamicOffset === undefined) {
+      this.lib.wgpuComputePassEncoderSetBindGroup(pass, 0, bindGroup, 0, null);
+      return;
+    }
+    this.dynamicOffset[0] = dynamicOffset;
+    this.lib.wgpuComputePassEncoderSetBindGroup(pass, 0, bindGroup, 1, this.dynamicOffset);
   }
 
   dispatch(pass: Handle, x: number, y = 1, z = 1): void {
@@ -521,6 +531,7 @@ function readLimits(s: Struct): Limits {
   return {
     maxStorageBuffersPerShaderStage: v.getUint32(52, true),
     maxStorageBufferBindingSize: Number(v.getBigUint64(72, true)),
+    minUniformBufferOffsetAlignment: v.getUint32(80, true),
     minStorageBufferOffsetAlignment: v.getUint32(84, true),
     maxBufferSize: Number(v.getBigUint64(96, true)),
     maxComputeWorkgroupStorageSize: v.getUint32(124, true),

@@ -120,14 +120,25 @@ describe("errors and limits", () => {
     expect(() => gpu.tensor([elements])).toThrow(/of [\d.]+ [GMK]iB exceeds the device's maxBufferSize [\d.]+ [GM]iB/);
   });
 
-  test("validation errors raised inside a submission surface at sync (via the C callbacks)", () => {
+  test("a destroyed tensor cannot be bound", () => {
     const k = gpu.kernel({ file: "fill.wgsl", code: fillWgsl, entry: "fill" });
-    const t = gpu.tensor([4]);
-    gpu.destroy(t); // using a destroyed buffer is a validation error
+    const t = gpu.tensor([4], "f32", "gone");
+    gpu.destroy(t);
+    expect(() => gpu.record((r) => r.dispatch(k, [t], 1, { u32: [4, 256], f32: [1] }))).toThrow(/tensor gone was destroyed/);
+  });
+
+  test("validation errors raised inside a submission surface at sync (via the C callbacks)", () => {
+    // A 4-byte binding for an array of vec4 (16 bytes at least) fails the dispatch's validation.
+    const k = gpu.kernel({
+      file: "vec4.wgsl",
+      code: "@group(0) @binding(0) var<storage, read_write> a: array<vec4f>;\n@compute @workgroup_size(1) fn main() { a[0] = vec4f(1.0); }",
+    });
+    const t = gpu.tensor([1], "f32", "small");
     expect(() => {
-      gpu.record((r) => r.dispatch(k, [t], 1, { u32: [4, 256], f32: [1] }));
+      gpu.record((r) => r.dispatch(k, [t], 1));
       gpu.sync();
     }).toThrow(/WebGPU error/);
+    gpu.destroy(t);
   });
 
   test("the by-value shim: map, work-done and error-scope callbacks", () => {

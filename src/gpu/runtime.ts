@@ -1,7 +1,9 @@
 /**
  * The GPU runtime every later layer uses: one device, typed tensors, a kernel cache, and a
- * recorder that puts many dispatches into one command buffer. Bind groups and small uniform
- * parameter blocks are cached, so a step that repeats the same dispatches allocates nothing.
+ * recorder that puts many dispatches into one command buffer. Bind groups are cached by the
+ * tensors they bind; each dispatch's small parameter block goes into a per-submission arena
+ * (one uniform buffer, bound with a dynamic offset), so a step that repeats the same dispatches
+ * allocates nothing, and per-step values (positions, counters) cost nothing extra.
  */
 import { BufferUsage, type Handle, type BindingType, WebGPUDevice, formatBytes } from "../../ffi/webgpu.ts";
 import { cacheKey, parseBindings, specialise, type KernelSpec } from "./kernel.ts";
@@ -23,21 +25,32 @@ export type Params = { u32?: number[]; i32?: number[]; f32?: number[] } | Uint32
 const TENSOR_USAGE = BufferUsage.Storage | BufferUsage.CopySrc | BufferUsage.CopyDst;
 /** Readback buffers up to this size are kept for reuse; larger ones are freed after use. */
 const STAGING_KEEP_BYTES = 1 << 20;
+/** The parameter arena: one submission's params blocks; a recorder that needs more submits early. */
+const PARAMS_ARENA_BYTES = 4 << 20;
+/** The largest params block a kernel may declare (64 four-byte fields). */
+const PARAMS_BLOCK_BYTES = 256;
 
 export class Gpu {
   private static shared: Gpu | null = null;
   readonly dev: WebGPUDevice;
   private readonly kernels = new Map<string, Kernel>();
   private readonly bindGroups = new Map<string, Handle>();
+  /** Buffers of live tensors: using a destroyed one is a JS error, not a use-after-free. */
+  private readonly liveBuffers = new Set<Handle>();
   /** bind-group keys by buffer, so destroying a buffer drops the groups that name it. */
   private readonly groupsOfBuffer = new Map<Handle, string[]>();
-  private readonly uniforms = new Map<string, { buffer: Handle; size: number }>();
+  /** Uniform buffer holding the params blocks of the submission being recorded. */
+  readonly paramsBuffer: Handle;
+  /** Byte alignment of params blocks (the device's minUniformBufferOffsetAlignment, ≥ 16). */
+  readonly paramsAlign: number;
   private readonly staging = new Map<number, Handle>();
   private live = 0;
   private peak = 0;
 
   private constructor() {
     this.dev = WebGPUDevice.open();
+    this.paramsAlign = Math.max(16, this.dev.limits.minUniformBufferOffsetAlignment);
+    this.paramsBuffer = this.dev.createBuffer(PARAMS_ARENA_BYTES, BufferUsage.Uniform | BufferUsage.CopyDst, "params arena");
   }
 
   /** The process-wide device, opened on first use. */
@@ -68,6 +81,7 @@ export class Gpu {
     const buffer = this.dev.createBuffer(bytes, TENSOR_USAGE, label);
     this.live += bytes;
     this.peak = Math.max(this.peak, this.live);
+    this.liveBuffers.add(buffer);
     return new Tensor(buffer, [...shape], dtype, 0, label, null);
   }
 
@@ -125,6 +139,7 @@ export class Gpu {
       this.bindGroups.delete(key);
     }
     this.groupsOfBuffer.delete(t.buffer);
+    this.liveBuffers.delete(t.buffer);
     this.live -= Math.max(16, Math.ceil(t.byteLength / 16) * 16);
     this.dev.destroyBuffer(t.buffer);
   }
@@ -145,34 +160,20 @@ export class Gpu {
     return k;
   }
 
-  private uniform(params: Params): { buffer: Handle; size: number } {
-    const words = params instanceof Uint32Array ? params : packParams(params);
-    const key = Array.from(words).join(",");
-    let u = this.uniforms.get(key);
-    if (u === undefined) {
-      const size = Math.max(16, Math.ceil(words.byteLength / 16) * 16);
-      u = { buffer: this.dev.createBuffer(size, BufferUsage.Uniform | BufferUsage.CopyDst, "params"), size };
-      this.dev.writeBuffer(u.buffer, 0, words);
-      this.uniforms.set(key, u);
-    }
-    return u;
-  }
-
-  /** The bind group for these tensors (+ params block), created once and cached. */
-  bindGroup(k: Kernel, tensors: readonly Tensor[], params?: Params): Handle {
+  /** The bind group for these tensors (+ the params arena), created once and cached. */
+  bindGroup(k: Kernel, tensors: readonly Tensor[]): Handle {
     const storageCount = k.bindings.filter((b) => b !== "uniform").length;
     if (tensors.length !== storageCount) {
       throw new Error(`${k.name}: expects ${storageCount} tensors, got ${tensors.length} (${tensors.map((t) => t.label).join(", ")})`);
     }
-    const uniform = k.bindings.includes("uniform") ? this.uniform(params ?? { u32: [] }) : undefined;
     let key = k.name;
     for (const t of tensors) key += `|${t.buffer}:${t.offset}:${t.byteLength}`;
-    if (uniform !== undefined) key += `|u${uniform.buffer}`;
     let g = this.bindGroups.get(key);
     if (g !== undefined) return g;
+    for (const t of tensors) if (!this.liveBuffers.has(t.buffer)) throw new Error(`${k.name}: tensor ${t.label} was destroyed`);
     let next = 0;
     const entries = k.bindings.map((type, binding) => {
-      if (type === "uniform") return { binding, buffer: uniform!.buffer, size: uniform!.size };
+      if (type === "uniform") return { binding, buffer: this.paramsBuffer, size: PARAMS_BLOCK_BYTES };
       const t = tensors[next++];
       return { binding, buffer: t.buffer, offset: t.offset, size: Math.max(4, t.byteLength) };
     });
@@ -228,8 +229,11 @@ function packParams(p: Exclude<Params, Uint32Array>): Uint32Array {
  * and makes each one's writes visible to the next); a copy closes the pass.
  */
 export class Recorder {
-  private readonly encoder: Handle;
+  private encoder: Handle;
   private pass: Handle | null = null;
+  /** This submission's params blocks, uploaded to gpu.paramsBuffer just before it is submitted. */
+  private readonly params = new Uint32Array(PARAMS_ARENA_BYTES / 4);
+  private paramsUsed = 0;
 
   constructor(
     readonly gpu: Gpu,
@@ -249,16 +253,35 @@ export class Recorder {
       throw new Error(`${k.name}: ${x}×${y}×${z} workgroups exceeds the device limit of ${max} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const group = this.gpu.bindGroup(k, tensors, params);
+    const group = this.gpu.bindGroup(k, tensors);
+    const offset = k.bindings.includes("uniform") ? this.placeParams(k, params) : undefined;
     if (this.profiler) {
       this.endPass();
       this.pass = this.gpu.dev.beginComputePass(this.encoder, this.profiler.next(this.label ?? k.name));
     }
     this.pass ??= this.gpu.dev.beginComputePass(this.encoder);
     this.gpu.dev.setPipeline(this.pass, k.pipeline);
-    this.gpu.dev.setBindGroup(this.pass, group);
+    this.gpu.dev.setBindGroup(this.pass, group, offset);
     this.gpu.dev.dispatch(this.pass, x, y, z);
     if (this.profiler) this.endPass();
+  }
+
+  /** Copies a params block into the arena; returns its byte offset. */
+  private placeParams(k: Kernel, params: Params | undefined): number {
+    const words = params === undefined ? EMPTY_PARAMS : params instanceof Uint32Array ? params : packParams(params);
+    if (words.byteLength > PARAMS_BLOCK_BYTES) throw new Error(`${k.name}: params block of ${words.byteLength} bytes exceeds ${PARAMS_BLOCK_BYTES}`);
+    const size = Math.ceil(Math.max(PARAMS_BLOCK_BYTES, words.byteLength) / this.gpu.paramsAlign) * this.gpu.paramsAlign;
+    if (this.paramsUsed + size > PARAMS_ARENA_BYTES) this.flush();
+    const offset = this.paramsUsed;
+    this.params.set(words, offset / 4);
+    this.paramsUsed += size;
+    return offset;
+  }
+
+  /** Submits what is recorded so far and continues in a new command buffer (arena full). */
+  private flush(): void {
+    this.submit();
+    this.encoder = this.gpu.dev.createCommandEncoder();
   }
 
   /** The name the profiler gives the following dispatches (a kernel family, a layer). */
@@ -280,12 +303,20 @@ export class Recorder {
     this.pass = null;
   }
 
+  /**
+   * Uploads the params arena and submits. The upload is a queue write ordered after every
+   * earlier submission, so reusing the arena from offset 0 each time is safe.
+   */
   submit(): void {
     this.endPass();
     this.profiler?.resolve(this.encoder);
+    if (this.paramsUsed > 0) this.gpu.dev.writeBuffer(this.gpu.paramsBuffer, 0, this.params.subarray(0, this.paramsUsed / 4));
+    this.paramsUsed = 0;
     this.gpu.dev.submit(this.encoder);
   }
 }
+
+const EMPTY_PARAMS = new Uint32Array(4);
 
 /**
  * Workgroups for `n` elements at `size` threads each, folded into x·y when x would pass the
