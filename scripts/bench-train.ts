@@ -1,0 +1,81 @@
+/**
+ * Training throughput of the GPU model: a full step (forward, loss, backward, clip, Muon/AdamW)
+ * at a given config and batch, with random weights and random full-length token batches.
+ * Prints step time, tokens/s, peak tensor memory and the step's time per kernel family
+ * (timestamp queries, one profiled step).
+ *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw]
+ */
+import { pcgHash } from "../src/cpu/rng.ts";
+import { formatBytes } from "../ffi/webgpu.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { Profiler } from "../src/gpu/profiler.ts";
+import { countTargets } from "../src/kernels/cross-entropy.ts";
+import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
+import { IFlameModel } from "../src/model/model.ts";
+import { Optimizer } from "../src/train/optimizer.ts";
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const config = await loadModelConfig(flag("config", "shapenet"));
+const B = Number(flag("batch", "8"));
+const steps = Number(flag("steps", "5"));
+const optimizerKind = flag("optimizer", "muon") as "muon" | "adamw";
+const L = sequenceLength(config);
+
+/** A full-length batch: start row, `faces` rows of random coordinates, end row, pad. */
+function batch(seed: number): Int32Array {
+  const t = new Int32Array(B * L).fill(129);
+  const faces = config.maxFaces - 10;
+  for (let b = 0; b < B; b++) {
+    const base = b * L;
+    t.fill(130, base, base + 9);
+    for (let i = 9; i < 9 * (faces + 1); i++) t[base + i] = pcgHash(seed * 1_000_003 + base + i) % 129;
+    t.fill(131, base + 9 * (faces + 1), base + 9 * (faces + 2));
+  }
+  return t;
+}
+
+const gpu = Gpu.get();
+console.log(gpu.describe());
+const model = new IFlameModel(gpu, config, B, L);
+model.initParams(0);
+const optimizer = new Optimizer(gpu, model.params, model.grads, optimizerKind);
+
+function step(i: number, profiler?: Profiler): void {
+  const tokens = batch(i);
+  model.setTokens(tokens);
+  model.setLossScale(1 / countTargets(tokens, B, L));
+  optimizer.prepare(1e-3, i + 1);
+  gpu.record((r) => {
+    model.zeroGrads(r);
+    model.forward(r);
+    model.loss(r);
+    model.backward(r);
+    optimizer.record(r);
+  }, profiler);
+}
+
+step(0);
+gpu.sync();
+const start = performance.now();
+for (let i = 1; i <= steps; i++) step(i);
+const loss = gpu.read(model.lossStats) as Float32Array; // waits for the last step
+const ms = (performance.now() - start) / steps;
+const tokens = B * L;
+console.log(
+  `${config.name} B=${B} L=${L} (${optimizerKind}): ${ms.toFixed(1)} ms/step · ${Math.round(tokens / (ms / 1000)).toLocaleString("en-US")} tokens/s · ` +
+    `peak tensor memory ${formatBytes(gpu.memory().peak)} · last loss ${(loss[0] / loss[1]).toFixed(3)}`,
+);
+
+if (gpu.features.has("timestamp-query")) {
+  const profiler = new Profiler(gpu, 16384);
+  step(steps + 1, profiler);
+  const timings = profiler.collect();
+  const total = timings.reduce((s, t) => s + t.ms, 0);
+  console.log("| family | dispatches | GPU ms | share |\n|---|---|---|---|");
+  for (const t of timings) console.log(`| ${t.label} | ${t.count} | ${t.ms.toFixed(2)} | ${((100 * t.ms) / total).toFixed(1)}% |`);
+  console.log(`| total (one dispatch per pass, so slower than the timed steps) | ${timings.reduce((s, t) => s + t.count, 0)} | ${total.toFixed(1)} | |`);
+}
