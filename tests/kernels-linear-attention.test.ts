@@ -24,6 +24,8 @@ const FD_EPS = 1e-2;
 const FD_TOL = 1e-2;
 const HD = 32;
 const SCALE = 0.3;
+/** The first test compiles the kernels: seconds on a CPU Vulkan driver with a cold shader cache. */
+const TIMEOUT = 60_000;
 
 const gpu = Gpu.get();
 const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed, SCALE));
@@ -62,7 +64,7 @@ describe("linear attention", () => {
   test("decay slopes are the ALiBi slopes (16 heads: 2^(−0.5(h+1)))", () => {
     expect(Array.from(decaySlopes(16))).toEqual(Array.from({ length: 16 }, (_, h) => Math.fround(Math.pow(2, -0.5 * (h + 1)))));
     for (const H of [1, 3, 4, 6]) expect(Array.from(decaySlopes(H))).toEqual(Array.from(alibiSlopes(H)));
-  });
+  }, TIMEOUT);
 
   for (const [L, H, chunk] of [[1, 3, undefined], [5, 4, undefined], [63, 3, undefined], [65, 4, undefined], [200, 3, undefined], [200, 4, 16], [37, 3, 5]] as const) {
     test(`forward matches the CPU quadratic and recurrent forms, B=2 L=${L} H=${H} chunk=${chunk ?? "default"}`, () => {
@@ -71,7 +73,7 @@ describe("linear attention", () => {
       const got = runGpu(s, x, false);
       expect(relErr(got.o, cpuForward(x.q, x.k, x.v, 2, L, H, HD, slopes))).toBeLessThan(FWD_TOL);
       expect(relErr(got.o, cpuRecurrent(x.q, x.k, x.v, 2, L, H, HD, slopes).o)).toBeLessThan(FWD_TOL);
-    });
+    }, TIMEOUT);
   }
 
   for (const [L, H, chunk] of [[1, 3, undefined], [5, 4, undefined], [65, 3, undefined], [200, 4, undefined], [37, 3, 5]] as const) {
@@ -82,7 +84,7 @@ describe("linear attention", () => {
       expect(relErr(got.dq, want.dq)).toBeLessThan(BWD_TOL);
       expect(relErr(got.dk, want.dk)).toBeLessThan(BWD_TOL);
       expect(relErr(got.dv, want.dv)).toBeLessThan(BWD_TOL);
-    });
+    }, TIMEOUT);
   }
 
   test("gradients match finite differences of the GPU forward", () => {
@@ -102,7 +104,7 @@ describe("linear attention", () => {
         expect(err, `d${name}[${i}]: ${g[i]} vs ${numeric}`).toBeLessThan(FD_TOL);
       }
     }
-  });
+  }, TIMEOUT);
 
   test("the final state equals the CPU recurrent state, with and without a scratch", () => {
     const B = 2, L = 70, H = 3, s = { B, L, H, chunk: 16 }, x = inputs(B, L, H, 11);
@@ -117,7 +119,7 @@ describe("linear attention", () => {
     expect(relErr(gpu.read(viaScratch), want)).toBeLessThan(FWD_TOL);
     expect(relErr(gpu.read(direct), want)).toBeLessThan(FWD_TOL);
     for (const t of [k, v, viaScratch, direct, scratch.states, scratch.final]) gpu.destroy(t);
-  });
+  }, TIMEOUT);
 
   test("decoding steps from a prefilled state reproduce the full forward row by row", () => {
     const B = 2, L = 24, H = 3, prompt = 10, x = inputs(B, L, H, 3);
@@ -147,12 +149,12 @@ describe("linear attention", () => {
     }
     for (let t = prompt; t < L; t++) expect(relErr(got[t - prompt], row(full, t))).toBeLessThan(FWD_TOL);
     for (const t of [state, pk, pv, q, k, v, o] as Tensor[]) gpu.destroy(t);
-  });
+  }, TIMEOUT);
 
   test("a scratch is checked against the shape", () => {
     const scratch = linearAttentionScratch(gpu, { B: 1, L: 64, H: 2 });
     const t = gpu.tensor([1, 128, 2, HD]);
     expect(() => gpu.record((r) => linearAttentionForward(r, t, t, t, t, scratch, { B: 1, L: 128, H: 2 }))).toThrow(/scratch/);
     for (const x of [t, scratch.states, scratch.final]) gpu.destroy(x);
-  });
+  }, TIMEOUT);
 });

@@ -23,17 +23,19 @@
 //
 // `recurrence`: a group of 32 threads owns one chunk; thread j keeps column j of M in registers,
 // so both the update (M[i][j] += a_i b_j) and the output (Σ_i x_i M[i][j]) are thread-local: no
-// reductions, no subgroup operations. The rows of a and x are staged TILE at a time in workgroup
-// memory and read as broadcasts; b_j and out_j are one coalesced 128-byte row per step.
+// reductions, no subgroup operations. Rows of a, b, x are staged TILE at a time in workgroup
+// memory (a and x are then read as broadcasts, b_j and out_j as one 128-byte row per step), and
+// the next tile's loads are issued before the current tile is used, so a group always has a
+// tile of reads in flight.
 // Within a tile M is kept scaled by λ^{−τ} (τ = rows done in the tile), so the update is one FMA
 // per element (M̂ += a (λ^{−τ} b)) and the true M = λ^τ M̂ is restored once per tile; TILE ≤ 16
 // keeps λ^{−τ} ≤ e^{16} (slopes are < 1), far from overflow, and rounding is that of the plain form.
 //
 // Constants: WARPS (groups of 32 threads per workgroup, each its own chunk), TILE (rows staged at
-// a time), EMIT, REVERSE, TRANSPOSED (read the starting state transposed), FROM_STATE,
-// WRITE_STATE. Bindings: x, a (rows as vec4), b (rows as f32), slopes [H], state (chunk states,
-// or the [B·H, 32, 32] state of a decoding step), out (output rows, or the final state of `scan`).
-// Bindings an entry or variant does not use are bound to placeholders by the wrapper.
+// a time, a multiple of 4, ≤ 16). Flags (uniform): EMIT, REVERSE, TRANSPOSED (read the starting
+// state transposed), FROM_STATE, WRITE_STATE. Bindings: x, a, b (rows as vec4), slopes [H], state
+// (chunk states, or the [B·H, 32, 32] state of a decoding step), out (output rows, or the final
+// state of `scan`). Bindings an entry or variant does not use are bound to placeholders.
 
 struct Params {
   seq_len: u32, // L
@@ -42,11 +44,24 @@ struct Params {
   chunks: u32,  // chunks per (batch, head) = ceil(L / chunk)
   items: u32,   // recurrence: B·H·chunks groups of 32 threads; scan: B·H·32·32 threads
   row: u32,     // items per row of the (x, y) grid (see grid1d)
+  flags: u32,   // EMIT | REVERSE | TRANSPOSED | FROM_STATE | WRITE_STATE
+}
+
+// Variant flags are uniforms rather than constants: the branches they take are uniform, so they
+// cost nearly nothing, and one pipeline serves every pass (each compile is slow on CPU drivers).
+const EMIT = 1u;
+const REVERSE = 2u;
+const TRANSPOSED = 4u;
+const FROM_STATE = 8u;
+const WRITE_STATE = 16u;
+
+fn has(flag: u32) -> bool {
+  return (p.flags & flag) != 0u;
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4f>;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read> slopes: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -55,8 +70,14 @@ struct Params {
 const HD = 32u;
 const V4 = HD / 4u;
 
-var<workgroup> a_tile: array<array<vec4f, TILE * V4>, WARPS>;
-var<workgroup> x_tile: array<array<vec4f, TILE * V4>, WARPS>;
+// Row r of the tile: a_tile[w][r][i] = a[i], x_tile likewise, b_tile[w][r][j] = b[j] (so that
+// the inner loops index with constants and each row's index is checked once).
+var<workgroup> a_tile: array<array<array<vec4f, V4>, TILE>, WARPS>;
+var<workgroup> x_tile: array<array<array<vec4f, V4>, TILE>, WARPS>;
+var<workgroup> b_tile: array<array<array<f32, HD>, TILE>, WARPS>;
+
+// Each thread loads LOADS vec4s of each of a, b, x per tile: vec4 l·32 + j of the tile.
+const LOADS = TILE * V4 / 32u;
 
 @compute @workgroup_size(32u * WARPS)
 fn recurrence(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -71,61 +92,78 @@ fn recurrence(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   let h = bh % p.heads;
   let lambda = exp(-slopes[h]);
   let inv_lambda = exp(slopes[h]);
-  // row r of this (batch, head) starts at vec4 `row0 + r·stride`
+  // Step n of the chunk is row `first + n` (REVERSE: `first + rows − 1 − n`), at vec4
+  // row0 + n·stride; the stride is negative in REVERSE (two's complement, wrapping on purpose).
   let stride = p.heads * V4;
-  let row0 = ((bh / p.heads) * p.seq_len + first) * stride + h * V4;
+  let row0 = ((bh / p.heads) * p.seq_len + first + select(0u, max(rows, 1u) - 1u, has(REVERSE))) * stride + h * V4;
+  let step_stride = select(stride, 0u - stride, has(REVERSE));
 
-  var m: array<vec4f, V4>; // m[i / 4][i % 4] = M[i][j]
+  var m: array<vec4f, V4>; // m[i][e] = M[4i + e][j]
   let at = slot * HD * HD;
   for (var i = 0u; i < V4; i++) {
-    if (FROM_STATE) {
+    if (has(FROM_STATE)) {
       for (var e = 0u; e < 4u; e++) {
         let d = 4u * i + e;
-        m[i][e] = select(state[at + d * HD + j], state[at + j * HD + d], TRANSPOSED);
+        if (has(TRANSPOSED)) { m[i][e] = state[at + j * HD + d]; } else { m[i][e] = state[at + d * HD + j]; }
       }
     } else {
       m[i] = vec4f(0.0);
     }
   }
 
+  // Software pipeline: the next tile's loads are in flight while the current one is used.
+  var next_a: array<vec4f, LOADS>;
+  var next_b: array<vec4f, LOADS>;
+  var next_x: array<vec4f, LOADS>;
+  for (var l = 0u; l < LOADS; l++) {
+    let v = l * 32u + j;
+    if (v / V4 < rows) {
+      let g = row0 + (v / V4) * step_stride + v % V4;
+      next_a[l] = a[g];
+      next_b[l] = b[g];
+      if (has(EMIT)) { next_x[l] = x[g]; }
+    }
+  }
   for (var t0 = 0u; t0 < p.chunk; t0 += TILE) {
-    // Step t0 + r of this chunk is row r of the tile; REVERSE walks the chunk from its end.
     workgroupBarrier();
-    for (var i = j; i < TILE * V4; i += 32u) {
-      let step = t0 + i / V4;
-      if (step < rows) {
-        let r = select(step, rows - 1u - step, REVERSE);
-        a_tile[w][i] = a[row0 + r * stride + i % V4];
-        if (EMIT) { x_tile[w][i] = x[row0 + r * stride + i % V4]; }
+    for (var l = 0u; l < LOADS; l++) {
+      let v = l * 32u + j;
+      a_tile[w][v / V4][v % V4] = next_a[l];
+      if (has(EMIT)) { x_tile[w][v / V4][v % V4] = next_x[l]; }
+      for (var e = 0u; e < 4u; e++) { b_tile[w][v / V4][4u * (v % V4) + e] = next_b[l][e]; }
+    }
+    workgroupBarrier();
+    for (var l = 0u; l < LOADS; l++) {
+      let n = t0 + TILE + (l * 32u + j) / V4;
+      if (n < rows) {
+        let g = row0 + n * step_stride + (l * 32u + j) % V4;
+        next_a[l] = a[g];
+        next_b[l] = b[g];
+        if (has(EMIT)) { next_x[l] = x[g]; }
       }
     }
-    var b_col: array<f32, TILE>;
-    for (var r = 0u; r < TILE; r++) {
-      let step = t0 + r;
-      if (step < rows) { b_col[r] = b[4u * (row0 + select(step, rows - 1u - step, REVERSE) * stride) + j]; }
-    }
-    workgroupBarrier();
     var up = 1.0;   // λ^{−τ}
     var down = 1.0; // λ^τ
     for (var r = 0u; r < TILE; r++) {
-      let step = t0 + r;
-      if (step < rows) {
+      let n = t0 + r;
+      if (n < rows) {
         up *= inv_lambda;
         down *= lambda;
-        let bj = vec4f(b_col[r] * up);
-        for (var i = 0u; i < V4; i++) { m[i] = fma(a_tile[w][r * V4 + i], bj, m[i]); }
-        if (EMIT) {
+        let a_row = &a_tile[w][r];
+        let bj = vec4f(b_tile[w][r][j] * up);
+        for (var i = 0u; i < V4; i++) { m[i] = fma((*a_row)[i], bj, m[i]); }
+        if (has(EMIT)) {
+          let x_row = &x_tile[w][r];
           var acc = vec4f(0.0);
-          for (var i = 0u; i < V4; i++) { acc = fma(x_tile[w][r * V4 + i], m[i], acc); }
-          let row = select(step, rows - 1u - step, REVERSE);
-          out[4u * (row0 + row * stride) + j] = ((acc.x + acc.y) + (acc.z + acc.w)) * down;
+          for (var i = 0u; i < V4; i++) { acc = fma((*x_row)[i], m[i], acc); }
+          out[4u * (row0 + n * step_stride) + j] = ((acc.x + acc.y) + (acc.z + acc.w)) * down;
         }
       }
     }
     for (var i = 0u; i < V4; i++) { m[i] *= down; }
   }
 
-  if (WRITE_STATE && item < p.items) {
+  if (has(WRITE_STATE) && item < p.items) {
     for (var i = 0u; i < V4; i++) {
       for (var e = 0u; e < 4u; e++) { state[at + (4u * i + e) * HD + j] = m[i][e]; }
     }
@@ -134,7 +172,7 @@ fn recurrence(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
 
 // Loads of a few chunks are issued before their dependent updates, so each thread keeps several
 // reads in flight instead of one per step.
-const SCAN_UNROLL = 4u;
+const SCAN_UNROLL = 8u;
 
 @compute @workgroup_size(256)
 fn scan(@builtin(global_invocation_id) gid: vec3u) {
@@ -147,11 +185,11 @@ fn scan(@builtin(global_invocation_id) gid: vec3u) {
   for (var k0 = 0u; k0 < p.chunks; k0 += SCAN_UNROLL) {
     var own: array<f32, SCAN_UNROLL>;
     for (var u = 0u; u < SCAN_UNROLL; u++) {
-      let c = select(k0 + u, p.chunks - 1u - k0 - u, REVERSE);
+      let c = select(k0 + u, p.chunks - 1u - k0 - u, has(REVERSE));
       if (k0 + u < p.chunks) { own[u] = state[base + c * HD * HD]; }
     }
     for (var u = 0u; u < SCAN_UNROLL; u++) {
-      let c = select(k0 + u, p.chunks - 1u - k0 - u, REVERSE);
+      let c = select(k0 + u, p.chunks - 1u - k0 - u, has(REVERSE));
       if (k0 + u < p.chunks) {
         state[base + c * HD * HD] = run;
         let rows = min(p.chunk, p.seq_len - c * p.chunk);

@@ -20,8 +20,8 @@ const HD = 32;
 /** Rows per chunk when the shape names none. */
 export const LINEAR_ATTENTION_CHUNK = 64;
 
-/** Groups of 32 threads per workgroup (each its own chunk) and rows staged at a time (≤ 16). */
-export const LINEAR_ATTENTION_TILES = { WARPS: 2, TILE: 16 };
+/** Groups of 32 threads per workgroup (each its own chunk) and rows staged at a time (4, 8 or 16). */
+export const LINEAR_ATTENTION_TILES = { WARPS: 1, TILE: 8 };
 
 export interface LinearAttentionShape {
   B: number;
@@ -78,18 +78,11 @@ export function linearAttentionScratch(gpu: Gpu, s: LinearAttentionShape): Linea
   };
 }
 
-interface Variant {
-  EMIT: boolean;
-  REVERSE: boolean;
-  TRANSPOSED: boolean;
-  FROM_STATE: boolean;
-  WRITE_STATE: boolean;
-}
+/** Variant flags of the WGSL (a uniform bit set). */
+const EMIT = 1, REVERSE = 2, TRANSPOSED = 4, FROM_STATE = 8, WRITE_STATE = 16;
 
-const NONE: Variant = { EMIT: false, REVERSE: false, TRANSPOSED: false, FROM_STATE: false, WRITE_STATE: false };
-
-function kernel(gpu: Gpu, entry: "recurrence" | "scan", v: Variant) {
-  return gpu.kernel({ file: "linear-attention.wgsl", code: src, entry, constants: { ...LINEAR_ATTENTION_TILES, ...v } });
+function kernel(gpu: Gpu, entry: "recurrence" | "scan") {
+  return gpu.kernel({ file: "linear-attention.wgsl", code: src, entry, constants: LINEAR_ATTENTION_TILES });
 }
 
 interface Geometry {
@@ -104,12 +97,11 @@ interface Geometry {
  * M_t = λ M_{t∓1} + a_tᵀ b_t over every chunk of every (batch, head), out_t = x_t M_t when
  * emitting; `state` gives the starting states (FROM_STATE) and/or receives the last (WRITE_STATE).
  */
-function recurrence(r: Recorder, x: Tensor, a: Tensor, b: Tensor, state: Tensor, out: Tensor, g: Geometry, v: Variant): void {
+function recurrence(r: Recorder, x: Tensor, a: Tensor, b: Tensor, state: Tensor, out: Tensor, g: Geometry, flags: number): void {
   const items = g.B * g.H * g.chunks;
-  const { WARPS } = LINEAR_ATTENTION_TILES;
-  const { workgroups, row } = grid1d(items, WARPS);
-  r.dispatch(kernel(r.gpu, "recurrence", v), [x, a, b, slopesOf(r.gpu, g.H), state, out], workgroups, {
-    u32: [g.L, g.H, g.chunk, g.chunks, items, row],
+  const { workgroups, row } = grid1d(items, LINEAR_ATTENTION_TILES.WARPS);
+  r.dispatch(kernel(r.gpu, "recurrence"), [x, a, b, slopesOf(r.gpu, g.H), state, out], workgroups, {
+    u32: [g.L, g.H, g.chunk, g.chunks, items, row, flags],
   });
 }
 
@@ -118,8 +110,8 @@ function scan(r: Recorder, states: Tensor, final: Tensor, g: Geometry, reverse: 
   const items = g.B * g.H * HD * HD;
   const { workgroups, row } = grid1d(items, 256);
   const slopes = slopesOf(r.gpu, g.H);
-  r.dispatch(kernel(r.gpu, "scan", { ...NONE, REVERSE: reverse }), [slopes, slopes, slopes, slopes, states, final], workgroups, {
-    u32: [g.L, g.H, g.chunk, g.chunks, items, row],
+  r.dispatch(kernel(r.gpu, "scan"), [slopes, slopes, slopes, slopes, states, final], workgroups, {
+    u32: [g.L, g.H, g.chunk, g.chunks, items, row, reverse ? REVERSE : 0],
   });
 }
 
@@ -143,7 +135,7 @@ function geometry(s: LinearAttentionShape, scratch: LinearAttentionScratch): Geo
 
 /** Chunk states of M = Σ λ^{|t−u|} aᵀb, scanned: the state entering each chunk. */
 function enteringStates(r: Recorder, a: Tensor, b: Tensor, scratch: LinearAttentionScratch, g: Geometry, reverse: boolean): void {
-  recurrence(r, a, a, b, scratch.states, placeholder(r.gpu), g, { ...NONE, REVERSE: reverse, WRITE_STATE: true });
+  recurrence(r, a, a, b, scratch.states, placeholder(r.gpu), g, WRITE_STATE | (reverse ? REVERSE : 0));
   scan(r, scratch.states, scratch.final, g, reverse);
 }
 
@@ -154,7 +146,7 @@ export function linearAttentionForward(
   checkRows(s, { q, k, v, out });
   const g = geometry(s, scratch);
   enteringStates(r, k, v, scratch, g, false);
-  recurrence(r, q, k, v, scratch.states, out, g, { ...NONE, EMIT: true, FROM_STATE: true });
+  recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE);
 }
 
 /**
@@ -168,12 +160,11 @@ export function linearAttentionBackward(
 ): void {
   checkRows(s, { q, k, v, dOut, dq, dk, dv });
   const g = geometry(s, scratch);
-  const emit = { ...NONE, EMIT: true, FROM_STATE: true };
   enteringStates(r, v, k, scratch, g, false);
-  recurrence(r, dOut, v, k, scratch.states, dq, g, emit);
+  recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE);
   enteringStates(r, q, dOut, scratch, g, true);
-  recurrence(r, k, q, dOut, scratch.states, dv, g, { ...emit, REVERSE: true });
-  recurrence(r, v, dOut, q, scratch.states, dk, g, { ...emit, REVERSE: true, TRANSPOSED: true });
+  recurrence(r, k, q, dOut, scratch.states, dv, g, EMIT | FROM_STATE | REVERSE);
+  recurrence(r, v, dOut, q, scratch.states, dk, g, EMIT | FROM_STATE | REVERSE | TRANSPOSED);
 }
 
 /**
@@ -188,10 +179,10 @@ export function linearAttentionFinalState(
   if (state.size < s.B * s.H * HD * HD) throw new Error(`linear attention: state has ${state.size} elements, needs [${s.B},${s.H},${HD},${HD}]`);
   if (scratch) {
     const g = geometry(s, scratch);
-    recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, { ...NONE, WRITE_STATE: true });
+    recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, WRITE_STATE);
     scan(r, scratch.states, state, g, false);
   } else {
-    recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, { ...NONE, WRITE_STATE: true });
+    recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, WRITE_STATE);
   }
 }
 
@@ -204,5 +195,5 @@ export function linearAttentionStep(
 ): void {
   checkRows({ B, L: 1, H }, { q, k, v, out });
   if (state.size < B * H * HD * HD) throw new Error(`linear attention step: state has ${state.size} elements, needs [${B},${H},${HD},${HD}]`);
-  recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, { ...NONE, EMIT: true, FROM_STATE: true, WRITE_STATE: true });
+  recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, EMIT | FROM_STATE | WRITE_STATE);
 }
