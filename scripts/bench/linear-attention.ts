@@ -11,7 +11,7 @@
 import { type Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import {
-  linearAttentionBackward, linearAttentionForward, linearAttentionScratch, linearAttentionStep,
+  linearAttentionBackward, linearAttentionChunk, linearAttentionForward, linearAttentionScratch, linearAttentionStep,
 } from "../../src/kernels/linear-attention.ts";
 import { formatTable, timeCase, type BenchCase } from "./common.ts";
 
@@ -37,7 +37,7 @@ function lazy<T>(make: () => T, free: (t: T) => void) {
   };
 }
 
-export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: boolean, chunk?: number): BenchCase {
+export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: boolean, chunk = linearAttentionChunk(B, L, H)): BenchCase {
   const s = { B, L, H, chunk };
   const n = B * L * H * HD;
   const x = [B, L, H, HD];
@@ -51,7 +51,7 @@ export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: bo
   );
   return {
     name: backward ? "linear attention backward" : "linear attention forward",
-    shape: `B=${B} L=${L} H=${H} hd=${HD}${chunk ? ` chunk=${chunk}` : ""}`,
+    shape: `B=${B} L=${L} H=${H} hd=${HD} chunk=${chunk}`,
     flops: 2 * HD * HD * B * L * H * (backward ? 8 : 3),
     bytes: 4 * n * (backward ? 7 : 4),
     record(r) {
