@@ -1,0 +1,216 @@
+/**
+ * Matrix products and Linear layers (wgsl/matmul.wgsl). Row-major f32 throughout.
+ *
+ *   matmul:  C[M, N] = op(A) · op(B) (+ bias[N]) (+ C with `accumulate`)
+ *            op(A) = A stored [M, K], or with transA the transpose of A stored [K, M];
+ *            op(B) = B stored [K, N], or with transB the transpose of B stored [N, K].
+ *   Linear:  x [rows, in], W [out, in] (torch layout), b [out], y [rows, out]: y = x·Wᵀ + b.
+ *
+ * The tile shape is picked per product from TILES by a small cost model (wave count × tile work
+ * / tile efficiency); products with few output tiles and a long K are split along K into a
+ * workspace and summed by a second, fixed-order pass (deterministic, no atomics).
+ */
+import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import src from "../../wgsl/matmul.wgsl" with { type: "text" };
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** [N], added to every row of C. */
+  bias?: Tensor;
+  /** C += op(A)·op(B) instead of C = … (gradient accumulation). */
+  accumulate?: boolean;
+  /** Independent products; item i reads A + i·strideA, B + i·strideB and writes C + i·strideC. */
+  batch?: number;
+  /** Element strides between batch items; default packed (M·K, K·N, M·N). */
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+}
+
+/**
+ * A workgroup's output tile BM×BN and its k step BK; each thread computes an 8×8 block, so a
+ * workgroup has (BM/8)·(BN/8) threads. The cost model's figures, fitted to H100/H200 timings
+ * (scripts/bench/matmul.ts): `efficiency`, FMA throughput on long K relative to the best tile,
+ * and `fixedK`, the per-workgroup overhead (loads before the first product, the stores of C)
+ * in units of k steps, which makes small tiles win on short K.
+ */
+export interface Tile {
+  BM: number; BN: number; BK: number;
+  efficiency: number;
+  fixedK: number;
+}
+
+/** Workgroup memory: BK·(BM+BN+8)·4 bytes, ≤ 8.3 KiB. */
+export const TILES: readonly Tile[] = [
+  { BM: 128, BN: 128, BK: 8, efficiency: 1, fixedK: 90 },
+  { BM: 64, BN: 128, BK: 8, efficiency: 0.85, fixedK: 30 },
+  { BM: 128, BN: 64, BK: 8, efficiency: 0.82, fixedK: 30 },
+  { BM: 64, BN: 64, BK: 8, efficiency: 0.74, fixedK: 0 },
+  { BM: 32, BN: 32, BK: 8, efficiency: 0.3, fixedK: 0 },
+];
+
+/** The cost model's machine: an H100 (132 SMs, 67 TFLOP/s f32, 3.35 TB/s). */
+const SMS = 132;
+const FLOPS_PER_SM = 67e12 / SMS;
+const BYTES_PER_SECOND = 3.35e12;
+/** Fixed cost of one more dispatch (the split-K reduction), in seconds. */
+const DISPATCH_SECONDS = 5e-6;
+/** Workspace for split-K and column-sum partials, allocated once per device on first use. */
+const WORKSPACE_ELEMENTS = 1 << 22;
+const MAX_SPLITS = 32;
+
+export interface MatmulPlan {
+  tile: Tile;
+  splits: number;
+  /** K per split, a multiple of tile.BK. */
+  kChunk: number;
+}
+
+/**
+ * Estimated seconds of `tile` with `splits` K ranges: the busiest SM runs ceil(groups / SMS)
+ * workgroups (sharing its throughput while resident together), plus the reduction. A single
+ * workgroup cannot hide its own latencies: an SM holding only one is counted as 1.5 (measured:
+ * 132 workgroups of 128×128 took 0.73 of the time of 264).
+ */
+function planSeconds(M: number, N: number, K: number, batch: number, tile: Tile, splits: number): number {
+  const kChunk = Math.ceil(K / splits);
+  const groups = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN) * batch * splits;
+  const groupSeconds = (2 * tile.BM * tile.BN * (Math.max(kChunk, tile.BK) + tile.fixedK)) / (FLOPS_PER_SM * tile.efficiency);
+  const reduce = splits > 1 ? DISPATCH_SECONDS + ((splits + 1) * M * N * 4) / BYTES_PER_SECOND : 0;
+  return Math.max(Math.ceil(groups / SMS), 1.5) * groupSeconds + reduce;
+}
+
+/**
+ * The tile (of `tiles`) and K split for a product of these sizes with the least estimated time;
+ * only unbatched products are split.
+ */
+export function planMatmul(M: number, N: number, K: number, batch = 1, tiles: readonly Tile[] = TILES): MatmulPlan {
+  let best: MatmulPlan | null = null;
+  let bestSeconds = Infinity;
+  for (const tile of tiles) {
+    const maxSplits = batch > 1 ? 1 : Math.min(MAX_SPLITS, Math.floor(WORKSPACE_ELEMENTS / (M * N)), Math.ceil(K / (8 * tile.BK)));
+    for (let s = 1; s <= Math.max(1, maxSplits); s++) {
+      const kChunk = Math.ceil(Math.ceil(K / s) / tile.BK) * tile.BK;
+      const splits = Math.max(1, Math.ceil(K / kChunk));
+      if (splits !== s) continue;
+      const seconds = planSeconds(M, N, K, batch, tile, splits);
+      if (seconds < bestSeconds) {
+        bestSeconds = seconds;
+        best = { tile, splits, kChunk };
+      }
+    }
+  }
+  return best!;
+}
+
+/** Rows per first-stage chunk of columnSums. */
+const COLSUM_ROWS = 512;
+
+const workspaces = new WeakMap<Gpu, Tensor>();
+
+function workspace(gpu: Gpu): Tensor {
+  let w = workspaces.get(gpu);
+  if (!w) {
+    w = gpu.tensor([WORKSPACE_ELEMENTS], "f32", "matmul workspace");
+    workspaces.set(gpu, w);
+  }
+  return w;
+}
+
+function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile) {
+  return gpu.kernel({
+    file: "matmul.wgsl", code: src, entry,
+    constants: {
+      TRANS_A: f.transA, TRANS_B: f.transB, BIAS: f.bias, ACCUMULATE: f.accumulate,
+      BM: tile.BM, BN: tile.BN, BK: tile.BK,
+    },
+  });
+}
+
+function need(t: Tensor, elements: number, what: string): void {
+  if (t.size < elements) throw new Error(`matmul: ${what} ${t.label} has ${t.size} elements, needs ${elements}`);
+}
+
+/**
+ * Records C = op(A)·op(B) (see the module comment). Reads a, b (and bias); writes c, or reads
+ * and writes it with `accumulate`. c must not share a buffer with a, b or bias. `plan` overrides
+ * the tile choice (benchmarks).
+ */
+export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, opts: MatmulOptions = {}, plan?: MatmulPlan): void {
+  const { transA = false, transB = false, bias, accumulate = false, batch = 1 } = opts;
+  const { strideA = M * K, strideB = K * N, strideC = M * N } = opts;
+  for (const [name, v] of Object.entries({ M, N, K, batch, strideA, strideB, strideC })) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${name}=${v} is not a non-negative integer`);
+  }
+  if (M === 0 || N === 0 || batch === 0) return;
+  need(a, (batch - 1) * strideA + M * K, "A");
+  need(b, (batch - 1) * strideB + K * N, "B");
+  need(c, (batch - 1) * strideC + M * N, "C");
+  if (bias) need(bias, N, "bias");
+
+  const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch);
+  if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
+  const split = splits > 1;
+  const kernel = (entry: string, withBias: boolean, withAccumulate: boolean) =>
+    matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile);
+  const grid: [number, number, number] = [Math.ceil(N / tile.BN), Math.ceil(M / tile.BM), batch * splits];
+  const params = (strideOut: number, row = 0) => ({ u32: [M, N, K, strideA, strideB, strideOut, splits, kChunk, row] });
+  if (!split) {
+    r.dispatch(kernel("matmul", !!bias, accumulate), [a, b, bias ?? a, c], grid, params(strideC));
+    return;
+  }
+  // Partial products of each K range into the workspace, then C = Σ partials (+ bias) (+ C).
+  const partials = workspace(r.gpu);
+  need(partials, splits * M * N, "split-K workspace");
+  r.dispatch(kernel("matmul", false, false), [a, b, a, partials], grid, params(M * N));
+  const { workgroups, row } = grid1d(M * N, 256);
+  r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, partials, bias ?? partials, c], workgroups, params(M * N, row));
+}
+
+/**
+ * out[col] (+)= Σ_row x[row, col] for x [rows, cols] (the bias gradient), in a fixed order:
+ * partial sums over chunks of rows into the workspace, then their sum. Reads x; writes out,
+ * or adds into it with `accumulate`.
+ */
+export function columnSums(r: Recorder, x: Tensor, out: Tensor, rows: number, cols: number, accumulate = false): void {
+  need(x, rows * cols, "x");
+  need(out, cols, "out");
+  if (cols === 0) return;
+  const chunks = Math.max(1, Math.min(Math.ceil(rows / COLSUM_ROWS), Math.floor(WORKSPACE_ELEMENTS / cols)));
+  const rowsPerChunk = Math.max(1, Math.ceil(rows / chunks));
+  const used = Math.max(1, Math.ceil(rows / rowsPerChunk));
+  const partials = workspace(r.gpu);
+  const flags = { transA: false, transB: false, bias: false, accumulate: false };
+  const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
+  r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
+  const { workgroups, row } = grid1d(cols, 256);
+  r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
+}
+
+/**
+ * y[rows, outF] = x[rows, inF] · wᵀ (+ bias[outF]); w is [outF, inF]. With `accumulate`,
+ * y += … (a residual already copied into y). Reads x, w, bias; writes y.
+ */
+export function linearForward(
+  r: Recorder, x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor, rows: number, inF: number, outF: number, accumulate = false,
+): void {
+  matmul(r, x, w, y, rows, outF, inF, { transB: true, bias, accumulate });
+}
+
+/**
+ * Backward of linearForward given dy [rows, outF]:
+ *   dx[rows, inF] = dy · w          (overwritten; skipped when dx is undefined)
+ *   dw[outF, inF] (+)= dyᵀ · x      (+= with accumulateGrads)
+ *   db[outF]      (+)= Σ_rows dy    (skipped when db is undefined; fixed-order column sums)
+ * Reads x, w, dy.
+ */
+export function linearBackward(
+  r: Recorder, x: Tensor, w: Tensor, dy: Tensor, dx: Tensor | undefined, dw: Tensor, db: Tensor | undefined,
+  rows: number, inF: number, outF: number, accumulateGrads: boolean,
+): void {
+  if (dx) matmul(r, dy, w, dx, rows, inF, outF);
+  matmul(r, dy, x, dw, outF, inF, rows, { transA: true, accumulate: accumulateGrads });
+  if (db) columnSums(r, dy, db, rows, outF, accumulateGrads);
+}
