@@ -1,0 +1,99 @@
+/**
+ * Parity of the GPU model with our PyTorch port (issue 5): the same weights and token batch go
+ * through both; logits, loss and every parameter's gradient are compared.
+ *   bun scripts/parity/run-parity.ts [--config shapenet] [--B 2] [--L 6921] [--seed 0] [--dir /tmp/parity]
+ * Needs python3 with torch (CUDA or CPU) for scripts/parity/compare.py. Prints a JSON summary.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { initParams, paramSpecs } from "../../src/cpu/model.ts";
+import { pcgHash } from "../../src/cpu/rng.ts";
+import { Gpu } from "../../src/gpu/runtime.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../src/interop/safetensors.ts";
+import { countTargets } from "../../src/kernels/cross-entropy.ts";
+import { loadModelConfig, networkOf } from "../../src/model/config.ts";
+import { IFlameModel } from "../../src/model/model.ts";
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+const configName = flag("config", "shapenet");
+const config = await loadModelConfig(configName);
+const B = Number(flag("B", "2"));
+const L = Number(flag("L", String(9 * (config.maxFaces + 2))));
+const seed = Number(flag("seed", "0"));
+const dir = flag("dir", "/tmp/parity");
+mkdirSync(dir, { recursive: true });
+
+// Real-length sequences: start row, coordinate rows, end row, a few pad rows.
+const tokens = new Int32Array(B * L).fill(129);
+for (let b = 0; b < B; b++) {
+  const faces = Math.floor(L / 9) - 2 - 3 * b;
+  tokens.fill(130, b * L, b * L + 9);
+  for (let i = 9; i < 9 * (faces + 1); i++) tokens[b * L + i] = pcgHash(seed * 7919 + b * L + i) % 129;
+  tokens.fill(131, b * L + 9 * (faces + 1), b * L + 9 * (faces + 2));
+}
+const params = initParams(networkOf(config), seed);
+const weights = Object.fromEntries(paramSpecs(networkOf(config)).map((p) => [p.name, { shape: p.shape, data: params[p.name] }]));
+writeFileSync(join(dir, "weights.safetensors"), encodeSafetensors(weights));
+writeFileSync(join(dir, "tokens.bin"), new Uint8Array(tokens.buffer));
+
+const gpu = Gpu.get();
+const model = new IFlameModel(gpu, config, B, L);
+model.setParams(params);
+model.setTokens(tokens);
+model.setLossScale(1 / countTargets(tokens, B, L));
+gpu.record((r) => {
+  model.zeroGrads(r);
+  model.forward(r);
+  model.loss(r);
+  model.backward(r);
+});
+const stats = gpu.read(model.lossStats) as Float32Array;
+const ours = { logits: gpu.read(model.logits) as Float32Array, loss: stats[0] / stats[1], grads: model.readGrads() };
+
+const torchOut = join(dir, "torch.json");
+const py = Bun.spawnSync(
+  ["python3", join(import.meta.dir, "compare.py"), "--weights", join(dir, "weights.safetensors"), "--tokens", join(dir, "tokens.bin"),
+    "--B", String(B), "--L", String(L), "--config", configName, "--out", torchOut],
+  { stdout: "inherit", stderr: "inherit" },
+);
+if (py.exitCode !== 0) throw new Error(`compare.py failed (exit ${py.exitCode})`);
+const reference = await Bun.file(torchOut).json();
+const theirLogits = readNpyF32(new Uint8Array(await Bun.file(join(dir, "torch.logits.npy")).arrayBuffer()));
+const theirGrads = decodeSafetensors(new Uint8Array(await Bun.file(join(dir, "torch.grads.safetensors")).arrayBuffer())).tensors;
+
+/** max |a − b| / max |b|: the error relative to the tensor's scale. */
+function relError(a: Float32Array, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+const gradErrors = Object.entries(ours.grads).map(([name, g]) => ({ name, error: relError(g, theirGrads[name].data) }));
+gradErrors.sort((a, b) => b.error - a.error);
+const summary = {
+  config: configName, B, L, device: gpu.describe(), torchDevice: reference.device,
+  loss: { ours: ours.loss, torch: reference.loss, relError: Math.abs(ours.loss - reference.loss) / Math.abs(reference.loss) },
+  logitsMaxRelError: relError(ours.logits, theirLogits),
+  gradsMaxRelError: gradErrors[0].error,
+  worstGrads: gradErrors.slice(0, 5),
+  targets: { logits: 1e-3, grads: 1e-2 },
+};
+console.log(JSON.stringify(summary, null, 2));
+
+/** The data of a little-endian f32 .npy file. */
+function readNpyF32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = bytes[6] === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = (bytes[6] === 1 ? 10 : 12) + headerLength;
+  const header = new TextDecoder().decode(bytes.subarray(bytes[6] === 1 ? 10 : 12, start));
+  if (!header.includes("'<f4'")) throw new Error(`torch.logits.npy: expected little-endian f32, header ${header}`);
+  return new Float32Array(bytes.slice(start).buffer);
+}
