@@ -83,7 +83,8 @@ for (const n of quick ? [256, 512] : [1024, 2048, 4096]) {
       });
       gpu.sync();
     }) / reps;
-  rows.push([`matmul ${n}³ f32`, `${ms.toFixed(2)} ms`, `${((2 * n ** 3) / ms / 1e9).toFixed(2)} TFLOP/s`]);
+  const gflops = (2 * n ** 3) / ms / 1e6;
+  rows.push([`matmul ${n}³ f32`, `${ms.toFixed(2)} ms`, gflops >= 1000 ? `${(gflops / 1000).toFixed(2)} TFLOP/s` : `${gflops.toFixed(1)} GFLOP/s`]);
   for (const t of [a, b, c]) gpu.destroy(t);
 }
 
