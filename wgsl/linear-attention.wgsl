@@ -16,8 +16,10 @@
 //      last chunk goes to `out` [B·H, 32, 32];
 //   3. `recurrence` again, each chunk starting from its entering state (FROM_STATE), emitting
 //      out_t (EMIT).
-// Work is 3·32² multiply-adds per row (a state pass and an emitting pass); memory is the rows
-// plus one 4 KiB state per chunk (3 state transfers per chunk). The same entry with chunk = 1,
+// Work is 3·32² multiply-adds per row (a state pass and an emitting pass); traffic is the rows
+// (a and b twice) plus one 4 KiB state per chunk moved four times (written, scanned in and out,
+// read), which longer chunks shrink and fewer chunks pay for in parallelism (the wrapper picks
+// the length). Determinism: every sum has a fixed order. The same entry with chunk = 1,
 // FROM_STATE, EMIT and WRITE_STATE is the decoding step (state updated in place), and with one
 // chunk per sequence and WRITE_STATE alone it returns the state after a prompt.
 //
