@@ -1,0 +1,457 @@
+/**
+ * Cached incremental decoding on the GPU (SPEC §4): B sequences decode in parallel, one token per
+ * step, each step running only the hourglass levels that have new input (src/generate/schedule.ts).
+ *
+ * Per full-attention block a K/V cache [B, capacity of its level, H, 32] (K after RoPE), per linear
+ * block its state [B, H, 32, 32]; rings of the last three enc0 and enc1 outputs (for the pools);
+ * the newest bottleneck and dec0 outputs (what the shift-by-2 upsampling hands the finer levels).
+ * The weights are the caller's tensors (an IFlameModel's `params`), never copied.
+ *
+ * A step's position is known when it is recorded, so the schedule is decided on the CPU and steps
+ * need no GPU branching. The token a step consumes is read through the cursor (kernels/cursor.ts),
+ * so many steps can be recorded into one submission: step t embeds the token that step t − 1
+ * sampled into the sequence buffer.
+ *
+ * Prompts are prefilled in one batched forward pass over their first `prefill` tokens (a multiple
+ * of 9, so every level sees whole positions: real prompts are whole rows anyway); any further
+ * given tokens go through the step path without sampling.
+ *
+ * Finished sequences: a row that has sampled `end` keeps decoding with the batch (its rows share
+ * every matmul, so masking it would save nothing); with the grammar on it can only repeat `end`,
+ * and the caller cuts each sequence at its first end token (`ended`).
+ */
+import { blockSpecs, type BlockSpec, type ModelConfig } from "../cpu/model.ts";
+import type { Gpu, Recorder } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { attentionForward } from "../kernels/attention.ts";
+import { copyRows } from "../kernels/copy-rows.ts";
+import { advanceCursor, embedAtCursor } from "../kernels/cursor.ts";
+import { embeddingForward } from "../kernels/embedding.ts";
+import { grammarMask } from "../kernels/grammar.ts";
+import { avgPool3Forward, upsampleShiftAddForward } from "../kernels/hourglass.ts";
+import { mean3, scaleAdd } from "../kernels/hourglass-step.ts";
+import {
+  linearAttentionForward, linearAttentionScratch, linearAttentionStep, type LinearAttentionScratch,
+} from "../kernels/linear-attention.ts";
+import { linearForward } from "../kernels/matmul.ts";
+import { rmsnormForward } from "../kernels/rmsnorm.ts";
+import { ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
+import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
+import { swigluForward } from "../kernels/swiglu.ts";
+import { TOKENS } from "../tokenizer/index.ts";
+import type { GrammarOptions } from "./grammar.ts";
+import { levelLengths, stepLevels } from "./schedule.ts";
+
+const HEAD_DIM = 32;
+const ROW = TOKENS.perFace;
+
+/** How a step chooses the next token once the given tokens run out. */
+export interface EmitOptions {
+  /** Row b draws with seed + b (its own stream); the draw counter is the position. */
+  sampling: Omit<SampleOptions, "counter">;
+  grammar: GrammarOptions | null;
+}
+
+interface CachedBlock {
+  spec: BlockSpec;
+  /** Full attention: RoPE'd keys and values of every position so far, [B, capacity, H, 32]. */
+  keys: Tensor | null;
+  values: Tensor | null;
+  /** Linear attention: S [B, H, 32, 32]. */
+  state: Tensor | null;
+}
+
+interface Level {
+  blocks: CachedBlock[];
+  /** Positions the level's caches hold. */
+  capacity: number;
+}
+
+/** The working tensors of a block applied to up to `rows` rows at once. */
+interface Workspace {
+  rows: number;
+  h: Tensor;
+  rstd: Tensor;
+  raw: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  att: Tensor;
+  attNorm: Tensor;
+  lse: Tensor;
+  p1: Tensor;
+  p2: Tensor;
+  g: Tensor;
+  /** Chunk states of the linear-attention forward: prefill only. */
+  linear: LinearAttentionScratch | null;
+}
+
+/** The prefill's activations: each level's stream over the whole prompt, [B·n, D]. */
+interface Prefill {
+  length: number;
+  tokens: Tensor;
+  embedded: Tensor;
+  streams: [Tensor, Tensor, Tensor, Tensor, Tensor];
+  work: Workspace;
+}
+
+/** Rows of one call: n positions per sequence, the first at `start`. */
+interface Span {
+  n: number;
+  start: number;
+  /** A fresh forward over positions 0..n−1 (linear blocks run their parallel form). */
+  prefill: boolean;
+}
+
+export class Decoder {
+  readonly V: number;
+  readonly D: number;
+  /** The sequence buffer [B, capacity] i32: given tokens, then sampled ones. */
+  readonly tokens: Tensor;
+  /** Logits [B, V] of the newest processed position. */
+  readonly logits: Tensor;
+  /** u32 [1]: the position the sampler writes next. */
+  readonly cursor: Tensor;
+  /** [B] i32: position of each sequence's first end token, 0 while it has none. */
+  readonly ended: Tensor;
+  private readonly levels: Level[];
+  private readonly rope: RopeTables;
+  private readonly work: Workspace;
+  private readonly embedded: Tensor;
+  /** enc0 outputs at the last three fine positions (slot t % 3), enc1's at coarse ones (j % 3). */
+  private readonly fineRing: Tensor[];
+  private readonly coarseRing: Tensor[];
+  /** Newest bottleneck output, newest dec0 output, and the dec1 stream of the step. */
+  private readonly bottleneck: Tensor;
+  private readonly dec0: Tensor;
+  private readonly dec1: Tensor;
+  private readonly mask: Tensor;
+  private prefillState: Prefill | null = null;
+  private given = 0;
+  private prefillLength = 0;
+  private emitOptions: EmitOptions | null = null;
+  /** The fine position the next step processes. */
+  private next = 0;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly network: ModelConfig,
+    private readonly params: ReadonlyMap<string, Tensor>,
+    readonly B: number,
+    /** Tokens per sequence, a multiple of 9: start row, face rows, end row. */
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity % ROW !== 0 || capacity < 2 * ROW) {
+      throw new Error(`decoder: capacity ${capacity} must be a multiple of ${ROW} of at least ${2 * ROW}`);
+    }
+    if (network.dim !== network.heads * HEAD_DIM) throw new Error(`decoder: dim ${network.dim} is not heads × ${HEAD_DIM}`);
+    this.V = network.vocab;
+    this.D = network.dim;
+    const { D, V } = this;
+    const capacities = levelLengths(capacity);
+    this.levels = blockSpecs(network).map((specs, i) => ({
+      capacity: capacities[i],
+      blocks: specs.map((spec) => this.allocateBlock(spec, capacities[i])),
+    }));
+    this.rope = ropeTables(gpu, capacity, HEAD_DIM);
+    this.work = this.allocateWorkspace(B, null);
+    this.tokens = gpu.tensor([B, capacity], "i32", "decoder tokens");
+    this.logits = gpu.tensor([B, V], "f32", "decoder logits");
+    this.cursor = gpu.tensor([1], "u32", "decoder cursor");
+    this.ended = gpu.tensor([B], "i32", "decoder ended");
+    this.mask = gpu.tensor([B, V], "u32", "decoder token mask");
+    this.embedded = gpu.tensor([B, D], "f32", "decoder embedded");
+    this.fineRing = [0, 1, 2].map((i) => gpu.tensor([B, D], "f32", `enc0 ring ${i}`));
+    this.coarseRing = [0, 1, 2].map((i) => gpu.tensor([B, D], "f32", `enc1 ring ${i}`));
+    this.bottleneck = gpu.tensor([B, D], "f32", "newest bottleneck output");
+    this.dec0 = gpu.tensor([B, D], "f32", "newest dec0 output");
+    this.dec1 = gpu.tensor([B, D], "f32", "dec1 stream");
+  }
+
+  private allocateBlock(spec: BlockSpec, capacity: number): CachedBlock {
+    const { gpu, B } = this;
+    const H = this.network.heads;
+    if (spec.full) {
+      return {
+        spec,
+        keys: gpu.tensor([B, capacity, H, HEAD_DIM], "f32", `${spec.prefix} keys`),
+        values: gpu.tensor([B, capacity, H, HEAD_DIM], "f32", `${spec.prefix} values`),
+        state: null,
+      };
+    }
+    return { spec, keys: null, values: null, state: gpu.tensor([B, H, HEAD_DIM, HEAD_DIM], "f32", `${spec.prefix} state`) };
+  }
+
+  private allocateWorkspace(rows: number, linear: LinearAttentionScratch | null): Workspace {
+    const { gpu, D } = this;
+    const { hidden, heads: H } = this.network;
+    const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
+    return {
+      rows,
+      h: t([rows, D], "decoder h"),
+      rstd: t([rows], "decoder rstd"),
+      raw: t([rows, D], "decoder raw q/k"),
+      q: t([rows, D], "decoder q"),
+      k: t([rows, D], "decoder k"),
+      v: t([rows, D], "decoder v"),
+      att: t([rows, D], "decoder attention"),
+      attNorm: t([rows, D], "decoder attention norm"),
+      lse: t([rows, H], "decoder lse"),
+      p1: t([rows, hidden], "decoder p1"),
+      p2: t([rows, hidden], "decoder p2"),
+      g: t([rows, hidden], "decoder gate"),
+      linear,
+    };
+  }
+
+  private destroyWorkspace(w: Workspace): void {
+    for (const t of [w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.lse, w.p1, w.p2, w.g]) this.gpu.destroy(t);
+    if (w.linear) {
+      this.gpu.destroy(w.linear.states);
+      this.gpu.destroy(w.linear.final);
+    }
+  }
+
+  private destroyPrefill(pf: Prefill): void {
+    for (const t of [pf.tokens, pf.embedded, ...pf.streams]) this.gpu.destroy(t);
+    this.destroyWorkspace(pf.work);
+  }
+
+  private p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`decoder: no parameter ${name}`);
+    return t;
+  }
+
+  /** Bytes of decoding state one sequence holds: K/V caches, linear states, rings and streams. */
+  cacheBytesPerSequence(): number {
+    let bytes = 0;
+    for (const level of this.levels) {
+      for (const b of level.blocks) for (const t of [b.keys, b.values, b.state]) if (t) bytes += t.byteLength;
+    }
+    for (const t of [...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0]) bytes += t.byteLength;
+    return bytes / this.B;
+  }
+
+  /** The fine position the next step processes. */
+  get position(): number {
+    return this.next;
+  }
+
+  /** Whether another step can run: its token exists (given, or sampled by the step before). */
+  get canStep(): boolean {
+    return this.next < this.capacity && (this.next < this.given || this.emitOptions !== null);
+  }
+
+  /**
+   * Starts new sequences: `given` [B, G] i32 are their first G tokens (the prompt; or a whole
+   * sequence to replay), of which the first `prefill` (a multiple of 9, ≥ 9) are prefilled.
+   * With `emit`, steps past the given tokens sample; without, decoding stops there. Writes the
+   * sequence buffer and the cursor (queue writes: ordered after work already submitted).
+   */
+  begin(given: Int32Array, G: number, prefill: number, emit: EmitOptions | null): void {
+    const { B, capacity } = this;
+    if (given.length !== B * G) throw new Error(`decoder: ${given.length} given tokens are not [${B}, ${G}]`);
+    if (prefill % ROW !== 0 || prefill < ROW || prefill > G || G > capacity) {
+      throw new Error(`decoder: prefill ${prefill} must be a multiple of ${ROW} in [${ROW}, ${G}], and ${G} given tokens at most the capacity ${capacity}`);
+    }
+    const sequences = new Int32Array(B * capacity).fill(TOKENS.pad);
+    const prompt = new Int32Array(B * prefill);
+    for (let b = 0; b < B; b++) {
+      sequences.set(given.subarray(b * G, (b + 1) * G), b * capacity);
+      prompt.set(given.subarray(b * G, b * G + prefill), b * prefill);
+    }
+    this.gpu.write(this.tokens, sequences);
+    this.gpu.write(this.cursor, Uint32Array.of(prefill));
+    this.gpu.write(this.ended, new Int32Array(B));
+    this.gpu.write(this.preparePrefill(prefill).tokens, prompt);
+    this.given = G;
+    this.prefillLength = prefill;
+    this.emitOptions = emit;
+    this.next = prefill;
+  }
+
+  private preparePrefill(length: number): Prefill {
+    const { gpu, B, D } = this;
+    const old = this.prefillState;
+    if (old && old.length === length) return old;
+    if (old) this.destroyPrefill(old);
+    const [n0, n1, n2, n3, n4] = levelLengths(length);
+    const stream = (n: number, label: string) => gpu.tensor([B * n, D], "f32", `prefill ${label}`);
+    const H = this.network.heads;
+    this.prefillState = {
+      length,
+      tokens: gpu.tensor([B * length], "i32", "prefill tokens"),
+      embedded: stream(n0, "embedded"),
+      streams: [stream(n0, "enc0"), stream(n1, "enc1"), stream(n2, "bottleneck"), stream(n3, "dec0"), stream(n4, "dec1")],
+      work: this.allocateWorkspace(B * length, linearAttentionScratch(gpu, { B, L: length, H })),
+    };
+    return this.prefillState;
+  }
+
+  /**
+   * Records the prefill: the full forward over the first `prefill` tokens, filling every cache,
+   * then the hand-off to the step path (newest bottleneck and dec0 outputs, logits of the last
+   * prompt position) and that position's emit.
+   */
+  prefill(r: Recorder): void {
+    const pf = this.prefillState;
+    const L = this.prefillLength;
+    if (!pf || pf.length !== L || this.next !== L) throw new Error("decoder: prefill() must follow begin()");
+    const { B, D } = this;
+    const [e0, e1, bott, d0, d1] = pf.streams;
+    const lengths = levelLengths(L);
+    const w = this.p("skip_weights2");
+    r.label = "embedding";
+    embeddingForward(r, pf.tokens, this.p("embedding.weight"), pf.embedded, B * L, D);
+    rmsnormForward(r, pf.embedded, this.p("norm.weight"), e0, pf.work.rstd, B * L, D);
+    const run = (level: number, x: Tensor) => this.level(r, level, x, { n: lengths[level], start: 0, prefill: true }, pf.work);
+    run(0, e0);
+    r.label = "hourglass";
+    avgPool3Forward(r, e0, e1, B, L, D);
+    run(1, e1);
+    r.label = "hourglass";
+    avgPool3Forward(r, e1, bott, B, L / 3, D);
+    run(2, bott);
+    r.label = "hourglass";
+    upsampleShiftAddForward(r, bott, e1, w, 0, d0, B, L / 9, D);
+    run(3, d0);
+    r.label = "hourglass";
+    upsampleShiftAddForward(r, d0, e0, w, 1, d1, B, L / 3, D);
+    run(4, d1);
+    const last = (from: Tensor, n: number, to: Tensor) => copyRows(r, from, to, { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 });
+    last(bott, lengths[2], this.bottleneck);
+    last(d0, lengths[3], this.dec0);
+    last(d1, lengths[4], this.dec1);
+    this.output(r);
+    this.emit(r, L - 1);
+  }
+
+  /** Records the step at `position` (see schedule.ts), then its emit. */
+  step(r: Recorder): void {
+    if (!this.canStep) throw new Error(`decoder: no token to decode at position ${this.next}`);
+    const { B, D } = this;
+    const { t, coarse, bottleneck } = stepLevels(this.next);
+    const w = this.p("skip_weights2");
+    const fine = this.fineRing[t % 3];
+    const at = (start: number): Span => ({ n: 1, start, prefill: false });
+    r.label = "embedding";
+    embedAtCursor(r, this.tokens, this.cursor, this.p("embedding.weight"), this.embedded, B, this.capacity, D);
+    rmsnormForward(r, this.embedded, this.p("norm.weight"), fine, this.work.rstd, B, D);
+    this.level(r, 0, fine, at(t), this.work);
+    if (coarse !== null) {
+      const coarseSlot = this.coarseRing[coarse % 3];
+      r.label = "hourglass";
+      mean3(r, this.fineRing[0], this.fineRing[1], this.fineRing[2], coarseSlot, B * D);
+      this.level(r, 1, coarseSlot, at(coarse), this.work);
+      if (bottleneck !== null) {
+        r.label = "hourglass";
+        mean3(r, this.coarseRing[0], this.coarseRing[1], this.coarseRing[2], this.bottleneck, B * D);
+        this.level(r, 2, this.bottleneck, at(bottleneck), this.work);
+      }
+      r.label = "hourglass";
+      scaleAdd(r, this.bottleneck, coarseSlot, w, 0, this.dec0, B * D);
+      this.level(r, 3, this.dec0, at(coarse), this.work);
+    }
+    r.label = "hourglass";
+    scaleAdd(r, this.dec0, fine, w, 1, this.dec1, B * D);
+    this.level(r, 4, this.dec1, at(t), this.work);
+    this.output(r);
+    this.emit(r, t);
+    this.next = t + 1;
+  }
+
+  private output(r: Recorder): void {
+    r.label = "output";
+    linearForward(r, this.dec1, this.p("output_proj.weight"), this.p("output_proj.bias"), this.logits, this.B, this.D, this.V);
+  }
+
+  /**
+   * After the logits of position t: unless token t + 1 is given, choose it (grammar mask, then
+   * sampling into the sequence buffer at the cursor, which is t + 1); then note end tokens and
+   * advance the cursor.
+   */
+  private emit(r: Recorder, t: number): void {
+    const { B, V, capacity } = this;
+    const e = this.emitOptions;
+    if (e && t + 1 >= this.given) {
+      r.label = "sampling";
+      if (e.grammar) grammarMask(r, this.tokens, this.cursor, this.mask, B, capacity, e.grammar);
+      sampleAtPosition(r, this.logits, e.grammar ? this.mask : null, this.tokens, this.cursor, B, V, capacity, { ...e.sampling, counter: 0 });
+    }
+    advanceCursor(r, this.tokens, this.cursor, this.ended, B, capacity);
+  }
+
+  /** Runs a level's blocks in place on its stream x. */
+  private level(r: Recorder, level: number, x: Tensor, span: Span, work: Workspace): void {
+    const { capacity, blocks } = this.levels[level];
+    for (const block of blocks) this.block(r, block, capacity, x, span, work);
+  }
+
+  /** x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)), over B·span.n rows. */
+  private block(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, span: Span, w: Workspace): void {
+    const { B, D } = this;
+    const H = this.network.heads;
+    const hidden = this.network.hidden;
+    const rows = B * span.n;
+    const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
+    r.label = "rmsnorm";
+    rmsnormForward(r, x, p("norm1.weight"), w.h, w.rstd, rows, D);
+    r.label = "matmul";
+    linearForward(r, w.h, p("attn.v_proj.weight"), undefined, w.v, rows, D, D);
+    for (const [proj, rotated] of [["q", w.q], ["k", w.k]] as const) {
+      r.label = "matmul";
+      linearForward(r, w.h, p(`attn.${proj}_proj.weight`), undefined, w.raw, rows, D, D);
+      r.label = "rope";
+      ropeForward(r, w.raw, rotated, B, span.n, H, this.rope, span.start);
+    }
+    let attended: Tensor;
+    if (block.keys && block.values) {
+      r.label = "attention";
+      const append = { B, rows: span.n, W: D, srcStride: span.n * D, srcRow: 0, dstStride: capacity * D, dstRow: span.start };
+      copyRows(r, w.k, block.keys, append);
+      copyRows(r, w.v, block.values, append);
+      attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, {
+        B, H, Lq: span.n, Lk: span.start + span.n, qOffset: span.start, kvCapacity: capacity,
+      });
+      attended = w.att;
+    } else {
+      r.label = "linear attention";
+      const state = block.state!;
+      if (span.prefill) {
+        linearAttentionForward(r, w.q, w.k, w.v, w.att, w.linear!, { B, L: span.n, H });
+        r.copy(w.linear!.final, state);
+      } else {
+        linearAttentionStep(r, w.q, w.k, w.v, state, w.att, B, H);
+      }
+      r.label = "rmsnorm";
+      rmsnormForward(r, w.att, p("attn.rms_norm.weight"), w.attNorm, w.rstd, rows, D);
+      attended = w.attNorm;
+    }
+    r.label = "matmul";
+    linearForward(r, attended, p("attn.out_proj.weight"), undefined, x, rows, D, D, true);
+    r.label = "rmsnorm";
+    rmsnormForward(r, x, p("norm2.weight"), w.h, w.rstd, rows, D);
+    r.label = "matmul";
+    linearForward(r, w.h, p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"), w.p1, rows, D, hidden);
+    linearForward(r, w.h, p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.p2, rows, D, hidden);
+    r.label = "swiglu";
+    swigluForward(r, w.p1, w.p2, w.g, rows * hidden);
+    r.label = "matmul";
+    linearForward(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), x, rows, hidden, D, true);
+  }
+
+  /** Frees every tensor the decoder allocated (not the weights). */
+  destroy(): void {
+    const { gpu } = this;
+    for (const level of this.levels) {
+      for (const b of level.blocks) for (const t of [b.keys, b.values, b.state]) if (t) gpu.destroy(t);
+    }
+    this.destroyWorkspace(this.work);
+    if (this.prefillState) this.destroyPrefill(this.prefillState);
+    this.prefillState = null;
+    for (const t of [this.tokens, this.logits, this.cursor, this.ended, this.mask, this.embedded, ...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0, this.dec1]) {
+      gpu.destroy(t);
+    }
+  }
+}
