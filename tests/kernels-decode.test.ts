@@ -1,0 +1,68 @@
+/** The small kernels of cached decoding: strided row copies, one-position resampling, the cursor. */
+import { expect, test } from "bun:test";
+import { randomUniform } from "../src/cpu/rng.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { copyRows } from "../src/kernels/copy-rows.ts";
+import { advanceCursor, embedAtCursor } from "../src/kernels/cursor.ts";
+import { mean3, scaleAdd } from "../src/kernels/hourglass-step.ts";
+
+const gpu = Gpu.get();
+const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed, 1));
+
+test("copyRows appends rows into a cache and picks a row per sequence", () => {
+  const B = 3, n = 2, W = 5, capacity = 7, start = 4;
+  const x = rand(B * n * W, 1);
+  const cache = rand(B * capacity * W, 2);
+  const tx = gpu.upload(x), tcache = gpu.upload(cache), picked = gpu.tensor([B, W]);
+  gpu.record((r) => {
+    copyRows(r, tx, tcache, { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: start });
+    copyRows(r, tcache, picked, { B, rows: 1, W, srcStride: capacity * W, srcRow: start + 1, dstStride: W, dstRow: 0 });
+  });
+  const expected = cache.slice();
+  for (let b = 0; b < B; b++) expected.set(x.subarray(b * n * W, (b + 1) * n * W), (b * capacity + start) * W);
+  expect(Array.from(gpu.read(tcache))).toEqual(Array.from(expected));
+  const rows = Array.from({ length: B }, (_, b) => Array.from(x.subarray((b * n + 1) * W, (b * n + 2) * W))).flat();
+  expect(Array.from(gpu.read(picked))).toEqual(rows);
+  expect(() => gpu.record((r) => copyRows(r, tx, tcache, { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: 6 }))).toThrow();
+  [tx, tcache, picked].forEach((t) => gpu.destroy(t));
+});
+
+test("mean3 and scaleAdd match their formulas", () => {
+  const n = 1000;
+  const [a, b, c] = [rand(n, 3), rand(n, 4), rand(n, 5)];
+  const weights = Float32Array.of(0.5, -1.25);
+  const [ta, tb, tc, tw] = [a, b, c, weights].map((v) => gpu.upload(v));
+  const mean = gpu.tensor([n]), added = gpu.tensor([n]);
+  gpu.record((r) => {
+    mean3(r, ta, tb, tc, mean, n);
+    scaleAdd(r, ta, tb, tw, 1, added, n);
+  });
+  const m = gpu.read(mean), s = gpu.read(added);
+  for (let i = 0; i < n; i++) {
+    expect(m[i]).toBeCloseTo((a[i] + b[i] + c[i]) / 3, 6);
+    expect(s[i]).toBeCloseTo(-1.25 * a[i] + b[i], 6);
+  }
+  [ta, tb, tc, tw, mean, added].forEach((t) => gpu.destroy(t));
+});
+
+test("the cursor: embed the token before it, note first end tokens, advance", () => {
+  const B = 3, S = 12, D = 8, V = 132;
+  const table = rand(V * D, 6);
+  const tokens = new Int32Array(B * S).fill(129);
+  // Row 0 ends at 9, row 1 at 10 (after a token at 9), row 2 never.
+  tokens.set([131, 131], 0 * S + 9);
+  tokens.set([7, 131], 1 * S + 9);
+  tokens.set([3, 5, 8], 2 * S + 8);
+  const tt = gpu.upload(tokens), tc = gpu.upload(Uint32Array.of(9)), ended = gpu.upload(new Int32Array(B));
+  const tTable = gpu.upload(table), out = gpu.tensor([B, D]);
+  gpu.record((r) => {
+    advanceCursor(r, tt, tc, ended, B, S); // looks at 9, cursor → 10
+    advanceCursor(r, tt, tc, ended, B, S); // looks at 10, cursor → 11
+    embedAtCursor(r, tt, tc, tTable, out, B, S, D); // tokens at 10
+  });
+  expect(gpu.read(tc)[0]).toBe(11);
+  expect(Array.from(gpu.read(ended))).toEqual([9, 10, 0]);
+  const embedded = gpu.read(out);
+  [131, 131, 8].forEach((token, b) => expect(Array.from(embedded.subarray(b * D, (b + 1) * D))).toEqual(Array.from(table.subarray(token * D, (token + 1) * D))));
+  [tt, tc, ended, tTable, out].forEach((t) => gpu.destroy(t));
+});
