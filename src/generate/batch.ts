@@ -57,10 +57,11 @@ export function generateBatch(decoder: Decoder, prompt: Int32Array, opts: BatchO
     return r;
   };
   let syncs = 0;
+  const ended = new Int32Array(B);
   recordGroup().submit();
   for (;;) {
     const ahead = more() ? recordGroup() : null;
-    const ended = gpu.read(decoder.ended);
+    gpu.read(decoder.ended, ended);
     syncs++;
     const finished = ended.reduce((n, e) => n + (e > 0 ? 1 : 0), 0);
     opts.onCheck?.({ position: decoder.position, finished });
