@@ -110,7 +110,7 @@ def make_with_torch(out):
         if name == "counts":
             inner.register_buffer("counts", tensor(name))
             continue
-        owner, attr = (getattr(inner, name.split(".")[0]), name.split(".")[1]) if "." in name else (inner, name)
+        owner, attr = (inner._modules[name.split(".")[0]], name.split(".")[1]) if "." in name else (inner, name)
         setattr(owner, attr, nn.Parameter(tensor(name), requires_grad=False))
     assert not inner.transposed.is_contiguous() and inner.offset_view.storage_offset() == 3
     compiled = nn.Module()
