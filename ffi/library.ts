@@ -1,11 +1,14 @@
 /**
  * Finds and opens a library that implements the standard webgpu.h.
  * Order: IFLAME_WEBGPU_LIB (a path) → a system libwgpu_native → the Dawn build shipped in
- * the npm package bun-webgpu-<platform>-<arch> (its shared library only).
+ * the npm package bun-webgpu-<platform>-<arch> (its shared library only) → in a single binary
+ * (scripts/build.ts), the copy of that Dawn build it carries.
  */
 import { dlopen, suffix } from "bun:ffi";
-import { existsSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import type { BunFile } from "bun";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { webgpuSymbols } from "./symbols.ts";
 
 export type WebGPULibrary = ReturnType<typeof dlopen<typeof webgpuSymbols>>;
@@ -53,6 +56,36 @@ export function dawnLibraryPath(): string | null {
   return file ? join(dir, file) : null;
 }
 
+/**
+ * The library embedded in a single binary, copied out to `$XDG_CACHE_HOME/iflame` (or
+ * ~/.cache/iflame) under a name keyed by its hash, because dlopen cannot read the binary's
+ * virtual file system. Null when not running from a binary or it carries none.
+ */
+function embeddedLibraryPath(): string | null {
+  if (!Bun.isStandaloneExecutable) return null;
+  const embedded = Bun.embeddedFiles.find((f) => (f as BunFile).name?.endsWith(`.${suffix}`)) as BunFile | undefined;
+  if (!embedded?.name) return null;
+  // Embedded assets live beside the bundled code in the binary's file system.
+  const bytes = readFileSync(join(import.meta.dir, embedded.name));
+  const hash = new Bun.CryptoHasher("sha256").update(bytes).digest("hex").slice(0, 16);
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  for (const dir of [join(cache, "iflame"), join(tmpdir(), "iflame")]) {
+    const path = join(dir, `${hash}-${basename(embedded.name)}`);
+    if (existsSync(path)) return path;
+    try {
+      mkdirSync(dir, { recursive: true });
+      // Written aside and renamed, so a concurrent run never loads a half-written library.
+      const partial = `${path}.${process.pid}.partial`;
+      writeFileSync(partial, bytes, { mode: 0o755 });
+      renameSync(partial, path);
+      return path;
+    } catch {
+      // Not writable (a read-only home): try the temp folder.
+    }
+  }
+  throw new Error(`could not extract the embedded WebGPU library to ${join(cache, "iflame")} or ${join(tmpdir(), "iflame")}`);
+}
+
 export function openWebGPULibrary(): OpenedLibrary {
   const explicit = process.env.IFLAME_WEBGPU_LIB;
   if (explicit) {
@@ -73,6 +106,8 @@ export function openWebGPULibrary(): OpenedLibrary {
   }
   const dawn = dawnLibraryPath();
   if (dawn) return openAt(dawn, `Dawn (${dawnPackage})`);
+  const embedded = embeddedLibraryPath();
+  if (embedded) return openAt(embedded, "Dawn (embedded in this binary)");
   throw new Error(
     `No WebGPU library found. Install the npm package ${dawnPackage} (npm install), put libwgpu_native.${suffix} on the library path, or set IFLAME_WEBGPU_LIB to a webgpu.h library.`,
   );

@@ -15,13 +15,11 @@
  *       u8 faceTokens[9T] (coordinate tokens 0..128) zero-padded to a multiple of 4
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { z } from "zod";
-import { TOKENIZER_WASM } from "../../scripts/build-wasm.ts";
 import { faceCount, type Mesh } from "../mesh/mesh.ts";
 import { normalizeMesh } from "../mesh/normalize.ts";
-import { TOKENS, tokenizeMesh } from "../tokenizer/index.ts";
+import { TOKENIZER_WASM_BYTES, TOKENS, tokenizeMesh } from "../tokenizer/index.ts";
 import type { NamedMesh } from "./dataset.ts";
 
 const MAGIC = "IFLSHARD";
@@ -49,7 +47,7 @@ export type ShardHeader = z.infer<typeof ShardHeaderSchema>;
 
 /** Identifies the tokenizer build, so a changed tokenizer invalidates caches. */
 export function tokenizerVersion(): string {
-  return createHash("sha256").update(readFileSync(TOKENIZER_WASM)).digest("hex").slice(0, 16);
+  return createHash("sha256").update(TOKENIZER_WASM_BYTES).digest("hex").slice(0, 16);
 }
 
 /** The config with this tokenizer's version, keys in schema order (headers are compared as JSON). */

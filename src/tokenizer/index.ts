@@ -2,8 +2,11 @@
  * Mesh ⇄ tokens (SPEC §1), backed by the WASM module built from asm/tokenizer.ts.
  * The module is compiled and instantiated synchronously when this file is imported.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { TOKENIZER_WASM } from "../../scripts/build-wasm.ts";
+import { readFileSync } from "node:fs";
+// Imported as a file so that `bun build --compile` embeds it (then the path is in the binary's
+// $bunfs, which readFileSync reads). From source it is build/tokenizer.wasm, made by
+// `bun scripts/build-wasm.ts`; until then this import fails with "Cannot find module".
+import tokenizerWasmPath from "../../build/tokenizer.wasm" with { type: "file" };
 import { type Mesh, faceCount, triangleMesh, vertexCount } from "../mesh/mesh.ts";
 
 export const TOKENS = { levels: 129, pad: 129, start: 130, end: 131, vocab: 132, perFace: 9 } as const;
@@ -39,11 +42,11 @@ interface TokenizerExports {
   ERROR_NON_FINITE: WebAssembly.Global;
 }
 
+/** The tokenizer module's bytes; src/data/shards.ts hashes them to key its caches. */
+export const TOKENIZER_WASM_BYTES: Uint8Array<ArrayBuffer> = readFileSync(tokenizerWasmPath);
+
 function instantiate(): TokenizerExports {
-  if (!existsSync(TOKENIZER_WASM)) {
-    throw new Error(`${TOKENIZER_WASM} is missing: build it with \`bun scripts/build-wasm.ts\``);
-  }
-  const module = new WebAssembly.Module(readFileSync(TOKENIZER_WASM));
+  const module = new WebAssembly.Module(TOKENIZER_WASM_BYTES);
   return new WebAssembly.Instance(module, {}).exports as unknown as TokenizerExports;
 }
 

@@ -1,0 +1,39 @@
+/** `iflame info`: which WebGPU library and adapter a run would use, with its features and limits. */
+import { z } from "zod";
+import { Gpu } from "../../gpu/runtime.ts";
+import { defineCommand } from "../command.ts";
+import { IFLAME_VERSION } from "../version.ts";
+
+const InfoFlags = z.object({ json: z.boolean().default(false).describe("print one JSON object instead of text") }).strict();
+
+export const infoCommand = defineCommand({
+  name: "info",
+  summary: "Print the WebGPU library, adapter, features and limits iflame uses on this machine.",
+  flags: InfoFlags,
+  notes: "IFLAME_WEBGPU_LIB picks the library, IFLAME_ADAPTER the adapter (index or name substring).",
+  async run(flags) {
+    const dev = Gpu.get().dev;
+    const report = {
+      iflame: IFLAME_VERSION,
+      bun: Bun.version,
+      platform: `${process.platform}-${process.arch}`,
+      standalone: Bun.isStandaloneExecutable,
+      library: dev.library,
+      adapter: dev.info,
+      features: [...dev.features],
+      limits: dev.limits,
+    };
+    if (flags.json) {
+      console.log(JSON.stringify(report, null, 2));
+      return;
+    }
+    const a = report.adapter;
+    console.log(`iflame ${report.iflame} · bun ${report.bun} · ${report.platform}${report.standalone ? " · single binary" : ""}`);
+    console.log(`library:  ${dev.library.origin}: ${dev.library.path}`);
+    console.log(`adapter:  ${a.vendor} ${a.device} [${a.description}] · ${a.architecture || "?"} · ${a.backend} · ${a.adapterType}`);
+    console.log(`subgroup sizes: ${a.subgroupMinSize}..${a.subgroupMaxSize}`);
+    console.log(`features: ${report.features.join(", ") || "(none of timestamp-query, shader-f16, subgroups)"}`);
+    console.log("limits:");
+    for (const [name, value] of Object.entries(report.limits)) console.log(`  ${name.padEnd(36)}${value.toLocaleString("en-US")}`);
+  },
+});

@@ -1,0 +1,43 @@
+/** `iflame tokenize`: tokenizes one mesh file and prints what the pipeline did to it. */
+import { z } from "zod";
+import { readMesh, writeMesh } from "../../mesh/io.ts";
+import { TOKENS, detokenize, tokenizeMesh } from "../../tokenizer/index.ts";
+import { defineCommand } from "../command.ts";
+import { UsageError } from "../flags.ts";
+
+const TokenizeFlags = z
+  .object({
+    tokens: z.string().optional().describe("write the face tokens as JSON to this file"),
+    out: z.string().optional().describe("write the mesh the tokens decode to (obj, ply, stl, glb)"),
+    augment: z.boolean().default(false).describe("apply the training augmentation first"),
+    seed: z.coerce.number().int().optional().describe("augmentation seed (with --augment; default 0)"),
+  })
+  .strict();
+
+export const tokenizeCommand = defineCommand({
+  name: "tokenize",
+  summary: "Tokenize a mesh file (obj, ply, stl, glb, gltf) and report vertices, faces and tokens.",
+  args: "<mesh file>",
+  positionals: 1,
+  flags: TokenizeFlags,
+  async run(flags, [path]) {
+    if (flags.seed !== undefined && !flags.augment) throw new UsageError("--seed only applies with --augment");
+    const mesh = await readMesh(path);
+    const augment = flags.augment ? { seed: flags.seed ?? 0 } : undefined;
+    const result = tokenizeMesh(mesh, { augment });
+
+    console.log(`${path}${augment ? ` (augmented, seed ${augment.seed})` : ""}`);
+    console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);
+    console.log(`  tokens: ${result.vertexCount} vertices, ${result.faceCount} triangles after merging and splitting`);
+    console.log(`          ${result.faceTokens.length} face tokens, ${result.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
+    if (flags.tokens) {
+      const { faceTokens, ...counts } = result;
+      await Bun.write(flags.tokens, JSON.stringify({ ...counts, faceTokens: [...faceTokens] }));
+      console.log(`  wrote ${flags.tokens}`);
+    }
+    if (flags.out) {
+      await writeMesh(flags.out, detokenize(result.faceTokens));
+      console.log(`  wrote ${flags.out}`);
+    }
+  },
+});

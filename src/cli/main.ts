@@ -1,0 +1,64 @@
+/**
+ * `iflame <command> [flags]`: the dispatcher. Each command lives in src/cli/commands/ and is
+ * loaded only when asked for, so `iflame info` does not pay for the trainer's imports.
+ */
+import { type Command, runCommand } from "./command.ts";
+import { IFLAME_VERSION } from "./version.ts";
+
+interface Entry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  train: { summary: "train a model (tiny config on procedural meshes by default)", load: async () => (await import("./commands/train.ts")).trainCommand },
+  tokenize: { summary: "tokenize a mesh file and report what the pipeline did", load: async () => (await import("./commands/tokenize.ts")).tokenizeCommand },
+  view: { summary: "browse meshes or watch a training run in a local web page", load: async () => (await import("./commands/view.ts")).viewCommand },
+  bench: { summary: "measure the GPU runtime, kernels or tokenizer", load: async () => (await import("./commands/bench.ts")).benchCommand },
+  info: { summary: "print the WebGPU library, adapter, features and limits", load: async () => (await import("./commands/info.ts")).infoCommand },
+};
+
+/** Commands whose engine is still being written; they say so instead of failing obscurely. */
+const NOT_BUILT_YET: Record<string, string> = {
+  generate: "generate meshes from a checkpoint (the sampler, src/generate)",
+  convert: "convert a reference PyTorch checkpoint (.pth) to an iflame checkpoint (src/interop/convert.ts)",
+  "export-torch": "export an iflame checkpoint as a PyTorch .pth (src/interop/convert.ts)",
+};
+
+function usage(): string {
+  const rows = [
+    ...Object.entries(COMMANDS).map(([name, c]) => [name, c.summary]),
+    ...Object.entries(NOT_BUILT_YET).map(([name, summary]) => [name, `${summary} — not built yet`]),
+  ];
+  return [
+    `iflame ${IFLAME_VERSION}: the iFlame mesh generator on WebGPU`,
+    "",
+    "usage: iflame <command> [flags]     iflame <command> --help for its flags",
+    "",
+    "commands:",
+    ...rows.map(([name, summary]) => `  ${name.padEnd(14)}${summary}`),
+  ].join("\n");
+}
+
+/** Runs the command line `argv` (without the program name); resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    console.log(IFLAME_VERSION);
+    return 0;
+  }
+  if (name in NOT_BUILT_YET) {
+    console.error(`iflame ${name}: not built yet: ${NOT_BUILT_YET[name]} is still being written`);
+    return 1;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`iflame: unknown command '${name}' (commands: ${[...Object.keys(COMMANDS), ...Object.keys(NOT_BUILT_YET)].join(", ")})`);
+    return 2;
+  }
+  return runCommand(await entry.load(), rest);
+}
