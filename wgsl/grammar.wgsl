@@ -1,8 +1,9 @@
 // The token mask of grammar-safe decoding for the position n = cursor[0] of each of B sequences:
 // mask[b, q] = 1 when token q may come at n after tokens[b, 0..n), else 0. The rules and the
 // strict vertex order are those of src/generate/grammar.ts (the CPU reference; read it for why):
-//   n < 9: start only;  after an end: end only;  else coordinates, and end at a row boundary once
-//   a face is complete; with STRICT, coordinate q only if its vertex can still get a key
+//   n < 9: start only;  after an end: end only;  at the row boundary where only the end row still
+//   fits in S tokens: end only;  else coordinates, and end at a row boundary once a face is
+//   complete; with STRICT, coordinate q only if its vertex can still get a key
 //   (y·129² + x·129 + z) in [lo, hi]: vertex 1 of a face in [vertex 1 of the previous face,
 //   largest − 1], vertices 2 and 3 in [vertex 1 + 1, largest].
 // tokens [B, S] i32, cursor u32 [1], mask [B, V] u32. Grid (ceil(V / 64), B), a thread a token.
@@ -70,6 +71,7 @@ fn order_allows(base: u32, n: u32, q: u32) -> bool {
 fn allowed(base: u32, n: u32, q: u32) -> bool {
   if (n < ROW) { return q == START; }
   if (token(base, n - 1u) == END) { return q == END; }
+  if (n % ROW == 0u && n + ROW >= p.S) { return q == END; }
   if (q == END) { return n % ROW == 0u && n >= 2u * ROW; }
   if (q >= LEVELS) { return false; }
   return !STRICT || order_allows(base, n, q);

@@ -141,8 +141,8 @@ export class Decoder {
     /** Tokens per sequence, a multiple of 9: start row, face rows, end row. */
     readonly capacity: number,
   ) {
-    if (!Number.isInteger(capacity) || capacity % ROW !== 0 || capacity < 2 * ROW) {
-      throw new Error(`decoder: capacity ${capacity} must be a multiple of ${ROW} of at least ${2 * ROW}`);
+    if (!Number.isInteger(capacity) || capacity % ROW !== 0 || capacity < 3 * ROW) {
+      throw new Error(`decoder: capacity ${capacity} must be a multiple of ${ROW} of at least ${3 * ROW} (start row, a face, end row)`);
     }
     if (network.dim !== network.heads * HEAD_DIM) throw new Error(`decoder: dim ${network.dim} is not heads × ${HEAD_DIM}`);
     this.V = network.vocab;

@@ -9,7 +9,9 @@
  *   - after an `end`: only `end` (a finished row stays finished: it fills its end row and stays
  *     inert while the rest of the batch decodes);
  *   - otherwise coordinates 0..128, and `end` too at a row boundary (n % 9 == 0) once at least one
- *     face is complete (n ≥ 18); never `pad` or `start`.
+ *     face is complete (n ≥ 18); never `pad` or `start`;
+ *   - at the row boundary where only the end row still fits in the sequence buffer (n + 9 ≥
+ *     capacity), only `end`: every sequence finishes, at most capacity / 9 − 2 faces long.
  * With `strictOrder`, also the orderings the tokenizer guarantees, as feasibility constraints on
  * the vertex key (y, x, z) — the tokenizer sorts vertices by y, then x, then z, and a vertex key is
  * y·129² + x·129 + z:
@@ -73,19 +75,20 @@ function orderAllows(tokens: ArrayLike<number>, n: number, q: number): boolean {
   return attainable(low, c, lo, hi);
 }
 
-/** May token q come at position n after tokens[0..n)? */
-export function tokenAllowed(tokens: ArrayLike<number>, n: number, q: number, opts: GrammarOptions): boolean {
+/** May token q come at position n after tokens[0..n), in a sequence of `capacity` tokens? */
+export function tokenAllowed(tokens: ArrayLike<number>, n: number, q: number, opts: GrammarOptions, capacity = Infinity): boolean {
   if (n < ROW) return q === START;
   if (tokens[n - 1] === END) return q === END;
+  if (n % ROW === 0 && n + ROW >= capacity) return q === END;
   if (q === END) return n % ROW === 0 && n >= 2 * ROW;
   if (q >= LEVELS) return false;
   return !opts.strictOrder || orderAllows(tokens, n, q);
 }
 
 /** The mask for position n: [vocab], 1 = allowed. */
-export function grammarMask(tokens: ArrayLike<number>, n: number, opts: GrammarOptions): Uint8Array {
+export function grammarMask(tokens: ArrayLike<number>, n: number, opts: GrammarOptions, capacity = Infinity): Uint8Array {
   const mask = new Uint8Array(VOCAB);
-  for (let q = 0; q < VOCAB; q++) mask[q] = tokenAllowed(tokens, n, q, opts) ? 1 : 0;
+  for (let q = 0; q < VOCAB; q++) mask[q] = tokenAllowed(tokens, n, q, opts, capacity) ? 1 : 0;
   return mask;
 }
 

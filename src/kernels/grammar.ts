@@ -1,6 +1,7 @@
 /**
  * Grammar-safe decoding on the GPU (wgsl/grammar.wgsl): the token mask [B, V] u32 (0 = forbidden)
- * for the position the cursor points at, from each sequence's tokens so far. The rules, and the CPU
+ * for the position the cursor points at, from each sequence's tokens so far (S of them at most: the
+ * last row is kept for the end token). The rules, and the CPU
  * reference this matches, are in src/generate/grammar.ts.
  */
 import type { Recorder } from "../gpu/runtime.ts";
