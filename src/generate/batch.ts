@@ -19,6 +19,8 @@ export interface BatchOptions extends EmitOptions {
   stepsPerSubmit: number;
   /** Called after each end check. */
   onCheck?: (progress: { position: number; finished: number }) => void;
+  /** Decode every position up to the capacity even once all sequences have ended (benchmarks: fixed work). */
+  ignoreEnds?: boolean;
 }
 
 export interface BatchResult {
@@ -66,7 +68,7 @@ export function generateBatch(decoder: Decoder, prompt: Int32Array, opts: BatchO
     const finished = ended.reduce((n, e) => n + (e > 0 ? 1 : 0), 0);
     opts.onCheck?.({ position: decoder.position, finished });
     ahead?.submit();
-    if (!ahead || finished === B) break;
+    if (!ahead || (finished === B && !opts.ignoreEnds)) break;
   }
   const tokens = gpu.read(decoder.tokens);
   syncs++;

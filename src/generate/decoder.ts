@@ -407,10 +407,11 @@ export class Decoder {
     }
     let attended: Tensor;
     if (block.keys && block.values) {
-      r.label = "attention";
+      r.label = "kv cache";
       const append = { B, rows: span.n, W: D, srcStride: span.n * D, srcRow: 0, dstStride: capacity * D, dstRow: span.start };
       copyRows(r, w.k, block.keys, append);
       copyRows(r, w.v, block.values, append);
+      r.label = "attention";
       attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, {
         B, H, Lq: span.n, Lk: span.start + span.n, qOffset: span.start, kvCapacity: capacity,
       });
