@@ -1,7 +1,8 @@
 /**
  * The single binary: built once (scripts/build.ts), copied alone into an empty folder with no
  * node_modules and a fresh HOME, then run as a user would: info (the embedded Dawn library is
- * extracted and loaded), tokenize, a 20-step tiny training run, and the viewer on that run.
+ * extracted and loaded), tokenize, a 20-step tiny training run, a generation from it, its
+ * weights to a .pth and back, and the viewer on that run.
  * Slow (a ~125 MiB build and training on the CPU driver); CI_SKIP_BINARY=1 skips it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -75,6 +76,24 @@ describe.skipIf(skip)("the iflame binary, alone in an empty folder", () => {
     expect(await Bun.file(join(dir, "run", "latest.json")).json()).toMatchObject({ step: 20 });
   }, 600_000);
 
+  test("generate: two meshes from the run's checkpoint into its samples/", async () => {
+    const r = run("generate", "--checkpoint", "run", "--count", "2", "--batch", "2", "--max-faces", "8", "--out", "run/samples");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const index = await Bun.file(join(dir, "run", "samples", "samples.json")).json();
+    expect(index.samples).toHaveLength(2);
+  }, 300_000);
+
+  test("export-torch and convert: the trained weights to a .pth and back", async () => {
+    const exported = run("export-torch", "run", "model.pth");
+    expect(exported.stderr).toBe("");
+    expect(exported.code).toBe(0);
+    const converted = run("convert", "model.pth", "converted", "--max-faces", "48", "--name", "tiny");
+    expect(converted.stderr).toBe("");
+    expect(converted.code).toBe(0);
+    expect(await Bun.file(join(dir, "converted", "model.safetensors")).exists()).toBe(true);
+  });
+
   test("view: the bundled page and the run's metrics", async () => {
     const p = Bun.spawn([binary, "view", "run"], { cwd: dir, env, stdout: "pipe" });
     try {
@@ -89,6 +108,9 @@ describe.skipIf(skip)("the iflame binary, alone in an empty folder", () => {
       expect((await js.text()).length).toBeGreaterThan(100_000); // three.js is in the bundle
       const metrics = await (await fetch(`${url}api/metrics?from=0`)).json();
       expect(metrics.rows.filter((m: { kind: string }) => m.kind === "train")).toHaveLength(20);
+      const state = await (await fetch(`${url}api/state`)).json();
+      expect(state.run.step).toBe(20);
+      expect(state.totalMeshes).toBe(2); // the generated samples
     } finally {
       p.kill();
       await p.exited;

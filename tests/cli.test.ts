@@ -1,7 +1,8 @@
 /**
  * The `iflame` CLI as a user runs it (a child process per command line): help for every
- * command, usage errors as one stderr line with exit code 2, tokenize, info, view; and the
- * flag parser underneath.
+ * command, usage errors as one stderr line with exit code 2, failures with exit code 1,
+ * tokenize, info, view; and the flag parser underneath. (train, generate, convert and
+ * export-torch run for real in tests/binary.test.ts, through the same code.)
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -23,13 +24,13 @@ function run(...args: string[]): { code: number; stdout: string; stderr: string 
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
-const COMMANDS = ["train", "tokenize", "view", "bench", "info"];
+const COMMANDS = ["train", "generate", "tokenize", "view", "bench", "info", "convert", "export-torch"];
 
 describe("iflame", () => {
   test("with no command: the command list on stdout, exit code 2; --help: exit code 0", () => {
     const bare = run();
     expect(bare.code).toBe(2);
-    for (const c of [...COMMANDS, "generate", "convert", "export-torch"]) expect(bare.stdout).toContain(`  ${c} `);
+    for (const c of COMMANDS) expect(bare.stdout).toContain(`  ${c} `);
     expect(run("--help").code).toBe(0);
   });
 
@@ -55,11 +56,14 @@ describe("iflame", () => {
     [["train", "--optimizer", "sgd"], "iflame train: --optimizer:"],
     [["train", "--steps"], "iflame train: --steps needs a value"],
     [["train", "stray"], "iflame train: unexpected argument 'stray'"],
+    [["generate"], "iflame generate: --checkpoint: "],
     [["tokenize"], "iflame tokenize: expected 1 argument, got 0"],
     [["tokenize", "a.obj", "--seed", "3"], "iflame tokenize: --seed only applies with --augment"],
     [["view", "no-such-folder"], "iflame view: no-such-folder: no such folder"],
     [["view", ".", "--port", "70000"], "iflame view: --port:"],
     [["bench", "disks"], "iflame bench: unknown suite 'disks'"],
+    [["convert", "in.pth"], "iflame convert: expected 2 arguments, got 1"],
+    [["export-torch", "run", "out.pth", "--layout", "onnx"], "iflame export-torch: --layout:"],
     [["frobnicate"], "iflame: unknown command 'frobnicate'"],
   ])("%p → exit code 2 and one line on stderr", (args, message) => {
     const r = run(...args);
@@ -74,12 +78,10 @@ describe("iflame", () => {
     expect(p.stderr.toString()).toStartWith("iflame train: unknown flag --bogus");
   });
 
-  test("commands still being written say so (exit code 1)", () => {
-    for (const c of ["generate", "convert", "export-torch"]) {
-      const r = run(c);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain("not built yet");
-    }
+  test("a failure is its message on stderr and exit code 1", () => {
+    const r = run("export-torch", "nowhere", "out.pth");
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("iflame export-torch: nowhere: no model.safetensors and no latest.json");
   });
 
   test("tokenize reports the counts and writes the tokens and the decoded mesh", async () => {

@@ -2,7 +2,7 @@
  * One `iflame` subcommand: its flags (a zod schema), its positional arguments, its help, and
  * what it does. `runCommand` is the single path from argv to exit code, used by the `iflame`
  * dispatcher and by the thin root entry points (train.ts, sample.ts): bad usage is one line on
- * stderr and exit code 2, a failure is its message and exit code 1.
+ * stderr and exit code 2, a failure is its message (its stack with IFLAME_DEBUG=1) and exit code 1.
  */
 import type { z } from "zod";
 import { type FlagSchema, UsageError, formatFlagHelp, parseFlags } from "./flags.ts";
@@ -24,9 +24,6 @@ export interface Command<S extends FlagSchema = FlagSchema> {
 
 /** Keeps a command's flag types tied to its schema. */
 export const defineCommand = <S extends FlagSchema>(command: Command<S>): Command<S> => command;
-
-/** Raised by a command for an expected failure: printed as its message alone (no stack). */
-export class CommandError extends Error {}
 
 export function commandHelp(command: Command): string {
   const usage = `usage: iflame ${command.name}${command.args ? ` ${command.args}` : ""} [flags]`;
@@ -54,7 +51,9 @@ export async function runCommand(command: Command, argv: readonly string[]): Pro
       console.error(`iflame ${command.name}: ${e.message}`);
       return 2;
     }
-    console.error(e instanceof CommandError ? `iflame ${command.name}: ${e.message}` : e);
+    // Errors carry their own context (the file, the flag, what to do); the stack is for debugging.
+    console.error(`iflame ${command.name}: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.IFLAME_DEBUG && e instanceof Error) console.error(e.stack);
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * `iflame <command> [flags]`: the dispatcher. Each command lives in src/cli/commands/ and is
- * loaded only when asked for, so `iflame info` does not pay for the trainer's imports.
+ * `iflame <command> [flags]`: the dispatcher. Each command lives in src/cli/commands/ (generate
+ * beside the sampler, in src/generate/) and is loaded only when asked for, so `iflame info` does
+ * not pay for the trainer's imports.
  */
 import { type Command, runCommand } from "./command.ts";
 import { IFLAME_VERSION } from "./version.ts";
@@ -12,24 +13,17 @@ interface Entry {
 
 const COMMANDS: Record<string, Entry> = {
   train: { summary: "train a model (tiny config on procedural meshes by default)", load: async () => (await import("./commands/train.ts")).trainCommand },
+  generate: { summary: "generate meshes from a checkpoint (a run folder, checkpoint, safetensors or .pth)", load: async () => (await import("../generate/command.ts")).generateCommand },
   tokenize: { summary: "tokenize a mesh file and report what the pipeline did", load: async () => (await import("./commands/tokenize.ts")).tokenizeCommand },
   view: { summary: "browse meshes or watch a training run in a local web page", load: async () => (await import("./commands/view.ts")).viewCommand },
   bench: { summary: "measure the GPU runtime, kernels or tokenizer", load: async () => (await import("./commands/bench.ts")).benchCommand },
   info: { summary: "print the WebGPU library, adapter, features and limits", load: async () => (await import("./commands/info.ts")).infoCommand },
-};
-
-/** Commands whose engine is still being written; they say so instead of failing obscurely. */
-const NOT_BUILT_YET: Record<string, string> = {
-  generate: "generate meshes from a checkpoint (the sampler, src/generate)",
-  convert: "convert a reference PyTorch checkpoint (.pth) to an iflame checkpoint (src/interop/convert.ts)",
-  "export-torch": "export an iflame checkpoint as a PyTorch .pth (src/interop/convert.ts)",
+  convert: { summary: "convert a reference PyTorch checkpoint (.pth) to an iflame checkpoint", load: async () => (await import("./commands/convert.ts")).convertCommand },
+  "export-torch": { summary: "export an iflame checkpoint as a PyTorch .pth", load: async () => (await import("./commands/convert.ts")).exportTorchCommand },
 };
 
 function usage(): string {
-  const rows = [
-    ...Object.entries(COMMANDS).map(([name, c]) => [name, c.summary]),
-    ...Object.entries(NOT_BUILT_YET).map(([name, summary]) => [name, `${summary} — not built yet`]),
-  ];
+  const rows = Object.entries(COMMANDS).map(([name, c]) => [name, c.summary]);
   return [
     `iflame ${IFLAME_VERSION}: the iFlame mesh generator on WebGPU`,
     "",
@@ -51,13 +45,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     console.log(IFLAME_VERSION);
     return 0;
   }
-  if (name in NOT_BUILT_YET) {
-    console.error(`iflame ${name}: not built yet: ${NOT_BUILT_YET[name]} is still being written`);
-    return 1;
-  }
   const entry = COMMANDS[name];
   if (!entry) {
-    console.error(`iflame: unknown command '${name}' (commands: ${[...Object.keys(COMMANDS), ...Object.keys(NOT_BUILT_YET)].join(", ")})`);
+    console.error(`iflame: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(", ")})`);
     return 2;
   }
   return runCommand(await entry.load(), rest);

@@ -3,7 +3,7 @@
  * arguments from process.argv, so the forwarded ones are put there before the import.
  */
 import { z } from "zod";
-import { CommandError, defineCommand } from "../command.ts";
+import { defineCommand } from "../command.ts";
 import { UsageError } from "../flags.ts";
 
 const BenchFlags = z
@@ -31,7 +31,7 @@ export const benchCommand = defineCommand({
     if ((families.length > 0 || flags.iterations) && suite !== "kernels") throw new UsageError("family names and --iterations are for the kernels suite");
     if (flags.quick && suite !== "runtime") throw new UsageError("--quick is for the runtime suite");
     if (suite === "kernels" && Bun.isStandaloneExecutable) {
-      throw new CommandError("the kernels suite loads its cases from scripts/bench/ at run time: run it from a source checkout (bun scripts/bench-kernels.ts)");
+      throw new Error("the kernels suite loads its cases from scripts/bench/ at run time: run it from a source checkout (bun scripts/bench-kernels.ts)");
     }
     const forwarded = [...families, ...(flags.quick ? ["--quick"] : []), ...(flags.iterations ? ["--iterations", String(flags.iterations)] : [])];
     process.argv = [process.argv[0], `bench-${suite}`, ...forwarded];

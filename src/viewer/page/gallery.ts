@@ -45,10 +45,11 @@ class Card {
     this.element.append(this.view, caption);
 
     this.scene.background = VIEW_BACKGROUND;
-    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x8a8577, 1.6));
-    // The key light rides with the camera, so the side facing the viewer is always lit.
-    const key = new THREE.DirectionalLight(0xffffff, 1.8);
-    key.position.set(0.6, 1, 0.8);
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x6f6a5e, 1.2));
+    // The key light rides with the camera (the side facing the viewer is always lit), from
+    // above and to the side, so faces turned different ways get different shades.
+    const key = new THREE.DirectionalLight(0xffffff, 2.2);
+    key.position.set(1.2, 1.5, 0.6);
     this.camera.add(key);
     this.scene.add(this.camera);
     this.camera.position.set(1.9, 1.3, 2.5);
@@ -153,7 +154,6 @@ export class Gallery {
   ) {
     this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
     this.renderer.setPixelRatio(window.devicePixelRatio);
-    this.renderer.setClearColor(0x000000, 0);
     for (const event of ["resize", "scroll"]) window.addEventListener(event, () => this.requestRender(), { passive: true });
     new ResizeObserver(() => this.requestRender()).observe(container);
   }
@@ -203,6 +203,9 @@ export class Gallery {
     if (canvas.width !== Math.floor(width * window.devicePixelRatio) || canvas.height !== Math.floor(height * window.devicePixelRatio)) {
       this.renderer.setSize(width, height, false);
     }
+    // Scenes paint their background through the clear colour and leave it set: reset it, so the
+    // page around the cards stays transparent.
+    this.renderer.setClearColor(0x000000, 0);
     this.renderer.setScissorTest(false);
     this.renderer.clear();
     this.renderer.setScissorTest(true);
