@@ -9,7 +9,7 @@ import { type FlagSchema, UsageError, formatFlagHelp, parseFlags } from "./flags
 
 export interface Command<S extends FlagSchema = FlagSchema> {
   name: string;
-  /** One line for `iflame --help`. */
+  /** What the command does, under the usage line of its --help. */
   summary: string;
   /** The positional part of the usage line, e.g. "<mesh file>". */
   args?: string;
@@ -25,7 +25,7 @@ export interface Command<S extends FlagSchema = FlagSchema> {
 /** Keeps a command's flag types tied to its schema. */
 export const defineCommand = <S extends FlagSchema>(command: Command<S>): Command<S> => command;
 
-export function commandHelp(command: Command): string {
+function commandHelp(command: Command): string {
   const usage = `usage: iflame ${command.name}${command.args ? ` ${command.args}` : ""} [flags]`;
   const flags = formatFlagHelp(command.flags);
   return [usage, "", command.summary, ...(flags ? ["", "flags:", flags] : []), ...(command.notes ? ["", command.notes] : [])].join("\n");
