@@ -143,6 +143,10 @@ describe("parseFlags", () => {
     expect(positionals).toEqual(["in.obj", "out.obj"]);
   });
 
+  test("after a bare --, every argument is positional", () => {
+    expect(parseFlags(schema, ["a", "--", "--mode", "warp"], [0, 9])).toEqual({ flags: { batchSize: 2, color: true, mode: "fast" }, positionals: ["a", "--mode", "warp"] });
+  });
+
   test("defaults apply when flags are absent", () => {
     expect(parseFlags(schema, []).flags).toEqual({ batchSize: 2, color: true, mode: "fast" });
   });

@@ -1,6 +1,7 @@
 /**
- * Command-line flags validated by a zod object schema: `--name value`, `--flag`, `--no-flag`,
- * kebab-case on the command line, camelCase in the schema. Whatever is wrong (an unknown flag, a
+ * Command-line flags validated by a zod object schema: `--name value`, `--name=value`, `--flag`,
+ * `--no-flag`, kebab-case on the command line, camelCase in the schema; after a bare `--`, all
+ * arguments are positional. Whatever is wrong (an unknown flag, a
  * missing value, a bad value, a wrong number of positional arguments) becomes one UsageError
  * line, which the CLI prints and exits with code 2. Help text comes from the same schema
  * (`.describe()`, defaults, enum options), so it cannot drift from what is accepted.
@@ -50,6 +51,11 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
   const plain: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    if (arg === "--") {
+      // Everything after a bare -- is positional, flags included (for a command to pass on).
+      plain.push(...argv.slice(i + 1));
+      break;
+    }
     if (!arg.startsWith("--")) {
       plain.push(arg);
       continue;

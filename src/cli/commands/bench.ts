@@ -17,23 +17,24 @@ const SUITES = {
   runtime: { about: "dispatch overhead, submit round trip, bandwidth, matmul probe", load: () => import("../../../scripts/bench-runtime.ts") },
   kernels: { about: "every kernel family at the ShapeNet shapes (families may follow)", load: () => import("../../../scripts/bench-kernels.ts") },
   tokenizer: { about: "WASM tokenizer against the TS reference", load: () => import("../../../scripts/bench-tokenizer.ts") },
+  generate: { about: "sampler tokens/s and syncs per mesh (its own flags after --, e.g. -- --batch 1,32)", load: () => import("../../../scripts/bench-generate.ts") },
 } as const;
 
 export const benchCommand = defineCommand({
   name: "bench",
-  summary: "Measure this machine: the GPU runtime, the kernels, or the tokenizer.",
-  args: "[runtime|kernels|tokenizer] [family ...]",
-  positionals: [0, 16],
+  summary: "Measure this machine: the GPU runtime, the kernels, the tokenizer, or the sampler.",
+  args: "[runtime|kernels|tokenizer|generate] [kernel family ...] [-- script flags]",
+  positionals: [0, 64],
   flags: BenchFlags,
   notes: "suites:\n" + Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(10)}${s.about}`).join("\n"),
-  async run(flags, [suite = "runtime", ...families]) {
+  async run(flags, [suite = "runtime", ...rest]) {
     if (!(suite in SUITES)) throw new UsageError(`unknown suite '${suite}' (${Object.keys(SUITES).join(", ")})`);
-    if ((families.length > 0 || flags.iterations) && suite !== "kernels") throw new UsageError("family names and --iterations are for the kernels suite");
+    if (flags.iterations && suite !== "kernels") throw new UsageError("--iterations is for the kernels suite");
     if (flags.quick && suite !== "runtime") throw new UsageError("--quick is for the runtime suite");
     if (suite === "kernels" && Bun.isStandaloneExecutable) {
       throw new Error("the kernels suite loads its cases from scripts/bench/ at run time: run it from a source checkout (bun scripts/bench-kernels.ts)");
     }
-    const forwarded = [...families, ...(flags.quick ? ["--quick"] : []), ...(flags.iterations ? ["--iterations", String(flags.iterations)] : [])];
+    const forwarded = [...rest, ...(flags.quick ? ["--quick"] : []), ...(flags.iterations ? ["--iterations", String(flags.iterations)] : [])];
     process.argv = [process.argv[0], `bench-${suite}`, ...forwarded];
     await SUITES[suite as keyof typeof SUITES].load();
   },
