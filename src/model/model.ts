@@ -81,6 +81,8 @@ interface Level {
   rows: number;
   blocks: BlockActivations[];
   scratch: LevelScratch;
+  /** Blocks keep only their inputs; backward re-runs each block's forward first. */
+  recompute: boolean;
 }
 
 export class IFlameModel {
@@ -118,7 +120,7 @@ export class IFlameModel {
     }
     const specs = blockSpecs(this.network);
     const lengths = [L, L / 3, L / 9, L / 3, L];
-    this.levels = specs.map((blocks, i) => this.allocateLevel(blocks, lengths[i]));
+    this.levels = specs.map((blocks, i) => this.allocateLevel(blocks, lengths[i], config.recompute.includes(i)));
     this.rope = ropeTables(gpu, L, HEAD_DIM);
     const n = B * L;
     this.tokens = gpu.tensor([B, L], "i32", "tokens");
@@ -134,32 +136,39 @@ export class IFlameModel {
     this.embeddingScratch = gpu.tensor([embeddingScratchSize(n, V, D)], "f32", "embedding scratch");
   }
 
-  private allocateLevel(specs: BlockSpec[], L: number): Level {
+  /**
+   * A level's buffers. Each block keeps its input and output; the intermediates it needs for
+   * backward are its own, or — for a recomputed level — one set shared by all its blocks.
+   */
+  private allocateLevel(specs: BlockSpec[], L: number, recompute: boolean): Level {
     const { gpu, B } = this;
     const { dim: D, hidden: Hd, heads: H } = this.network;
     const rows = B * L;
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
+    const intermediates = (p: string, full: boolean, linear: boolean) => ({
+      h1: t([rows, D], `${p} h1`),
+      rstd1: t([rows], `${p} rstd1`),
+      q: t([rows, D], `${p} q`),
+      k: t([rows, D], `${p} k`),
+      v: t([rows, D], `${p} v`),
+      att: t([rows, D], `${p} att`),
+      lse: full ? t([B, H, L], `${p} lse`) : null,
+      attNorm: linear ? t([rows, D], `${p} attNorm`) : null,
+      rstdAtt: linear ? t([rows], `${p} rstdAtt`) : null,
+      x1: t([rows, D], `${p} x1`),
+      h2: t([rows, D], `${p} h2`),
+      rstd2: t([rows], `${p} rstd2`),
+      p1: t([rows, Hd], `${p} p1`),
+      p2: t([rows, Hd], `${p} p2`),
+    });
+    const shared = recompute ? intermediates(`L${L} recomputed`, specs.some((b) => b.full), specs.some((b) => !b.full)) : null;
     let input = t([rows, D], `L${L} input`);
     const blocks = specs.map((spec): BlockActivations => {
-      const p = spec.prefix;
       const a: BlockActivations = {
         spec,
         x: input,
-        h1: t([rows, D], `${p} h1`),
-        rstd1: t([rows], `${p} rstd1`),
-        q: t([rows, D], `${p} q`),
-        k: t([rows, D], `${p} k`),
-        v: t([rows, D], `${p} v`),
-        att: t([rows, D], `${p} att`),
-        lse: spec.full ? t([B, H, L], `${p} lse`) : null,
-        attNorm: spec.full ? null : t([rows, D], `${p} attNorm`),
-        rstdAtt: spec.full ? null : t([rows], `${p} rstdAtt`),
-        x1: t([rows, D], `${p} x1`),
-        h2: t([rows, D], `${p} h2`),
-        rstd2: t([rows], `${p} rstd2`),
-        p1: t([rows, Hd], `${p} p1`),
-        p2: t([rows, Hd], `${p} p2`),
-        out: t([rows, D], `${p} out`),
+        ...(shared ?? intermediates(spec.prefix, spec.full, !spec.full)),
+        out: t([rows, D], `${spec.prefix} out`),
       };
       input = a.out;
       return a;
@@ -182,7 +191,7 @@ export class IFlameModel {
       delta: t([B, H, L], "delta"),
       linear: anyLinear ? linearAttentionScratch(gpu, { B, L, H }) : null,
     };
-    return { L, rows, blocks, scratch };
+    return { L, rows, blocks, scratch, recompute };
   }
 
   /** Level input tensor (the first block's input). */
@@ -387,7 +396,12 @@ export class IFlameModel {
   /** On entry scratch.dx holds d(level output); on exit d(level input). */
   private levelBackward(r: Recorder, level: number): void {
     const lv = this.levels[level];
-    for (let i = lv.blocks.length - 1; i >= 0; i--) this.blockBackward(r, lv.blocks[i], lv);
+    for (let i = lv.blocks.length - 1; i >= 0; i--) {
+      // Re-running the forward rewrites the block's output with the same values (the kernels
+      // are deterministic), so later readers of it are unaffected.
+      if (lv.recompute) this.blockForward(r, lv.blocks[i], lv);
+      this.blockBackward(r, lv.blocks[i], lv);
+    }
   }
 
   private blockBackward(r: Recorder, a: BlockActivations, lv: Level): void {
