@@ -13,6 +13,7 @@ import { decodeSafetensors, encodeSafetensors } from "../../src/interop/safetens
 import { countTargets } from "../../src/kernels/cross-entropy.ts";
 import { loadModelConfig, networkOf } from "../../src/model/config.ts";
 import { IFlameModel } from "../../src/model/model.ts";
+import { readNpyF32, relError } from "./tensors.ts";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,17 +66,6 @@ const reference = await Bun.file(torchOut).json();
 const theirLogits = readNpyF32(new Uint8Array(await Bun.file(join(dir, "torch.logits.npy")).arrayBuffer()));
 const theirGrads = decodeSafetensors(new Uint8Array(await Bun.file(join(dir, "torch.grads.safetensors")).arrayBuffer())).tensors;
 
-/** max |a − b| / max |b|: the error relative to the tensor's scale. */
-function relError(a: Float32Array, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
-
 const gradErrors = Object.entries(ours.grads).map(([name, g]) => ({ name, error: relError(g, theirGrads[name].data) }));
 gradErrors.sort((a, b) => b.error - a.error);
 const summary = {
@@ -87,13 +77,3 @@ const summary = {
   targets: { logits: 1e-3, grads: 1e-2 },
 };
 console.log(JSON.stringify(summary, null, 2));
-
-/** The data of a little-endian f32 .npy file. */
-function readNpyF32(bytes: Uint8Array): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = bytes[6] === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = (bytes[6] === 1 ? 10 : 12) + headerLength;
-  const header = new TextDecoder().decode(bytes.subarray(bytes[6] === 1 ? 10 : 12, start));
-  if (!header.includes("'<f4'")) throw new Error(`torch.logits.npy: expected little-endian f32, header ${header}`);
-  return new Float32Array(bytes.slice(start).buffer);
-}
