@@ -24,6 +24,7 @@ import { blockSpecs, type BlockSpec, type ModelConfig } from "../cpu/model.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { attentionForward } from "../kernels/attention.ts";
+import { attentionDecode } from "../kernels/attention-decode.ts";
 import { copyRows } from "../kernels/copy-rows.ts";
 import { advanceCursor, embedAtCursor } from "../kernels/cursor.ts";
 import { embeddingForward } from "../kernels/embedding.ts";
@@ -38,11 +39,11 @@ import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
 import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
+import { HEAD_DIM } from "../model/config.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import type { GrammarOptions } from "./grammar.ts";
 import { levelLengths, stepLevels } from "./schedule.ts";
 
-const HEAD_DIM = 32;
 const ROW = TOKENS.perFace;
 
 /** How a step chooses the next token once the given tokens run out. */
@@ -67,9 +68,8 @@ interface Level {
   capacity: number;
 }
 
-/** The working tensors of a block applied to up to `rows` rows at once. */
+/** The working tensors of a block, for up to as many rows as they were allocated for. */
 interface Workspace {
-  rows: number;
   h: Tensor;
   rstd: Tensor;
   raw: Tensor;
@@ -78,6 +78,7 @@ interface Workspace {
   v: Tensor;
   att: Tensor;
   attNorm: Tensor;
+  /** Log-sum-exp rows of the full-attention forward (prefill; the decoding kernel keeps none). */
   lse: Tensor;
   p1: Tensor;
   p2: Tensor;
@@ -99,7 +100,7 @@ interface Prefill {
 interface Span {
   n: number;
   start: number;
-  /** A fresh forward over positions 0..n−1 (linear blocks run their parallel form). */
+  /** A fresh forward over positions 0..n−1 (linear blocks in their parallel form); else one position (n = 1) against the caches. */
   prefill: boolean;
 }
 
@@ -125,6 +126,7 @@ export class Decoder {
   private readonly bottleneck: Tensor;
   private readonly dec0: Tensor;
   private readonly dec1: Tensor;
+  /** The grammar's token mask [B, V] u32 for the position at the cursor. */
   private readonly mask: Tensor;
   private prefillState: Prefill | null = null;
   private given = 0;
@@ -187,7 +189,6 @@ export class Decoder {
     const { hidden, heads: H } = this.network;
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
     return {
-      rows,
       h: t([rows, D], "decoder h"),
       rstd: t([rows], "decoder rstd"),
       raw: t([rows, D], "decoder raw q/k"),
@@ -412,9 +413,11 @@ export class Decoder {
       copyRows(r, w.k, block.keys, append);
       copyRows(r, w.v, block.values, append);
       r.label = "attention";
-      attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, {
-        B, H, Lq: span.n, Lk: span.start + span.n, qOffset: span.start, kvCapacity: capacity,
-      });
+      if (span.prefill) {
+        attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, { B, H, Lq: span.n, Lk: span.n, qOffset: 0, kvCapacity: capacity });
+      } else {
+        attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: span.start + 1, capacity });
+      }
       attended = w.att;
     } else {
       r.label = "linear attention";
