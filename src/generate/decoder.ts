@@ -78,13 +78,14 @@ interface Workspace {
   v: Tensor;
   att: Tensor;
   attNorm: Tensor;
-  /** Log-sum-exp rows of the full-attention forward (prefill; the decoding kernel keeps none). */
-  lse: Tensor;
   p1: Tensor;
   p2: Tensor;
   g: Tensor;
-  /** Chunk states of the linear-attention forward: prefill only. */
-  linear: LinearAttentionScratch | null;
+  /**
+   * Prefill only: what the parallel forms need, the log-sum-exp rows of the full-attention
+   * forward and the chunk states of the linear-attention forward.
+   */
+  parallel: { lse: Tensor; linear: LinearAttentionScratch } | null;
 }
 
 /** The prefill's activations: each level's stream over the whole prompt, [B·n, D]. */
@@ -156,7 +157,7 @@ export class Decoder {
       blocks: specs.map((spec) => this.allocateBlock(spec, capacities[i])),
     }));
     this.rope = ropeTables(gpu, capacity, HEAD_DIM);
-    this.work = this.allocateWorkspace(B, null);
+    this.work = this.allocateWorkspace(B, false);
     this.tokens = gpu.tensor([B, capacity], "i32", "decoder tokens");
     this.logits = gpu.tensor([B, V], "f32", "decoder logits");
     this.cursor = gpu.tensor([1], "u32", "decoder cursor");
@@ -184,8 +185,8 @@ export class Decoder {
     return { spec, keys: null, values: null, state: gpu.tensor([B, H, HEAD_DIM, HEAD_DIM], "f32", `${spec.prefix} state`) };
   }
 
-  private allocateWorkspace(rows: number, linear: LinearAttentionScratch | null): Workspace {
-    const { gpu, D } = this;
+  private allocateWorkspace(rows: number, parallel: boolean): Workspace {
+    const { gpu, B, D } = this;
     const { hidden, heads: H } = this.network;
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
     return {
@@ -197,20 +198,16 @@ export class Decoder {
       v: t([rows, D], "decoder v"),
       att: t([rows, D], "decoder attention"),
       attNorm: t([rows, D], "decoder attention norm"),
-      lse: t([rows, H], "decoder lse"),
       p1: t([rows, hidden], "decoder p1"),
       p2: t([rows, hidden], "decoder p2"),
       g: t([rows, hidden], "decoder gate"),
-      linear,
+      parallel: parallel ? { lse: t([rows, H], "decoder lse"), linear: linearAttentionScratch(gpu, { B, L: rows / B, H }) } : null,
     };
   }
 
   private destroyWorkspace(w: Workspace): void {
-    for (const t of [w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.lse, w.p1, w.p2, w.g]) this.gpu.destroy(t);
-    if (w.linear) {
-      this.gpu.destroy(w.linear.states);
-      this.gpu.destroy(w.linear.final);
-    }
+    for (const t of [w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.p1, w.p2, w.g]) this.gpu.destroy(t);
+    if (w.parallel) for (const t of [w.parallel.lse, w.parallel.linear.states, w.parallel.linear.final]) this.gpu.destroy(t);
   }
 
   private destroyPrefill(pf: Prefill): void {
@@ -279,13 +276,12 @@ export class Decoder {
     if (old) this.destroyPrefill(old);
     const [n0, n1, n2, n3, n4] = levelLengths(length);
     const stream = (n: number, label: string) => gpu.tensor([B * n, D], "f32", `prefill ${label}`);
-    const H = this.network.heads;
     this.prefillState = {
       length,
       tokens: gpu.tensor([B * length], "i32", "prefill tokens"),
       embedded: stream(n0, "embedded"),
       streams: [stream(n0, "enc0"), stream(n1, "enc1"), stream(n2, "bottleneck"), stream(n3, "dec0"), stream(n4, "dec1")],
-      work: this.allocateWorkspace(B * length, linearAttentionScratch(gpu, { B, L: length, H })),
+      work: this.allocateWorkspace(B * length, true),
     };
     return this.prefillState;
   }
@@ -414,7 +410,7 @@ export class Decoder {
       copyRows(r, w.v, block.values, append);
       r.label = "attention";
       if (span.prefill) {
-        attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, { B, H, Lq: span.n, Lk: span.n, qOffset: 0, kvCapacity: capacity });
+        attentionForward(r, w.q, block.keys, block.values, w.att, w.parallel!.lse, { B, H, Lq: span.n, Lk: span.n, qOffset: 0, kvCapacity: capacity });
       } else {
         attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: span.start + 1, capacity });
       }
@@ -423,8 +419,8 @@ export class Decoder {
       r.label = "linear attention";
       const state = block.state!;
       if (span.prefill) {
-        linearAttentionForward(r, w.q, w.k, w.v, w.att, w.linear!, { B, L: span.n, H });
-        r.copy(w.linear!.final, state);
+        linearAttentionForward(r, w.q, w.k, w.v, w.att, w.parallel!.linear, { B, L: span.n, H });
+        r.copy(w.parallel!.linear.final, state);
       } else {
         linearAttentionStep(r, w.q, w.k, w.v, state, w.att, B, H);
       }
