@@ -4,6 +4,7 @@ import { gradcheck } from "../src/cpu/gradcheck.ts";
 import { randomUniform, uniform01 } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets, crossEntropy, crossEntropyScratchSize } from "../src/kernels/cross-entropy.ts";
+import { maxAbsDiff } from "./helpers.ts";
 
 /** dlogits: absolute; the loss sum: relative; count and correct: exact. */
 const ABS_TOL = 1e-5;
@@ -36,13 +37,6 @@ function run(logits: Float32Array, tokens: Int32Array, B: number, L: number, V: 
   const out = { count, dlogits: gpu.read(t.dlogits) as Float32Array, stats: gpu.read(t.stats) as Float32Array };
   Object.values(t).forEach((x) => gpu.destroy(x));
   return out;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe("cross-entropy", () => {

@@ -7,9 +7,9 @@ import { attentionDecode } from "../src/kernels/attention-decode.ts";
 import { copyRows } from "../src/kernels/copy-rows.ts";
 import { advanceCursor, embedAtCursor } from "../src/kernels/cursor.ts";
 import { mean3, scaleAdd } from "../src/kernels/hourglass-step.ts";
+import { rand } from "./helpers.ts";
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed, 1));
 
 test("copyRows appends rows into a cache and picks a row per sequence", () => {
   const B = 3, n = 2, W = 5, capacity = 7, start = 4;

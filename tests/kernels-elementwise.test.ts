@@ -1,13 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { addInto, sumRows } from "../src/kernels/elementwise.ts";
+import { rand } from "./helpers.ts";
 
 /** Sums over P rows (f32 on the GPU, f64 here): relative to the sum of magnitudes. */
 const REL_TOL = 1e-5;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed));
 
 describe("elementwise", () => {
   test("addInto: x += y (exact f32 adds)", () => {

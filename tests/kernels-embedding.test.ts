@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { embeddingBackward as cpuBackward, embeddingForward as cpuForward } from "../src/cpu/embedding.ts";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
-import { randomUniform, uniform01 } from "../src/cpu/rng.ts";
+import { uniform01 } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../src/kernels/embedding.ts";
+import { rand } from "./helpers.ts";
 
 /** The forward copies (exact); dtable is a sum over tokens: relative to its largest entry. */
 const REL_TOL = 1e-5;
@@ -12,7 +13,6 @@ const FD_TOL = 1e-2;
 const V = 132;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
 
 /** Token ids like a training batch: half of them pad (129), the rest spread over the vocabulary. */
 function randomTokens(n: number, seed: number): Int32Array {

@@ -4,11 +4,11 @@ import {
   avgpool3Backward, avgpool3Forward, shiftBackward, shiftForward, skipAddBackward, skipAddForward,
   upsample3Backward, upsample3Forward,
 } from "../src/cpu/hourglass.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import {
   avgPool3Backward, avgPool3Forward, upsampleScratchSize, upsampleShiftAddBackward, upsampleShiftAddForward,
 } from "../src/kernels/hourglass.ts";
+import { maxAbsDiff, rand } from "./helpers.ts";
 
 /** Elementwise results: absolute; dw (a sum over the whole tensor): relative. */
 const ABS_TOL = 1e-5;
@@ -17,14 +17,6 @@ const FD_EPS = 1e-2;
 const FD_TOL = 1e-2;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 const SHAPES: [number, number, number][] = [[1, 9, 16], [2, 27, 100], [3, 36, 512], [1, 3, 5]];
 

@@ -1,9 +1,9 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { gemm, linearBackward as cpuLinearBackward, linearForward as cpuLinearForward } from "../src/cpu/matmul.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { linearBackward, linearForward, matmul, planMatmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { rand } from "./helpers.ts";
 
 /**
  * GPU vs the f64-summed CPU reference: max |error| relative to the largest |entry| of the
@@ -18,7 +18,6 @@ const FD_TOL = 1e-2;
 setDefaultTimeout(60_000);
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed));
 
 function maxRelDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   expect(got.length).toBe(want.length);

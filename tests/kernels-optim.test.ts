@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { adamwState, adamwStep as cpuAdamw, clipScale, globalGradNorm, muonStep as cpuMuon } from "../src/cpu/optim.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import {
   MuonScratch, STEP, adamwStep, createGradNormPartials, createOptimStep, gradNorm, muonStep, readGradNorm, writeOptimStep,
 } from "../src/kernels/optim.ts";
+import { rand } from "./helpers.ts";
 
 // Tolerances (GPU f32 vs the CPU reference, which sums in f64):
 //   AdamW after several steps: |Δ| ≤ 1e-6 · max(|x|, max|x| / 10) per element of param, m and v
@@ -21,7 +21,6 @@ const owned: Tensor[] = [];
 const keep = (t: Tensor) => (owned.push(t), t);
 afterAll(() => owned.forEach((t) => gpu.destroy(t)));
 
-const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
 const upload = (a: Float32Array) => keep(gpu.upload(a));
 const read = (t: Tensor) => gpu.read(t) as Float32Array;
 

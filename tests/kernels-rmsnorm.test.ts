@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { gradcheck, dot } from "../src/cpu/gradcheck.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { rmsnormBackward as cpuBackward, rmsnormForward as cpuForward } from "../src/cpu/rmsnorm.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormResidualForward, rmsnormScratchSize } from "../src/kernels/rmsnorm.ts";
+import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 /** Forward outputs and dx: absolute; dweight (a sum over rows): relative to its largest entry. */
 const ABS_TOL = 1e-5;
@@ -14,20 +14,6 @@ const FD_EPS = 1e-2;
 const FD_TOL = 1e-2;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  return maxAbsDiff(a, b) / Math.max(scale, 1e-30);
-}
 
 function setup(rows: number, D: number, seed: number) {
   const x = rand(rows * D, seed, 2);

@@ -1,22 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { ropeBackward as cpuBackward, ropeForward as cpuForward } from "../src/cpu/rope.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { ropeBackward, ropeForward, ropeTables } from "../src/kernels/rope.ts";
+import { maxAbsDiff, rand } from "./helpers.ts";
 
 /** Same tables as the CPU, so only the f32 products and sums differ: absolute, on |x| ≤ 1. */
 const ABS_TOL = 1e-5;
 const HD = 32;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number) => Float32Array.from(randomUniform(n, seed, 1));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function check(B: number, L: number, H: number, position: number, maxLen: number) {
   const n = B * L * H * HD;

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { swigluBackward as cpuBackward, swigluForward as cpuForward } from "../src/cpu/swiglu.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { swigluBackward, swigluForward } from "../src/kernels/swiglu.ts";
+import { rand } from "./helpers.ts";
 
 /** |gpu − cpu| ≤ TOL · max(1, |cpu|): absolute for values up to 1, relative above (large |a|). */
 const TOL = 1e-5;
@@ -12,7 +12,6 @@ const FD_EPS = 1e-2;
 const FD_TOL = 1e-2;
 
 const gpu = Gpu.get();
-const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
 
 function maxScaledDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   expect(got.length).toBe(want.length);

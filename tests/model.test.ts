@@ -5,6 +5,7 @@ import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { ModelConfigSchema, networkOf, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
+import { maxRelDiff } from "./helpers.ts";
 
 // A tiny network with every kind of block: full and linear attention at every level.
 const config: IFlameConfig = ModelConfigSchema.parse({
@@ -26,16 +27,6 @@ function tokens(seed: number): Int32Array {
   return t;
 }
 
-function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-12);
-}
-
 describe("the GPU model matches the CPU reference", () => {
   const gpu = Gpu.get();
   const model = new IFlameModel(gpu, config, B, L);
@@ -49,7 +40,7 @@ describe("the GPU model matches the CPU reference", () => {
     gpu.record((r) => model.forward(r));
     const gpuLogits = gpu.read(model.logits);
     const cpuLogits = cpuForward(networkOf(config), params, batch, B, L);
-    expect(maxRelError(gpuLogits, cpuLogits)).toBeLessThan(1e-4);
+    expect(maxRelDiff(gpuLogits, cpuLogits)).toBeLessThan(1e-4);
   });
 
   test("loss and every parameter's gradient (≤ 1e-3 relative to each gradient's largest entry)", () => {
@@ -65,7 +56,7 @@ describe("the GPU model matches the CPU reference", () => {
     expect(stats[1]).toBe(ref.count);
     expect(Math.abs(stats[0] / stats[1] - ref.loss)).toBeLessThan(1e-4 * ref.loss);
     const grads = model.readGrads();
-    const worst: [string, number][] = Object.keys(ref.grads).map((name) => [name, maxRelError(grads[name], ref.grads[name])]);
+    const worst: [string, number][] = Object.keys(ref.grads).map((name) => [name, maxRelDiff(grads[name], ref.grads[name])]);
     worst.sort((a, b) => b[1] - a[1]);
     expect(worst[0][1]).toBeLessThan(1e-3);
   });

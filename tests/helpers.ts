@@ -1,0 +1,20 @@
+/** What the kernel tests share: seeded random inputs and error measures. */
+import { expect } from "bun:test";
+import { randomUniform } from "../src/cpu/rng.ts";
+
+/** n values uniform in [−scale, scale), f32, from a seed. */
+export const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** max |a − b| over max |b| (at least `floor`): the error relative to the reference's scale. */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-30): number {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / Math.max(scale, floor);
+}
