@@ -1,6 +1,7 @@
 /** What the kernel tests share: seeded random inputs and error measures. */
 import { expect } from "bun:test";
 import { randomUniform } from "../src/cpu/rng.ts";
+import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 
 /** n values uniform in [−scale, scale), f32, from a seed. */
 export const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
@@ -17,4 +18,10 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
   return maxAbsDiff(a, b) / Math.max(scale, floor);
+}
+
+/** A real mesh shipped in an npm package (devDependencies bunny, teapot, snowden). */
+export function packageMesh(name: "bunny" | "teapot" | "snowden"): Mesh {
+  const { positions, cells } = require(name) as { positions: number[][]; cells: number[][] };
+  return triangleMesh(new Float32Array(positions.flat()), new Uint32Array(cells.flat()));
 }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { uniform01 } from "../src/cpu/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, type TokenizeOptions, type Tokenized, detokenize, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
+import { packageMesh } from "./helpers.ts";
 import { SplitMix64, referenceDetokenize, referenceTokenize, roundHalfEven } from "./reference/tokenizer.ts";
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -17,10 +18,6 @@ function polygonMesh(vertices: number[], faces: number[][]): Mesh {
   return { vertices: new Float32Array(vertices), faceIndices: new Uint32Array(faces.flat()), faceStarts };
 }
 
-function packageMesh(name: "bunny" | "teapot" | "snowden"): Mesh {
-  const { positions, cells } = require(name) as { positions: number[][]; cells: number[][] };
-  return triangleMesh(new Float32Array(positions.flat()), new Uint32Array(cells.flat()));
-}
 const REAL_MESHES = (["bunny", "teapot", "snowden"] as const).map((name) => [name, packageMesh(name)] as const);
 
 class TestRandom {

@@ -7,7 +7,7 @@ import { UsageError } from "../flags.ts";
 
 const TokenizeFlags = z
   .object({
-    tokens: z.string().optional().describe("write the face tokens as JSON to this file"),
+    tokens: z.string().optional().describe("write the face rows as a JSON array of 9-token arrays (no start/end/pad rows)"),
     out: z.string().optional().describe("write the mesh the tokens decode to (obj, ply, stl, glb)"),
     augment: z.boolean().default(false).describe("apply the training augmentation first"),
     seed: z.coerce.number().int().optional().describe("augmentation seed (with --augment; default 0)"),
@@ -31,8 +31,8 @@ export const tokenizeCommand = defineCommand({
     console.log(`  tokens: ${result.vertexCount} vertices, ${result.faceCount} triangles after merging and splitting`);
     console.log(`          ${result.faceTokens.length} face tokens, ${result.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
     if (flags.tokens) {
-      const { faceTokens, ...counts } = result;
-      await Bun.write(flags.tokens, JSON.stringify({ ...counts, faceTokens: [...faceTokens] }));
+      const rows = Array.from({ length: result.faceCount }, (_, f) => [...result.faceTokens.subarray(f * TOKENS.perFace, (f + 1) * TOKENS.perFace)]);
+      await Bun.write(flags.tokens, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
       console.log(`  wrote ${flags.tokens}`);
     }
     if (flags.out) {
