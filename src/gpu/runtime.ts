@@ -5,7 +5,7 @@
  * (one uniform buffer, bound with a dynamic offset), so a step that repeats the same dispatches
  * allocates nothing, and per-step values (positions, counters) cost nothing extra.
  */
-import { BufferUsage, type Handle, type BindingType, WebGPUDevice, formatBytes } from "../../ffi/webgpu.ts";
+import { BufferUsage, type Handle, type BindingType, WebGPUDevice } from "../../ffi/webgpu.ts";
 import { cacheKey, parseBindings, specialise, type KernelSpec } from "./kernel.ts";
 import { Tensor, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
 import type { Profiler } from "./profiler.ts";
@@ -74,6 +74,7 @@ export class Gpu {
 
   // -- tensors ----------------------------------------------------------------------------------
 
+  /** A new tensor; WebGPU zero-fills new buffers. */
   tensor(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(size) || size < 0) throw new Error(`tensor ${label}: bad shape [${shape}]`);
@@ -83,11 +84,6 @@ export class Gpu {
     this.peak = Math.max(this.peak, this.live);
     this.liveBuffers.add(buffer);
     return new Tensor(buffer, [...shape], dtype, 0, label, null);
-  }
-
-  /** A tensor filled with zeros (new buffers are zeroed by WebGPU). */
-  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros"): Tensor {
-    return this.tensor(shape, dtype, label);
   }
 
   upload(data: HostArray, shape: readonly number[] = [data.length], label = "upload"): Tensor {
@@ -206,10 +202,6 @@ export class Gpu {
 
   describe(): string {
     return this.dev.describe();
-  }
-
-  formatMemory(): string {
-    return `live ${formatBytes(this.live)}, peak ${formatBytes(this.peak)}`;
   }
 }
 

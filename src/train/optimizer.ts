@@ -45,9 +45,9 @@ export class Optimizer {
           group = { scratch: new MuonScratch(gpu, rows, cols, MUON_BATCH), matrices: [] };
           this.muon.set(key, group);
         }
-        group.matrices.push({ name, param, grad, momentum: gpu.zeros(param.shape, "f32", `momentum ${name}`) });
+        group.matrices.push({ name, param, grad, momentum: gpu.tensor(param.shape, "f32", `momentum ${name}`) });
       } else {
-        this.adamw.push({ name, param, grad, m: gpu.zeros(param.shape, "f32", `m ${name}`), v: gpu.zeros(param.shape, "f32", `v ${name}`) });
+        this.adamw.push({ name, param, grad, m: gpu.tensor(param.shape, "f32", `m ${name}`), v: gpu.tensor(param.shape, "f32", `v ${name}`) });
       }
     }
   }
