@@ -6,7 +6,7 @@
 import { uniform01 } from "../src/cpu/rng.ts";
 import { type Mesh, faceCount, triangleMesh } from "../src/mesh/mesh.ts";
 import { type Tokenized, type TokenizeOptions, tokenizeMesh } from "../src/tokenizer/index.ts";
-import { referenceTokenize } from "../tests/reference/tokenizer.ts";
+import { referenceTokenize } from "../src/cpu/tokenizer.ts";
 
 /** A UV sphere of quads (the polygon path), radius jittered by ±5%. */
 function jitteredSphere(rings: number, segments: number, seed: number): Mesh {

@@ -51,9 +51,7 @@ function step(i: number, profiler?: Profiler): void {
   optimizer.prepare(1e-3, i + 1);
   gpu.record((r) => {
     model.zeroGrads(r);
-    model.forward(r);
-    model.loss(r);
-    model.backward(r);
+    model.forwardBackward(r);
     optimizer.record(r);
   }, profiler);
 }

@@ -47,9 +47,7 @@ describe("the GPU model matches the CPU reference", () => {
     model.setLossScale(1 / count);
     gpu.record((r) => {
       model.zeroGrads(r);
-      model.forward(r);
-      model.loss(r);
-      model.backward(r);
+      model.forwardBackward(r);
     });
     const stats = gpu.read(model.lossStats);
     const ref = lossAndGrads(networkOf(config), params, batch, B, L);
@@ -68,9 +66,7 @@ describe("the GPU model matches the CPU reference", () => {
     recomputed.setLossScale(1 / count);
     gpu.record((r) => {
       recomputed.zeroGrads(r);
-      recomputed.forward(r);
-      recomputed.loss(r);
-      recomputed.backward(r);
+      recomputed.forwardBackward(r);
     });
     const expected = model.readGrads();
     const got = recomputed.readGrads();

@@ -3,7 +3,7 @@ import { uniform01 } from "../src/cpu/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, type TokenizeOptions, type Tokenized, detokenize, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
 import { packageMesh } from "./helpers.ts";
-import { SplitMix64, referenceDetokenize, referenceTokenize, roundHalfEven } from "./reference/tokenizer.ts";
+import { SplitMix64, referenceDetokenize, referenceTokenize, roundHalfEven } from "../src/cpu/tokenizer.ts";
 
 // ---- helpers ------------------------------------------------------------------------------
 

@@ -4,13 +4,13 @@
  * and RoPE at level 0. FLOPs count the causal half only: forward 4·hd per (query, key) pair with
  * key ≤ query (q·k and p·v); backward 2.5× the forward, the usual convention (five products
  * against two), though the deterministic dq and dk/dv kernels recompute q·k and dout·v (seven).
- *   bun scripts/bench/attention.ts
+ *   bun scripts/bench-kernels.ts attention
  */
 import { type Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, ATTENTION_TILES, type AttentionShape } from "../../src/kernels/attention.ts";
 import { ropeForward, ropeTables } from "../../src/kernels/rope.ts";
-import { formatTable, timeCase, type BenchCase } from "./common.ts";
+import type { BenchCase } from "./common.ts";
 
 const H = 16;
 const HD = 32;
@@ -88,16 +88,4 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     dispose: () => rope.dispose(),
   });
   return cases;
-}
-
-if (import.meta.main) {
-  const { Gpu } = await import("../../src/gpu/runtime.ts");
-  const gpu = Gpu.get();
-  console.log(gpu.describe());
-  const results = benchCases(gpu).map((c) => {
-    const res = timeCase(gpu, c, 5);
-    c.dispose?.();
-    return res;
-  });
-  console.log(formatTable(results));
 }

@@ -6,14 +6,14 @@
  * writes its states and moves one row of q, k, v, o. FLOPs are those of the chunked recurrence as
  * implemented: 32² multiply-adds per row and head for each state pass and 2·32² for each emitting
  * pass (forward one of each, backward two and three).
- *   bun scripts/bench/linear-attention.ts
+ *   bun scripts/bench-kernels.ts linear-attention
  */
 import { type Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import {
   linearAttentionBackward, linearAttentionChunk, linearAttentionForward, linearAttentionScratch, linearAttentionStep,
 } from "../../src/kernels/linear-attention.ts";
-import { formatTable, timeCase, type BenchCase } from "./common.ts";
+import type { BenchCase } from "./common.ts";
 
 const H = 16;
 const HD = 32;
@@ -89,16 +89,4 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   for (const L of [6921, 2307, 769]) cases.push(linearAttentionCase(gpu, 8, L, false), linearAttentionCase(gpu, 8, L, true));
   cases.push(linearAttentionStepCase(gpu, 1), linearAttentionStepCase(gpu, 32));
   return cases;
-}
-
-if (import.meta.main) {
-  const { Gpu } = await import("../../src/gpu/runtime.ts");
-  const gpu = Gpu.get();
-  console.log(gpu.describe());
-  const results = benchCases(gpu).map((c) => {
-    const res = timeCase(gpu, c, 10);
-    c.dispose?.();
-    return res;
-  });
-  console.log(formatTable(results));
 }

@@ -48,9 +48,7 @@ model.setTokens(tokens);
 model.setLossScale(1 / countTargets(tokens, B, L));
 gpu.record((r) => {
   model.zeroGrads(r);
-  model.forward(r);
-  model.loss(r);
-  model.backward(r);
+  model.forwardBackward(r);
 });
 const stats = gpu.read(model.lossStats) as Float32Array;
 const ours = { logits: gpu.read(model.logits) as Float32Array, loss: stats[0] / stats[1], grads: model.readGrads() };

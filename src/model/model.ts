@@ -353,6 +353,13 @@ export class IFlameModel {
     crossEntropy(r, this.logits, this.tokens, this.lossScale, this.dlogits, this.lossStats, this.lossScratch, B, L, this.network.vocab, accumulate);
   }
 
+  /** Records forward, loss and backward for the current tokens (gradients add up). */
+  forwardBackward(r: Recorder, accumulateLoss = false): void {
+    this.forward(r);
+    this.loss(r, accumulateLoss);
+    this.backward(r);
+  }
+
   // -- backward ---------------------------------------------------------------------------------
 
   /**

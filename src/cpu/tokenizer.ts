@@ -3,8 +3,8 @@
  * sorts, BigInt PRNG), independent of the WASM code. Used by tests and the benchmark only.
  * Every face, triangles included, goes through the general cycle-basis replay here.
  */
-import { type Mesh, triangleMesh } from "../../src/mesh/mesh.ts";
-import type { TokenizeOptions, Tokenized } from "../../src/tokenizer/index.ts";
+import { type Mesh, triangleMesh } from "../mesh/mesh.ts";
+import type { TokenizeOptions, Tokenized } from "../tokenizer/index.ts";
 
 type Vec3 = [number, number, number];
 
