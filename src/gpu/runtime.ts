@@ -41,6 +41,8 @@ export class Gpu {
   private readonly groupsOfBuffer = new Map<Handle, string[]>();
   /** Uniform buffer holding the params blocks of the submission being recorded. */
   readonly paramsBuffer: Handle;
+  /** Its host-side copy, filled by the recorder (one recording at a time) and uploaded at submit. */
+  readonly paramsHost = new Uint32Array(PARAMS_ARENA_BYTES / 4);
   /** Byte alignment of params blocks (the device's minUniformBufferOffsetAlignment, ≥ 16). */
   readonly paramsAlign: number;
   private readonly staging = new Map<number, Handle>();
@@ -223,8 +225,7 @@ function packParams(p: Exclude<Params, Uint32Array>): Uint32Array {
 export class Recorder {
   private encoder: Handle;
   private pass: Handle | null = null;
-  /** This submission's params blocks, uploaded to gpu.paramsBuffer just before it is submitted. */
-  private readonly params = new Uint32Array(PARAMS_ARENA_BYTES / 4);
+  /** Bytes of gpu.paramsHost this submission has filled. */
   private paramsUsed = 0;
 
   constructor(
@@ -265,7 +266,7 @@ export class Recorder {
     const size = Math.ceil(Math.max(PARAMS_BLOCK_BYTES, words.byteLength) / this.gpu.paramsAlign) * this.gpu.paramsAlign;
     if (this.paramsUsed + size > PARAMS_ARENA_BYTES) this.flush();
     const offset = this.paramsUsed;
-    this.params.set(words, offset / 4);
+    this.gpu.paramsHost.set(words, offset / 4);
     this.paramsUsed += size;
     return offset;
   }
@@ -302,7 +303,7 @@ export class Recorder {
   submit(): void {
     this.endPass();
     this.profiler?.resolve(this.encoder);
-    if (this.paramsUsed > 0) this.gpu.dev.writeBuffer(this.gpu.paramsBuffer, 0, this.params.subarray(0, this.paramsUsed / 4));
+    if (this.paramsUsed > 0) this.gpu.dev.writeBuffer(this.gpu.paramsBuffer, 0, this.gpu.paramsHost.subarray(0, this.paramsUsed / 4));
     this.paramsUsed = 0;
     this.gpu.dev.submit(this.encoder);
   }
