@@ -32,3 +32,8 @@ export function check(condition: boolean, message: string): asserts condition {
 export function checkLength(x: ArrayLike<number>, n: number, name: string): void {
   check(x.length === n, `${name}: expected ${n} elements, got ${x.length}`);
 }
+
+/** Checks that every tensor of `op` holds exactly `n` elements (names as the error shows them). */
+export function checkLengths(op: string, n: number, tensors: Record<string, ArrayLike<number>>): void {
+  for (const [name, x] of Object.entries(tensors)) checkLength(x, n, `${op} ${name}`);
+}

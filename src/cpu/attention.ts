@@ -1,4 +1,4 @@
-import { type FloatArray, checkLength, zerosLike } from "./array.ts";
+import { type FloatArray, checkLength, checkLengths, zerosLike } from "./array.ts";
 
 /**
  * Causal softmax attention per head (flash_attn_func(q, k, v, causal=True) in the reference),
@@ -14,9 +14,7 @@ export function attentionForward<T extends FloatArray>(
   q: T, k: FloatArray, v: FloatArray, B: number, L: number, H: number, hd: number,
 ): { o: T; lse: T } {
   const n = B * L * H * hd;
-  checkLength(q, n, "attention q");
-  checkLength(k, n, "attention k");
-  checkLength(v, n, "attention v");
+  checkLengths("attention", n, { q, k, v });
   const scale = 1 / Math.sqrt(hd);
   const o = zerosLike(q, n);
   const lse = zerosLike(q, B * L * H);
@@ -62,11 +60,7 @@ export function attentionBackward<T extends FloatArray>(
   B: number, L: number, H: number, hd: number,
 ): { dq: T; dk: T; dv: T } {
   const n = B * L * H * hd;
-  checkLength(q, n, "attention q");
-  checkLength(k, n, "attention k");
-  checkLength(v, n, "attention v");
-  checkLength(o, n, "attention o");
-  checkLength(dout, n, "attention dout");
+  checkLengths("attention", n, { q, k, v, o, dout });
   checkLength(lse, B * L * H, "attention lse");
   const scale = 1 / Math.sqrt(hd);
   const dqSum = new Float64Array(n), dkSum = new Float64Array(n), dvSum = new Float64Array(n);

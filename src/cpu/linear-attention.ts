@@ -1,4 +1,4 @@
-import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
+import { type FloatArray, check, checkLength, checkLengths, zerosLike } from "./array.ts";
 
 /**
  * Decayed linear attention ("lightning attention" with decay, lightning_attn_func in the reference),
@@ -40,9 +40,7 @@ export function linearAttentionForward<T extends FloatArray>(
   q: T, k: FloatArray, v: FloatArray, B: number, L: number, H: number, hd: number, slopes: FloatArray,
 ): T {
   const n = B * L * H * hd;
-  checkLength(q, n, "linear attention q");
-  checkLength(k, n, "linear attention k");
-  checkLength(v, n, "linear attention v");
+  checkLengths("linear attention", n, { q, k, v });
   checkLength(slopes, H, "linear attention slopes");
   const o = zerosLike(q, n);
   const at = (b: number, t: number, h: number) => ((b * L + t) * H + h) * hd;
@@ -93,9 +91,7 @@ export function linearAttentionRecurrent<T extends FloatArray>(
   state?: FloatArray,
 ): { o: T; state: T } {
   const n = B * L * H * hd;
-  checkLength(q, n, "linear attention q");
-  checkLength(k, n, "linear attention k");
-  checkLength(v, n, "linear attention v");
+  checkLengths("linear attention", n, { q, k, v });
   checkLength(slopes, H, "linear attention slopes");
   const S = zerosLike(q, B * H * hd * hd);
   if (state) {
@@ -123,9 +119,7 @@ export function linearAttentionStep<T extends FloatArray>(
   q: T, k: FloatArray, v: FloatArray, state: FloatArray, B: number, H: number, hd: number, slopes: FloatArray,
 ): T {
   const n = B * H * hd;
-  checkLength(q, n, "linear attention step q");
-  checkLength(k, n, "linear attention step k");
-  checkLength(v, n, "linear attention step v");
+  checkLengths("linear attention step", n, { q, k, v });
   checkLength(state, B * H * hd * hd, "linear attention step state");
   checkLength(slopes, H, "linear attention slopes");
   const o = zerosLike(q, n);
@@ -149,10 +143,7 @@ export function linearAttentionBackward<T extends FloatArray>(
   slopes: FloatArray,
 ): { dq: T; dk: T; dv: T } {
   const n = B * L * H * hd;
-  checkLength(q, n, "linear attention q");
-  checkLength(k, n, "linear attention k");
-  checkLength(v, n, "linear attention v");
-  checkLength(dout, n, "linear attention dout");
+  checkLengths("linear attention", n, { q, k, v, dout });
   checkLength(slopes, H, "linear attention slopes");
   const dqSum = new Float64Array(n), dkSum = new Float64Array(n), dvSum = new Float64Array(n);
   const at = (b: number, t: number, h: number) => ((b * L + t) * H + h) * hd;
