@@ -108,9 +108,48 @@ class Struct {
     if (utf8.length === 0) return this.u64(offset, 0).u64(offset + 8, 0);
     return this.pointer(offset, utf8).u64(offset + 8, utf8.length);
   }
+  /** A pointer to an array of NUL-terminated C strings. */
+  cStrings(offset: number, list: readonly string[]): this {
+    const pointers = new BigUint64Array(Math.max(1, list.length));
+    list.forEach((text, i) => {
+      const c = encoder.encode(`${text}\0`);
+      this.keep.push(c);
+      pointers[i] = BigInt(ptr(c));
+    });
+    return this.pointer(offset, pointers);
+  }
   get address(): Pointer {
     return ptr(this.bytes);
   }
+}
+
+/** sType of Dawn's WGPUDawnTogglesDescriptor {chain, enabledCount, enabled, disabledCount, disabled}. */
+const DAWN_TOGGLES_STYPE = 0x0005000a;
+
+/** Dawn toggles (named in Dawn's src/dawn/native/Toggles.cpp) to turn on and off. */
+export interface DawnToggles {
+  enable: string[];
+  disable: string[];
+}
+
+/**
+ * Toggles from a comma-separated list, `-name` to turn one off; e.g. IFLAME_DAWN_TOGGLES=
+ * "allow_unsafe_apis,-timestamp_quantization". Only Dawn reads them.
+ */
+export function parseDawnToggles(list: string | undefined): DawnToggles {
+  const toggles: DawnToggles = { enable: [], disable: [] };
+  for (const item of (list ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const name = item.replace(/^-/, "");
+    if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`Dawn toggle "${item}": expected a name like allow_unsafe_apis, or -name to turn one off`);
+    (item.startsWith("-") ? toggles.disable : toggles.enable).push(name);
+  }
+  return toggles;
+}
+
+/** A chained WGPUDawnTogglesDescriptor, or null when there is nothing to toggle. */
+function togglesChain(t: DawnToggles): Struct | null {
+  if (t.enable.length === 0 && t.disable.length === 0) return null;
+  return new Struct(48).u32(8, DAWN_TOGGLES_STYPE).u64(16, t.enable.length).cStrings(24, t.enable).u64(32, t.disable.length).cStrings(40, t.disable);
 }
 
 /** A handle returned by a create call; null means the library refused. */
@@ -163,6 +202,10 @@ export interface TimestampWrites {
 export interface DeviceOptions {
   /** Adapter index or case-insensitive name substring; default $IFLAME_ADAPTER, else the first. */
   adapter?: string;
+  /** Dawn toggles for the instance, adapter and device; default from $IFLAME_DAWN_TOGGLES. */
+  toggles?: DawnToggles;
+  /** More features to ask for, by raw webgpu.h value (probes of experimental features). */
+  extraFeatureValues?: readonly number[];
 }
 
 /**
@@ -173,6 +216,9 @@ export class WebGPUDevice {
   readonly library: { path: string; origin: string };
   readonly info: AdapterInfo;
   readonly features: ReadonlySet<Feature>;
+  /** Every feature the adapter reports, as raw webgpu.h values (for reports: numbering varies). */
+  readonly adapterFeatureValues: readonly number[];
+  readonly toggles: DawnToggles;
   readonly limits: Limits;
   private readonly lib: WebGPULibrary["symbols"];
   private readonly shim: Shim;
@@ -182,6 +228,8 @@ export class WebGPUDevice {
   readonly queue: Handle;
   private readonly completionSize: number;
   private readonly featureValue: Record<Feature, number>;
+  /** The toggles descriptor chained into the instance, adapter and device descriptors, kept alive with them. */
+  private readonly togglesStruct: Struct | null;
   private eventsSeen = 0;
   private lost: string | null = null;
 
@@ -191,16 +239,21 @@ export class WebGPUDevice {
     this.lib = opened.lib.symbols;
     this.shim = compileShim(opened.lib);
     this.completionSize = this.shim.shim_sizeof_completion();
-    this.instance = handle(this.lib.wgpuCreateInstance(null), `${opened.path}: wgpuCreateInstance`);
+    this.toggles = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
+    // Chained only when asked for: other implementations reject Dawn's sType.
+    this.togglesStruct = togglesChain(this.toggles);
+    const instanceDesc = this.togglesStruct ? new Struct(64).pointer(0, this.togglesStruct).address : null;
+    this.instance = handle(this.lib.wgpuCreateInstance(instanceDesc), `${opened.path}: wgpuCreateInstance`);
     this.adapter = this.requestAdapter(opts.adapter ?? process.env.IFLAME_ADAPTER);
     this.info = this.readAdapterInfo();
     const available = this.readAdapterFeatures();
+    this.adapterFeatureValues = [...available].sort((a, b) => a - b);
     this.featureValue = featureValues[opened.featureNumbering];
     this.features = new Set((Object.keys(this.featureValue) as Feature[]).filter((f) => available.has(this.featureValue[f])));
     const limits = new Struct(512);
     if (this.lib.wgpuAdapterGetLimits(this.adapter, limits.address) !== StatusSuccess) throw new Error("wgpuAdapterGetLimits failed");
     this.limits = readLimits(limits);
-    this.device = this.requestDevice(limits);
+    this.device = this.requestDevice(limits, opts.extraFeatureValues ?? []);
     this.queue = handle(this.lib.wgpuDeviceGetQueue(this.device), "wgpuDeviceGetQueue");
   }
 
@@ -211,7 +264,9 @@ export class WebGPUDevice {
   /** One line: which library, which adapter, which backend. */
   describe(): string {
     const i = this.info;
-    return `WebGPU: ${this.library.origin} (${this.library.path}) · adapter: ${i.vendor} ${i.device} [${i.description}] · ${i.backend} · ${i.adapterType}`;
+    const t = this.toggles;
+    const toggles = t.enable.length + t.disable.length ? ` · Dawn toggles: ${[...t.enable, ...t.disable.map((n) => `-${n}`)].join(",")}` : "";
+    return `WebGPU: ${this.library.origin} (${this.library.path}) · adapter: ${i.vendor} ${i.device} [${i.description}] · ${i.backend} · ${i.adapterType}${toggles}`;
   }
 
   // -- asynchronous operations, made synchronous by polling the instance --------------------
@@ -231,7 +286,7 @@ export class WebGPUDevice {
   }
 
   private requestAdapter(choice: string | undefined): Handle {
-    const options = new Struct(32).u32(12, PowerPreferenceHighPerformance);
+    const options = new Struct(32).pointer(0, this.togglesStruct).u32(12, PowerPreferenceHighPerformance);
     const c = this.completion();
     this.shim.shim_request_adapter(this.instance, options.address, c.bytes);
     this.poll(c);
@@ -241,7 +296,7 @@ export class WebGPUDevice {
     const info = this.readAdapterInfoOf(c.handle);
     const name = `${info.vendor} ${info.device} ${info.description} ${info.backend}`.toLowerCase();
     if (name.includes(choice.toLowerCase())) return c.handle;
-    const fallback = new Struct(32).u32(12, 1).u32(16, 1); // low-power, force fallback adapter
+    const fallback = new Struct(32).pointer(0, this.togglesStruct).u32(12, 1).u32(16, 1); // low-power, force fallback adapter
     const c2 = this.completion();
     this.shim.shim_request_adapter(this.instance, fallback.address, c2.bytes);
     this.poll(c2);
@@ -285,10 +340,11 @@ export class WebGPUDevice {
     return set;
   }
 
-  private requestDevice(limits: Struct): Handle {
-    const wanted = [...this.features].map((f) => this.featureValue[f]);
+  private requestDevice(limits: Struct, extra: readonly number[]): Handle {
+    const wanted = [...new Set([...[...this.features].map((f) => this.featureValue[f]), ...extra])];
     const desc = new Struct(160);
     desc
+      .pointer(0, this.togglesStruct)
       .string(8, "iflame")
       .u64(24, wanted.length)
       .pointer(32, new Uint32Array(wanted))
