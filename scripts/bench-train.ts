@@ -3,12 +3,13 @@
  * at a given config and batch, with random weights and random full-length token batches.
  * Prints step time, tokens/s, peak tensor memory and the step's time per kernel family
  * (timestamp queries, one profiled step).
- *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw]
+ * With --detail, a second table splits the profiled step by kernel shape (matmul M×N×K, tile).
+ *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw] [--detail]
  */
 import { pcgHash } from "../src/cpu/rng.ts";
 import { formatBytes } from "../ffi/webgpu.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
-import { Profiler } from "../src/gpu/profiler.ts";
+import { Profiler, byFamily } from "../src/gpu/profiler.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
@@ -23,6 +24,7 @@ const config = await loadModelConfig(flag("config", "shapenet"));
 const B = Number(flag("batch", "8"));
 const steps = Number(flag("steps", "5"));
 const optimizerKind = flag("optimizer", "muon") as "muon" | "adamw";
+const detail = process.argv.includes("--detail");
 const L = sequenceLength(config);
 
 /** A full-length batch: start row, `faces` rows of random coordinates, end row, pad. */
@@ -69,11 +71,22 @@ console.log(
 );
 
 if (gpu.features.has("timestamp-query")) {
-  const profiler = new Profiler(gpu, 16384);
+  const profiler = new Profiler(gpu, 16384, detail);
   step(steps + 1, profiler);
-  const timings = profiler.collect();
+  const detailed = profiler.collect();
+  const timings = byFamily(detailed);
   const total = timings.reduce((s, t) => s + t.ms, 0);
   console.log("| family | dispatches | GPU ms | share |\n|---|---|---|---|");
   for (const t of timings) console.log(`| ${t.label} | ${t.count} | ${t.ms.toFixed(2)} | ${((100 * t.ms) / total).toFixed(1)}% |`);
   console.log(`| total (one dispatch per pass, so slower than the timed steps) | ${timings.reduce((s, t) => s + t.count, 0)} | ${total.toFixed(1)} | |`);
+  if (detail) {
+    console.log("\n| kernel · shape | dispatches | GPU ms | TFLOP/s |\n|---|---|---|---|");
+    for (const t of detailed.filter((t) => t.label.includes(" · "))) {
+      // Products are labelled "[batch× ]M×N×K", 2·M·N·K flops each; a split-K product is two dispatches.
+      const m = /(?:(\d+)× )?(\d+)×(\d+)×(\d+)/.exec(t.label.split(" · ")[1]);
+      const products = t.label.includes(" split ") ? t.count / 2 : t.count;
+      const flops = m ? 2 * Number(m[1] ?? 1) * Number(m[2]) * Number(m[3]) * Number(m[4]) * products : 0;
+      console.log(`| ${t.label} | ${t.count} | ${t.ms.toFixed(2)} | ${flops ? (flops / (t.ms / 1000) / 1e12).toFixed(1) : ""} |`);
+    }
+  }
 }

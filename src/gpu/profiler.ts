@@ -24,9 +24,14 @@ export class Profiler {
   private labels: string[] = [];
   private resolved = 0;
 
+  /**
+   * @param detail kernels that know their shape add it to the label after " · " (see
+   *   `familyOf`), e.g. "matmul · NT 55368×512×512 128×128".
+   */
   constructor(
     private readonly gpu: Gpu,
     readonly capacity = 4096,
+    readonly detail = false,
   ) {
     this.querySets = Array.from({ length: Math.ceil(capacity / PER_SET) }, () => gpu.dev.createTimestampQuerySet(2 * PER_SET));
     this.resolveBuffer = gpu.dev.createBuffer(16 * capacity, BufferUsage.QueryResolve | BufferUsage.CopySrc, "timestamps");
@@ -73,4 +78,22 @@ export class Profiler {
     this.resolved = 0;
     return [...byLabel.values()].sort((a, b) => b.ms - a.ms);
   }
+}
+
+/** The family part of a detailed label ("matmul · NT 55368×512×512" → "matmul"). */
+export function familyOf(label: string): string {
+  return label.split(" · ")[0];
+}
+
+/** Timings summed by family, largest first. */
+export function byFamily(timings: readonly Timing[]): Timing[] {
+  const families = new Map<string, Timing>();
+  for (const t of timings) {
+    const label = familyOf(t.label);
+    const f = families.get(label) ?? { label, count: 0, ms: 0 };
+    f.count += t.count;
+    f.ms += t.ms;
+    families.set(label, f);
+  }
+  return [...families.values()].sort((a, b) => b.ms - a.ms);
 }

@@ -280,6 +280,11 @@ export class Recorder {
   /** The name the profiler gives the following dispatches (a kernel family, a layer). */
   label: string | undefined;
 
+  /** True while a detailed profile runs: kernels then add their shape to the label. */
+  get detailed(): boolean {
+    return this.profiler?.detail ?? false;
+  }
+
   copy(src: Tensor, dst: Tensor, elements = Math.min(src.size, dst.size)): void {
     this.endPass();
     this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, elements * 4);
