@@ -109,22 +109,33 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
     }
   }
 
+  // The stores name every accumulator by a constant index: indexing `acc` with a loop counter
+  // made the NVIDIA compiler keep the whole array in local memory once the epilogue grew (bias
+  // and accumulate together ran 16× slower).
   let base_c = wid.z * p.stride_c;
-  for (var i = 0u; i < 8u; i++) {
-    let m = m0 + (i / 4u) * (BM / 2u) + tm * 4u + i % 4u;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < 2u; j++) {
-      let n = n0 + j * (BN / 2u) + tn * 4u;
-      let v = acc[2u * i + j];
-      for (var e = 0u; e < 4u; e++) {
-        if (n + e >= p.N) { break; }
-        let at = base_c + m * p.N + n + e;
-        var out = v[e];
-        if (BIAS) { out += bias[n + e]; }
-        if (ACCUMULATE) { out += c[at]; }
-        c[at] = out;
-      }
-    }
+  let r0 = m0 + tm * 4u;
+  let r1 = m0 + BM / 2u + tm * 4u;
+  let c0 = n0 + tn * 4u;
+  let c1 = n0 + BN / 2u + tn * 4u;
+  store4(base_c, r0, c0, acc[0]);       store4(base_c, r0, c1, acc[1]);
+  store4(base_c, r0 + 1u, c0, acc[2]);  store4(base_c, r0 + 1u, c1, acc[3]);
+  store4(base_c, r0 + 2u, c0, acc[4]);  store4(base_c, r0 + 2u, c1, acc[5]);
+  store4(base_c, r0 + 3u, c0, acc[6]);  store4(base_c, r0 + 3u, c1, acc[7]);
+  store4(base_c, r1, c0, acc[8]);       store4(base_c, r1, c1, acc[9]);
+  store4(base_c, r1 + 1u, c0, acc[10]); store4(base_c, r1 + 1u, c1, acc[11]);
+  store4(base_c, r1 + 2u, c0, acc[12]); store4(base_c, r1 + 2u, c1, acc[13]);
+  store4(base_c, r1 + 3u, c0, acc[14]); store4(base_c, r1 + 3u, c1, acc[15]);
+}
+
+// C[m, n .. n+3] = v (+ bias) (+ C), the columns past N skipped.
+fn store4(base_c: u32, m: u32, n: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  for (var e = 0u; e < 4u && n + e < p.N; e++) {
+    let at = base_c + m * p.N + n + e;
+    var out = v[e];
+    if (BIAS) { out += bias[n + e]; }
+    if (ACCUMULATE) { out += c[at]; }
+    c[at] = out;
   }
 }
 
