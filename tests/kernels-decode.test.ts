@@ -1,13 +1,14 @@
 /** The small kernels of cached decoding: strided row copies, one-position resampling, the cursor. */
 import { expect, test } from "bun:test";
 import { attentionForward } from "../src/cpu/attention.ts";
+import { rmsnormForward } from "../src/cpu/rmsnorm.ts";
 import { randomUniform } from "../src/cpu/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { attentionDecode } from "../src/kernels/attention-decode.ts";
 import { copyRows } from "../src/kernels/copy-rows.ts";
 import { advanceCursor, embedAtCursor } from "../src/kernels/cursor.ts";
 import { mean3, scaleAdd } from "../src/kernels/hourglass-step.ts";
-import { rand } from "./helpers.ts";
+import { maxAbsDiff, rand } from "./helpers.ts";
 
 const gpu = Gpu.get();
 
@@ -47,26 +48,27 @@ test("mean3 and scaleAdd match their formulas", () => {
   [ta, tb, tc, tw, mean, added].forEach((t) => gpu.destroy(t));
 });
 
-test("the cursor: embed the token before it, note first end tokens, advance", () => {
+test("the cursor: embed and normalise the token before it, note first end tokens, advance", () => {
   const B = 3, S = 12, D = 8, V = 132;
   const table = rand(V * D, 6);
+  const normWeight = rand(D, 7);
   const tokens = new Int32Array(B * S).fill(129);
   // Row 0 ends at 9, row 1 at 10 (after a token at 9), row 2 never.
   tokens.set([131, 131], 0 * S + 9);
   tokens.set([7, 131], 1 * S + 9);
   tokens.set([3, 5, 8], 2 * S + 8);
   const tt = gpu.upload(tokens), tc = gpu.upload(Uint32Array.of(9)), ended = gpu.upload(new Int32Array(B));
-  const tTable = gpu.upload(table), out = gpu.tensor([B, D]);
+  const tTable = gpu.upload(table), tNorm = gpu.upload(normWeight), out = gpu.tensor([B, D]);
   gpu.record((r) => {
     advanceCursor(r, tt, tc, ended, B, S); // looks at 9, cursor → 10
     advanceCursor(r, tt, tc, ended, B, S); // looks at 10, cursor → 11
-    embedAtCursor(r, tt, tc, tTable, out, B, S, D); // tokens at 10
+    embedAtCursor(r, tt, tc, tTable, tNorm, out, B, S, D); // tokens at 10
   });
   expect(gpu.read(tc)[0]).toBe(11);
   expect(Array.from(gpu.read(ended))).toEqual([9, 10, 0]);
-  const embedded = gpu.read(out);
-  [131, 131, 8].forEach((token, b) => expect(Array.from(embedded.subarray(b * D, (b + 1) * D))).toEqual(Array.from(table.subarray(token * D, (token + 1) * D))));
-  [tt, tc, ended, tTable, out].forEach((t) => gpu.destroy(t));
+  const rows = new Float32Array([131, 131, 8].flatMap((token) => Array.from(table.subarray(token * D, (token + 1) * D))));
+  expect(maxAbsDiff(gpu.read(out), rmsnormForward(rows, normWeight, B, D).y)).toBeLessThan(1e-6);
+  [tt, tc, ended, tTable, tNorm, out].forEach((t) => gpu.destroy(t));
 });
 
 test("attentionDecode: the last row of causal attention, from a cache with spare capacity", () => {

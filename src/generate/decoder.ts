@@ -12,6 +12,10 @@
  * so many steps can be recorded into one submission: step t embeds the token that step t − 1
  * sampled into the sequence buffer.
  *
+ * A step's blocks run on B rows, one position per sequence: each is five dispatches of kernels
+ * fused for that (kernels/rows-gemv.ts), since at a few rows a step is bound by its count of
+ * dispatches. The prefill runs the general kernels over every row of the prompt.
+ *
  * Prompts are prefilled in one batched forward pass over their first `prefill` tokens (a multiple
  * of 9, so every level sees whole positions: real prompts are whole rows anyway); any further
  * given tokens go through the step path without sampling.
@@ -37,6 +41,7 @@ import {
 import { linearForward } from "../kernels/matmul.ts";
 import { rmsnormForward } from "../kernels/rmsnorm.ts";
 import { ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
+import { rowsLinear, rowsQkvRope, rowsSwigluUp } from "../kernels/rows-gemv.ts";
 import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
 import { HEAD_DIM } from "../model/config.ts";
@@ -68,8 +73,21 @@ interface Level {
   capacity: number;
 }
 
-/** The working tensors of a block, for up to as many rows as they were allocated for. */
-interface Workspace {
+/**
+ * The working tensors of a decoding step's blocks, [B, ·] (the fused kernels of rows-gemv.ts keep
+ * every other intermediate on chip).
+ */
+interface StepWorkspace {
+  /** Full blocks write k and v straight into their caches; linear blocks here. */
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  att: Tensor;
+  g: Tensor;
+}
+
+/** The prefill's working tensors, over all B·L rows, for the general kernels. */
+interface PrefillWorkspace {
   h: Tensor;
   rstd: Tensor;
   raw: Tensor;
@@ -81,11 +99,9 @@ interface Workspace {
   p1: Tensor;
   p2: Tensor;
   g: Tensor;
-  /**
-   * Prefill only: what the parallel forms need, the log-sum-exp rows of the full-attention
-   * forward and the chunk states of the linear-attention forward.
-   */
-  parallel: { lse: Tensor; linear: LinearAttentionScratch } | null;
+  /** What the parallel forms need: the full-attention forward's log-sum-exp rows, the linear one's chunk states. */
+  lse: Tensor;
+  linear: LinearAttentionScratch;
 }
 
 /** The prefill's activations: each level's stream over the whole prompt, [B·n, D]. */
@@ -94,15 +110,7 @@ interface Prefill {
   tokens: Tensor;
   embedded: Tensor;
   streams: [Tensor, Tensor, Tensor, Tensor, Tensor];
-  work: Workspace;
-}
-
-/** Rows of one call: n positions per sequence, the first at `start`. */
-interface Span {
-  n: number;
-  start: number;
-  /** A fresh forward over positions 0..n−1 (linear blocks in their parallel form); else one position (n = 1) against the caches. */
-  prefill: boolean;
+  work: PrefillWorkspace;
 }
 
 export class Decoder {
@@ -118,8 +126,7 @@ export class Decoder {
   readonly ended: Tensor;
   private readonly levels: Level[];
   private readonly rope: RopeTables;
-  private readonly work: Workspace;
-  private readonly embedded: Tensor;
+  private readonly work: StepWorkspace;
   /** enc0 outputs at the last three fine positions (slot t % 3), enc1's at coarse ones (j % 3). */
   private readonly fineRing: Tensor[];
   private readonly coarseRing: Tensor[];
@@ -157,13 +164,12 @@ export class Decoder {
       blocks: specs.map((spec) => this.allocateBlock(spec, capacities[i])),
     }));
     this.rope = ropeTables(gpu, capacity, HEAD_DIM);
-    this.work = this.allocateWorkspace(B, false);
+    this.work = this.allocateStepWorkspace();
     this.tokens = gpu.tensor([B, capacity], "i32", "decoder tokens");
     this.logits = gpu.tensor([B, V], "f32", "decoder logits");
     this.cursor = gpu.tensor([1], "u32", "decoder cursor");
     this.ended = gpu.tensor([B], "i32", "decoder ended");
     this.mask = gpu.tensor([B, V], "u32", "decoder token mask");
-    this.embedded = gpu.tensor([B, D], "f32", "decoder embedded");
     this.fineRing = [0, 1, 2].map((i) => gpu.tensor([B, D], "f32", `enc0 ring ${i}`));
     this.coarseRing = [0, 1, 2].map((i) => gpu.tensor([B, D], "f32", `enc1 ring ${i}`));
     this.bottleneck = gpu.tensor([B, D], "f32", "newest bottleneck output");
@@ -185,7 +191,13 @@ export class Decoder {
     return { spec, keys: null, values: null, state: gpu.tensor([B, H, HEAD_DIM, HEAD_DIM], "f32", `${spec.prefix} state`) };
   }
 
-  private allocateWorkspace(rows: number, parallel: boolean): Workspace {
+  private allocateStepWorkspace(): StepWorkspace {
+    const { gpu, B, D } = this;
+    const t = (width: number, label: string) => gpu.tensor([B, width], "f32", `decoder step ${label}`);
+    return { q: t(D, "q"), k: t(D, "k"), v: t(D, "v"), att: t(D, "attention"), g: t(this.network.hidden, "gate") };
+  }
+
+  private allocatePrefillWorkspace(rows: number): PrefillWorkspace {
     const { gpu, B, D } = this;
     const { hidden, heads: H } = this.network;
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
@@ -201,18 +213,16 @@ export class Decoder {
       p1: t([rows, hidden], "decoder p1"),
       p2: t([rows, hidden], "decoder p2"),
       g: t([rows, hidden], "decoder gate"),
-      parallel: parallel ? { lse: t([rows, H], "decoder lse"), linear: linearAttentionScratch(gpu, { B, L: rows / B, H }) } : null,
+      lse: t([rows, H], "decoder lse"),
+      linear: linearAttentionScratch(gpu, { B, L: rows / B, H }),
     };
   }
 
-  private destroyWorkspace(w: Workspace): void {
-    for (const t of [w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.p1, w.p2, w.g]) this.gpu.destroy(t);
-    if (w.parallel) for (const t of [w.parallel.lse, w.parallel.linear.states, w.parallel.linear.final]) this.gpu.destroy(t);
-  }
-
   private destroyPrefill(pf: Prefill): void {
-    for (const t of [pf.tokens, pf.embedded, ...pf.streams]) this.gpu.destroy(t);
-    this.destroyWorkspace(pf.work);
+    const w = pf.work;
+    for (const t of [pf.tokens, pf.embedded, ...pf.streams, w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.p1, w.p2, w.g, w.lse, w.linear.states, w.linear.final]) {
+      this.gpu.destroy(t);
+    }
   }
 
   private p(name: string): Tensor {
@@ -281,7 +291,7 @@ export class Decoder {
       tokens: gpu.tensor([B * length], "i32", "prefill tokens"),
       embedded: stream(n0, "embedded"),
       streams: [stream(n0, "enc0"), stream(n1, "enc1"), stream(n2, "bottleneck"), stream(n3, "dec0"), stream(n4, "dec1")],
-      work: this.allocateWorkspace(B * length, true),
+      work: this.allocatePrefillWorkspace(B * length),
     };
     return this.prefillState;
   }
@@ -302,7 +312,9 @@ export class Decoder {
     r.label = "embedding";
     embeddingForward(r, pf.tokens, this.p("embedding.weight"), pf.embedded, B * L, D);
     rmsnormForward(r, pf.embedded, this.p("norm.weight"), e0, pf.work.rstd, B * L, D);
-    const run = (level: number, x: Tensor) => this.level(r, level, x, { n: lengths[level], start: 0, prefill: true }, pf.work);
+    const run = (level: number, x: Tensor) => {
+      for (const block of this.levels[level].blocks) this.prefillBlock(r, block, this.levels[level].capacity, x, lengths[level], pf.work);
+    };
     run(0, e0);
     r.label = "hourglass";
     avgPool3Forward(r, e0, e1, B, L, D);
@@ -331,28 +343,26 @@ export class Decoder {
     const { t, coarse, bottleneck } = stepLevels(this.next);
     const w = this.p("skip_weights2");
     const fine = this.fineRing[t % 3];
-    const at = (start: number): Span => ({ n: 1, start, prefill: false });
     r.label = "embedding";
-    embedAtCursor(r, this.tokens, this.cursor, this.p("embedding.weight"), this.embedded, B, this.capacity, D);
-    rmsnormForward(r, this.embedded, this.p("norm.weight"), fine, this.work.rstd, B, D);
-    this.level(r, 0, fine, at(t), this.work);
+    embedAtCursor(r, this.tokens, this.cursor, this.p("embedding.weight"), this.p("norm.weight"), fine, B, this.capacity, D);
+    this.stepLevel(r, 0, fine, t);
     if (coarse !== null) {
       const coarseSlot = this.coarseRing[coarse % 3];
       r.label = "hourglass";
       mean3(r, this.fineRing[0], this.fineRing[1], this.fineRing[2], coarseSlot, B * D);
-      this.level(r, 1, coarseSlot, at(coarse), this.work);
+      this.stepLevel(r, 1, coarseSlot, coarse);
       if (bottleneck !== null) {
         r.label = "hourglass";
         mean3(r, this.coarseRing[0], this.coarseRing[1], this.coarseRing[2], this.bottleneck, B * D);
-        this.level(r, 2, this.bottleneck, at(bottleneck), this.work);
+        this.stepLevel(r, 2, this.bottleneck, bottleneck);
       }
       r.label = "hourglass";
       scaleAdd(r, this.bottleneck, coarseSlot, w, 0, this.dec0, B * D);
-      this.level(r, 3, this.dec0, at(coarse), this.work);
+      this.stepLevel(r, 3, this.dec0, coarse);
     }
     r.label = "hourglass";
     scaleAdd(r, this.dec0, fine, w, 1, this.dec1, B * D);
-    this.level(r, 4, this.dec1, at(t), this.work);
+    this.stepLevel(r, 4, this.dec1, t);
     this.output(r);
     this.emit(r, t);
     this.next = t + 1;
@@ -360,7 +370,7 @@ export class Decoder {
 
   private output(r: Recorder): void {
     r.label = "output";
-    linearForward(r, this.dec1, this.p("output_proj.weight"), this.p("output_proj.bias"), this.logits, this.B, this.D, this.V);
+    rowsLinear(r, this.dec1, this.p("output_proj.weight"), this.p("output_proj.bias"), null, this.logits, { rows: this.B, K: this.D, N: this.V });
   }
 
   /**
@@ -379,18 +389,52 @@ export class Decoder {
     advanceCursor(r, this.tokens, this.cursor, this.ended, B, capacity);
   }
 
-  /** Runs a level's blocks in place on its stream x. */
-  private level(r: Recorder, level: number, x: Tensor, span: Span, work: Workspace): void {
+  /** Runs a level's blocks in place on its stream x [B, D] at the level's position `position`. */
+  private stepLevel(r: Recorder, level: number, x: Tensor, position: number): void {
     const { capacity, blocks } = this.levels[level];
-    for (const block of blocks) this.block(r, block, capacity, x, span, work);
+    for (const block of blocks) this.stepBlock(r, block, capacity, x, position);
   }
 
-  /** x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)), over B·span.n rows. */
-  private block(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, span: Span, w: Workspace): void {
+  /**
+   * One block on one position per sequence, against its cache: five dispatches, the norms, RoPE,
+   * the cache append, the gate and the residual adds fused into the projections (rows-gemv.ts).
+   */
+  private stepBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, position: number): void {
+    const { B, D } = this;
+    const { heads: H, hidden } = this.network;
+    const w = this.work;
+    const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
+    const qkv = (k: Tensor, v: Tensor, kvStride: number, kvOffset: number) => {
+      r.label = "qkv";
+      rowsQkvRope(r, x, p("norm1.weight"), p("attn.q_proj.weight"), p("attn.k_proj.weight"), p("attn.v_proj.weight"), w.q, k, v, {
+        rows: B, D, heads: H, position, kvStride, kvOffset,
+      });
+    };
+    let outNorm: Tensor | null = null;
+    if (block.keys && block.values) {
+      qkv(block.keys, block.values, capacity * D, position * D);
+      r.label = "attention";
+      attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: position + 1, capacity });
+    } else {
+      qkv(w.k, w.v, D, 0);
+      r.label = "linear attention";
+      linearAttentionStep(r, w.q, w.k, w.v, block.state!, w.att, B, H);
+      outNorm = p("attn.rms_norm.weight");
+    }
+    r.label = "out proj";
+    rowsLinear(r, w.att, p("attn.out_proj.weight"), null, outNorm, x, { rows: B, K: D, N: D, accumulate: true });
+    r.label = "feed-forward";
+    rowsSwigluUp(r, x, p("norm2.weight"), p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"),
+      p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.g, { rows: B, K: D, hidden });
+    rowsLinear(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), null, x, { rows: B, K: hidden, N: D, accumulate: true });
+  }
+
+  /** x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)) over positions 0..n−1 of every sequence, filling the block's cache. */
+  private prefillBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, n: number, w: PrefillWorkspace): void {
     const { B, D } = this;
     const H = this.network.heads;
     const hidden = this.network.hidden;
-    const rows = B * span.n;
+    const rows = B * n;
     const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
     r.label = "rmsnorm";
     rmsnormForward(r, x, p("norm1.weight"), w.h, w.rstd, rows, D);
@@ -400,30 +444,21 @@ export class Decoder {
       r.label = "matmul";
       linearForward(r, w.h, p(`attn.${proj}_proj.weight`), undefined, w.raw, rows, D, D);
       r.label = "rope";
-      ropeForward(r, w.raw, rotated, B, span.n, H, this.rope, span.start);
+      ropeForward(r, w.raw, rotated, B, n, H, this.rope, 0);
     }
     let attended: Tensor;
     if (block.keys && block.values) {
       r.label = "kv cache";
-      const append = { B, rows: span.n, W: D, srcStride: span.n * D, srcRow: 0, dstStride: capacity * D, dstRow: span.start };
+      const append = { B, rows: n, W: D, srcStride: n * D, srcRow: 0, dstStride: capacity * D, dstRow: 0 };
       copyRows(r, w.k, block.keys, append);
       copyRows(r, w.v, block.values, append);
       r.label = "attention";
-      if (span.prefill) {
-        attentionForward(r, w.q, block.keys, block.values, w.att, w.parallel!.lse, { B, H, Lq: span.n, Lk: span.n, qOffset: 0, kvCapacity: capacity });
-      } else {
-        attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: span.start + 1, capacity });
-      }
+      attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, { B, H, Lq: n, Lk: n, qOffset: 0, kvCapacity: capacity });
       attended = w.att;
     } else {
       r.label = "linear attention";
-      const state = block.state!;
-      if (span.prefill) {
-        linearAttentionForward(r, w.q, w.k, w.v, w.att, w.parallel!.linear, { B, L: span.n, H });
-        r.copy(w.parallel!.linear.final, state);
-      } else {
-        linearAttentionStep(r, w.q, w.k, w.v, state, w.att, B, H);
-      }
+      linearAttentionForward(r, w.q, w.k, w.v, w.att, w.linear, { B, L: n, H });
+      r.copy(w.linear.final, block.state!);
       r.label = "rmsnorm";
       rmsnormForward(r, w.att, p("attn.rms_norm.weight"), w.attNorm, w.rstd, rows, D);
       attended = w.attNorm;
@@ -447,10 +482,11 @@ export class Decoder {
     for (const level of this.levels) {
       for (const b of level.blocks) for (const t of [b.keys, b.values, b.state]) if (t) gpu.destroy(t);
     }
-    this.destroyWorkspace(this.work);
+    const w = this.work;
+    for (const t of [w.q, w.k, w.v, w.att, w.g]) gpu.destroy(t);
     if (this.prefillState) this.destroyPrefill(this.prefillState);
     this.prefillState = null;
-    for (const t of [this.tokens, this.logits, this.cursor, this.ended, this.mask, this.embedded, ...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0, this.dec1]) {
+    for (const t of [this.tokens, this.logits, this.cursor, this.ended, this.mask, ...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0, this.dec1]) {
       gpu.destroy(t);
     }
   }
