@@ -2,16 +2,22 @@
 and cached generation speed, on random weights and random training-shaped token batches.
 
     python3 bench_torch.py --out bench.json            # default, about 5 minutes on an H100
-    python3 bench_torch.py --quick --out bench.json    # about 1 minute: fp32 and fp16 at batch 8, short generation
+    python3 bench_torch.py --quick --out bench.json    # a few minutes: fp32_sdpa, fp16_sdpa, fp16_compile at batch 8,
+                                                       # 900 generated tokens
 
 Training modes (each: batch --batch, then the largest batch that fits, searched by doubling then
 bisecting, catching OOM; each found batch is timed too):
-    fp32          fp32 eager, TF32 off, math attention + chunked linear attention
+    fp32          fp32 eager, TF32 off, math attention + chunked linear attention (holds the L x L
+                  scores: at L = 6921 batch 8 does not fit even an H200)
+    fp32_sdpa     as fp32, with SDPA for the full blocks (in fp32 PyTorch takes its memory-efficient
+                  kernel): the fp32 eager baseline that fits batch 8
     fp16          fp16 autocast + GradScaler, eager, math attention + chunked linear attention
     fp16_sdpa     as fp16, with SDPA (flash) for the full blocks (to separate SDPA's gain from compile's)
     fp16_compile  fp16 autocast + SDPA (flash) + chunked linear attention, torch.compile on the model
-                  (batch dimension marked dynamic); if compiling fails, the error is reported
-Order: fp32, fp16, fp16_sdpa, generation, then fp16_compile (so a slow compile costs nothing else).
+                  (batch dimension marked dynamic when the batch search runs, else static shapes);
+                  if compiling fails, the error is reported
+--quick: fp32_sdpa, fp16_sdpa, fp16_compile at batch --batch only (no search).
+Order: fp32, fp32_sdpa, fp16, fp16_sdpa, generation, then fp16_compile (so a slow compile costs nothing else).
 A step is forward + the reference loss + backward + clip to norm 1 + optimizer step + zero_grad.
 Optimizer: Muon (the reference default: Newton-Schulz in bf16 for the 2-D weights except
 output_proj -- embedding.weight included, as the reference's name rule does -- and AdamW-style
@@ -42,10 +48,12 @@ from parity_io import random_tokens  # noqa: E402
 
 MODES = {
     "fp32": dict(amp=False, full="math", compile=False),
+    "fp32_sdpa": dict(amp=False, full="sdpa", compile=False),
     "fp16": dict(amp=True, full="math", compile=False),
     "fp16_sdpa": dict(amp=True, full="sdpa", compile=False),
     "fp16_compile": dict(amp=True, full="sdpa", compile=True),
 }
+QUICK_MODES = "fp32_sdpa,fp16_sdpa,fp16_compile"
 CUDA = torch.cuda.is_available()
 
 
@@ -153,7 +161,7 @@ class Trainer:
 
     def step(self, B):
         tok = self.tokens(B)
-        if self.compiled:
+        if self.compiled and self.args.search:  # one batch only: a static-shape compile, as the reference
             torch._dynamo.mark_dynamic(tok, 0)
         with torch.autocast(self.args.device.split(":")[0], dtype=torch.float16, enabled=self.amp):
             loss = lm_loss(self.forward(tok), tok)[0]
@@ -294,27 +302,33 @@ def main():
     ap.add_argument("--full-period", type=int)
     ap.add_argument("--L", type=int, default=6921)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--modes", help=f"comma list of {','.join(MODES)} (default all; --quick: fp32,fp16_sdpa)")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--modes", help=f"comma list of {','.join(MODES)} (default all; --quick: {QUICK_MODES})")
+    ap.add_argument("--warmup", type=int, help="warm-up steps (default 2; --quick: 1)")
+    ap.add_argument("--steps", type=int, help="timed steps (default 5; --quick: 2)")
     ap.add_argument("--no-search", dest="search", action="store_false", help="skip the largest-batch search")
     ap.add_argument("--max-batch", type=int, default=512)
     ap.add_argument("--optim", default="muon", choices=["muon", "adamw"])
     ap.add_argument("--chunk", type=int, default=128, help="linear attention chunk")
-    ap.add_argument("--gen-tokens", type=int, default=7200)
+    ap.add_argument("--gen-tokens", type=int, help="tokens generated per sequence (default 7200; --quick: 900)")
     ap.add_argument("--gen-batches", default="1,32")
     ap.add_argument("--no-train", dest="train", action="store_false")
     ap.add_argument("--no-generate", dest="gen", action="store_false")
-    ap.add_argument("--quick", action="store_true", help="fp32+fp16_sdpa at batch 8 only, 1+2 steps, 900 generated tokens")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_MODES} at --batch only, 1+2 steps, 900 generated tokens")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", default="bench_torch.json")
     args = ap.parse_args()
     if args.quick:
-        args.warmup, args.steps, args.search = 1, 2, False
-        args.gen_tokens = min(args.gen_tokens, 900)
-        args.modes = args.modes or "fp32,fp16_sdpa"
+        args.search = False
+        args.modes = args.modes or QUICK_MODES
+    args.warmup = args.warmup if args.warmup is not None else 1 if args.quick else 2
+    args.steps = args.steps if args.steps is not None else 2 if args.quick else 5
+    args.gen_tokens = args.gen_tokens or (900 if args.quick else 7200)
     modes = (args.modes or ",".join(MODES)).split(",")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        ap.error(f"unknown mode(s) {','.join(unknown)}; choose from {','.join(MODES)}")
     args.gen_batches = [int(b) for b in args.gen_batches.split(",") if b]
     if not args.device.startswith("cuda"):
         global CUDA
@@ -331,6 +345,7 @@ def main():
         "cuda": torch.version.cuda, "config": cfg.__dict__ | {"blocks": list(cfg.blocks)}, "L": args.L,
         "params": sum(p.numel() for p in IFlame(cfg, max_positions=16).parameters()),
         "optimizer": args.optim, "linear_attention": f"chunked({args.chunk}), fp32 core",
+        "modes": modes, "batch": args.batch, "search": args.search,
         "warmup": args.warmup, "steps": args.steps, "train": {}, "generate": {},
     }
     t0 = time.perf_counter()
