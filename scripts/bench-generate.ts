@@ -7,7 +7,7 @@
  *     [--steps-per-submit 64] [--no-grammar] [--no-profile]
  */
 import { z } from "zod";
-import { UsageError, parseFlags } from "../src/cli/flags.ts";
+import { parseScriptFlags } from "../src/cli/flags.ts";
 import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { DEFAULT_STEPS_PER_SUBMIT, generateBatch } from "../src/generate/batch.ts";
 import { Decoder } from "../src/generate/decoder.ts";
@@ -30,14 +30,7 @@ const Flags = z
   })
   .strict();
 
-let flags: z.infer<typeof Flags>;
-try {
-  flags = parseFlags(Flags, process.argv.slice(2)).flags;
-} catch (e) {
-  if (!(e instanceof UsageError)) throw e;
-  console.error(`bench-generate: ${e.message}`);
-  process.exit(2);
-}
+const flags = parseScriptFlags("bench-generate", Flags, process.argv.slice(2));
 
 const config = await loadModelConfig(flags.config);
 const network = networkOf(config);

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { UsageError, parseFlags } from "../src/cli/flags.ts";
+import { parseScriptFlags } from "../src/cli/flags.ts";
 import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
 
 const Flags = z
@@ -32,14 +32,7 @@ const Flags = z
   })
   .strict();
 
-let flags: z.infer<typeof Flags>;
-try {
-  flags = parseFlags(Flags, process.argv.slice(2)).flags;
-} catch (e) {
-  if (!(e instanceof UsageError)) throw e;
-  console.error(`bench-vs-torch: ${e.message}`);
-  process.exit(2);
-}
+const flags = parseScriptFlags("bench-vs-torch", Flags, process.argv.slice(2));
 
 const root = join(import.meta.dir, "..");
 const outDir = flags.out ? resolve(flags.out) : join(tmpdir(), `bench-vs-torch-${process.pid}`);

@@ -108,3 +108,14 @@ export function formatFlagHelp(schema: FlagSchema): string {
   const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`.trimEnd()).join("\n");
 }
+
+/** A script's flags: on a usage error, prints it as `<script>: <message>` and exits with code 2. */
+export function parseScriptFlags<S extends FlagSchema>(script: string, schema: S, argv: readonly string[]): z.infer<S> {
+  try {
+    return parseFlags(schema, argv).flags;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${script}: ${e.message}`);
+    process.exit(2);
+  }
+}
