@@ -81,6 +81,14 @@ describe("matmul", () => {
     check(40, 24, 500, { transB: true, withBias: true, accumulate: true }, { tile, splits: 1, kChunk: 512 });
   });
 
+  test("interior tiles (loaded without bounds checks) next to edge tiles: split-K, batched, every form", () => {
+    const tile = TILES[4]; // 32×32: most tiles of these shapes are interior
+    check(70, 72, 300, { transB: true, withBias: true, accumulate: true }, { tile, splits: 3, kChunk: 104 });
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      check(66, 40, 44, { transA, transB, batch: 2 }, { tile, splits: 1, kChunk: 48 });
+    }
+  });
+
   test("batch with strides: items spaced apart, a shared B (stride 0)", () => {
     const [M, N, K, batch] = [20, 12, 9, 3];
     const [sA, sB, sC] = [M * K + 5, 0, M * N + 11];

@@ -74,20 +74,47 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
   let tn = t % THREADS_N;
 
   var acc: array<vec4f, 16>;  // acc[2·i + j]: row i of the block, column run j
-  // Each step stores one BK slice of A and B straight from global memory into the tiles, then
-  // multiplies them. (Prefetching the next slice into registers measured slower on the H100:
-  // the extra registers cost more occupancy than the overlap gains; a deeper BK hides latency.)
+  // This thread's tile elements: where each sits in the tiles, and its address in A or B at
+  // k = k_begin (one k further is +a_k / +b_k). A workgroup whose whole tile lies inside C loads
+  // full k steps without bounds checks (a uniform branch). Each step stores one BK slice straight
+  // from global memory into the tiles, then multiplies them: prefetching the next slice into
+  // registers (with double-buffered tiles) measured slower on the H100, as its registers cost
+  // occupancy (docs/BENCHMARKS.md).
+  let a_k = select(1u, p.M, TRANS_A);
+  let b_k = select(p.N, 1u, TRANS_B);
+  var a_at: array<u32, A_LOADS>;
+  var b_at: array<u32, B_LOADS>;
+  for (var i = 0u; i < A_LOADS; i++) {
+    let q = a_tile_pos(i * THREADS + t);
+    a_at[i] = base_a + select((m0 + q.x) * p.K, m0 + q.x, TRANS_A) + (k_begin + q.y) * a_k;
+  }
+  for (var i = 0u; i < B_LOADS; i++) {
+    let q = b_tile_pos(i * THREADS + t);
+    b_at[i] = base_b + select(n0 + q.x, (n0 + q.x) * p.K, TRANS_B) + (k_begin + q.y) * b_k;
+  }
+  let interior = m0 + BM <= p.M && n0 + BN <= p.N;
   let tiles = (k_end - k_begin + BK - 1u) / BK;
   for (var tile = 0u; tile < tiles; tile++) {
     let k0 = k_begin + tile * BK;
     workgroupBarrier();
-    for (var i = 0u; i < A_LOADS; i++) {
-      let q = a_tile_pos(i * THREADS + t);
-      a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(base_a, m0 + q.x, k0 + q.y, k_end);
-    }
-    for (var i = 0u; i < B_LOADS; i++) {
-      let q = b_tile_pos(i * THREADS + t);
-      b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(base_b, n0 + q.x, k0 + q.y, k_end);
+    if (interior && k0 + BK <= k_end) {
+      for (var i = 0u; i < A_LOADS; i++) {
+        let q = a_tile_pos(i * THREADS + t);
+        a_tile[q.y][q.x / 4u][q.x % 4u] = a[a_at[i] + tile * BK * a_k];
+      }
+      for (var i = 0u; i < B_LOADS; i++) {
+        let q = b_tile_pos(i * THREADS + t);
+        b_tile[q.y][q.x / 4u][q.x % 4u] = b[b_at[i] + tile * BK * b_k];
+      }
+    } else {
+      for (var i = 0u; i < A_LOADS; i++) {
+        let q = a_tile_pos(i * THREADS + t);
+        a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(base_a, m0 + q.x, k0 + q.y, k_end);
+      }
+      for (var i = 0u; i < B_LOADS; i++) {
+        let q = b_tile_pos(i * THREADS + t);
+        b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(base_b, n0 + q.x, k0 + q.y, k_end);
+      }
     }
     workgroupBarrier();
     // The 8×8 block is rows tm·4 + {0..3} and BM/2 + tm·4 + {0..3} by columns tn·4 + {0..3}
