@@ -280,9 +280,15 @@ export class Recorder {
   /** The name the profiler gives the following dispatches (a kernel family, a layer). */
   label: string | undefined;
 
-  /** True while a detailed profile runs: kernels then add their shape to the label. */
-  get detailed(): boolean {
-    return this.profiler?.detail ?? false;
+  /**
+   * Records `record`'s dispatches; while a detailed profile runs, under the label with
+   * " · " + what() added (a kernel's shape: see Profiler's `detail`).
+   */
+  detail(what: () => string, record: () => void): void {
+    const family = this.label;
+    if (this.profiler?.detail) this.label = `${family} · ${what()}`;
+    record();
+    this.label = family;
   }
 
   copy(src: Tensor, dst: Tensor, elements = Math.min(src.size, dst.size)): void {

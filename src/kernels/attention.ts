@@ -97,7 +97,8 @@ export function attentionForward(
     file: "attention.wgsl", code: forwardSrc, entry: "forward",
     constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
   });
-  r.dispatch(kernel, [q, k, v, out, lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params);
+  r.detail(() => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
+    r.dispatch(kernel, [q, k, v, out, lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params));
 }
 
 /**
@@ -119,6 +120,8 @@ export function attentionBackward(
   const dkdvKernel = r.gpu.kernel({
     file: "attention-backward-dkdv.wgsl", code: dkdvSrc, entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales },
   });
-  r.dispatch(dqKernel, [q, k, v, out, dOut, lse, scratch.delta, dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params);
-  r.dispatch(dkdvKernel, [q, k, v, dOut, lse, scratch.delta, dk, dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params);
+  r.detail(() => `backward dq Lq=${s.Lq}`, () =>
+    r.dispatch(dqKernel, [q, k, v, out, dOut, lse, scratch.delta, dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));
+  r.detail(() => `backward dk dv Lk=${s.Lk}`, () =>
+    r.dispatch(dkdvKernel, [q, k, v, dOut, lse, scratch.delta, dk, dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params));
 }

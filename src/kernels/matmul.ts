@@ -152,26 +152,25 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
 
   const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch);
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
-  const family = r.label;
-  if (r.detailed) {
-    const form = `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}`;
-    r.label = `${family} · ${form}${M}×${N}×${K} ${tile.BM}×${tile.BN}${splits > 1 ? ` split ${splits}` : ""}${accumulate ? " acc" : ""}`;
-  }
   const kernel = (entry: string, withBias: boolean, withAccumulate: boolean) =>
     matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile);
   const grid: [number, number, number] = [Math.ceil(N / tile.BN), Math.ceil(M / tile.BM), batch * splits];
   const params = (strideOut: number, row = 0) => ({ u32: [M, N, K, strideA, strideB, strideOut, splits, kChunk, row] });
-  if (splits === 1) {
-    r.dispatch(kernel("matmul", !!bias, accumulate), [a, b, bias ?? a, c], grid, params(strideC));
-  } else {
+  const shape = () =>
+    `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}` +
+    `${splits > 1 ? ` split ${splits}` : ""}${accumulate ? " acc" : ""}`;
+  r.detail(shape, () => {
+    if (splits === 1) {
+      r.dispatch(kernel("matmul", !!bias, accumulate), [a, b, bias ?? a, c], grid, params(strideC));
+      return;
+    }
     // Partial products of each K range into the workspace, then C = Σ partials (+ bias) (+ C).
     const partials = workspace(r.gpu);
     need(partials, splits * M * N, "split-K workspace");
     r.dispatch(kernel("matmul", false, false), [a, b, a, partials], grid, params(M * N));
     const { workgroups, row } = grid1d(M * N, 256);
     r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, partials, bias ?? partials, c], workgroups, params(M * N, row));
-  }
-  r.label = family;
+  });
 }
 
 /**
@@ -189,12 +188,11 @@ export function columnSums(r: Recorder, x: Tensor, out: Tensor, rows: number, co
   const partials = workspace(r.gpu);
   const flags = { transA: false, transB: false, bias: false, accumulate: false };
   const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
-  const family = r.label;
-  if (r.detailed) r.label = `${family} · column sums ${rows}×${cols}`;
-  r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
-  const { workgroups, row } = grid1d(cols, 256);
-  r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
-  r.label = family;
+  r.detail(() => `column sums ${rows}×${cols}`, () => {
+    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
+    const { workgroups, row } = grid1d(cols, 256);
+    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
+  });
 }
 
 /**
