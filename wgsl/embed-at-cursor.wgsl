@@ -3,7 +3,7 @@
 // tokens [B, S] i32 (the sequence buffer), cursor u32 [1] (the position the sampler writes next),
 // table [V, D], out [B, D]. Reading the position from GPU memory lets many decoding steps be
 // recorded at once: the step embeds whatever token the previous step sampled. One workgroup a row;
-// the row's sum of squares is added in a fixed tree.
+// the row's sum of squares is added in a fixed tree (workgroup-sum.wgsl, prepended).
 // Constants: D, EPS (f32).
 
 struct Params { S: u32 }
@@ -16,7 +16,6 @@ struct Params { S: u32 }
 @group(0) @binding(5) var<uniform> p: Params;
 
 const WG: u32 = 64u;
-var<workgroup> lane_sum: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn embed(@builtin(workgroup_id) w: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -24,11 +23,6 @@ fn embed(@builtin(workgroup_id) w: vec3u, @builtin(local_invocation_index) t: u3
   let source = u32(tokens[b * p.S + cursor[0] - 1u]) * D;
   var sum_sq = 0.0;
   for (var c = t; c < D; c += WG) { sum_sq = fma(table[source + c], table[source + c], sum_sq); }
-  lane_sum[t] = sum_sq;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (t < s) { lane_sum[t] += lane_sum[t + s]; }
-  }
-  let r = inverseSqrt(workgroupUniformLoad(&lane_sum[0]) / f32(D) + EPS);
+  let r = inverseSqrt(workgroup_sum(sum_sq, t) / f32(D) + EPS);
   for (var c = t; c < D; c += WG) { out[b * D + c] = table[source + c] * r * norm_weight[c]; }
 }

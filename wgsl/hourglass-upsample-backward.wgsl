@@ -14,9 +14,9 @@ struct Params { n: u32, Lc: u32, D: u32, w_index: u32, groups_x: u32 }
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-var<workgroup> lane_sum: array<f32, 256>;
+const WG: u32 = 256u;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let group = wid.x + wid.y * p.groups_x;
   let w = weights[p.w_index];
@@ -37,10 +37,6 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
       dw += x[i] * s;
     }
   }
-  lane_sum[t] = dw;
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (t < s) { lane_sum[t] += lane_sum[t + s]; }
-  }
-  if (t == 0u && group * ELEMS * 256u < p.n) { partials[group] = lane_sum[0]; }
+  let total = workgroup_sum(dw, t); // workgroup-sum.wgsl, prepended
+  if (t == 0u && group * ELEMS * 256u < p.n) { partials[group] = total; }
 }

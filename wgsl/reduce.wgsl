@@ -7,6 +7,7 @@
 //                                step tensor (clip_grad_norm_: min(1, max_norm / (norm + 1e-6)));
 //      inv_frobenius_finalize  → 1 / (‖segment‖_F + 1e-7) per segment (Muon's input scaling).
 // The step-tensor indices STEP_* come from the TS side (src/kernels/optim.ts).
+// workgroup_sum comes from workgroup-sum.wgsl, prepended.
 
 struct Params {
   n: u32,          // elements (stage 1) or partials (stage 2) per segment
@@ -22,27 +23,12 @@ struct Params {
 const WG: u32 = 256u;
 const CHUNK: u32 = WG * ITEMS;
 
-var<workgroup> lanes: array<f32, WG>;
-
-// Σ over the workgroup of one value per thread, by a fixed tree. Call in uniform control flow.
-fn workgroup_total(tid: u32, value: f32) -> f32 {
-  lanes[tid] = value;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (tid < stride) { lanes[tid] += lanes[tid + stride]; }
-  }
-  workgroupBarrier();
-  let total = lanes[0];
-  workgroupBarrier(); // lanes is free again for a next sum
-  return total;
-}
-
 // Σ src[start .. start+count), thread t taking start+t, start+t+WG, ... (for the short lists of
 // partials).
-fn workgroup_sum(tid: u32, start: u32, count: u32) -> f32 {
+fn range_sum(tid: u32, start: u32, count: u32) -> f32 {
   var acc = 0.0;
   for (var i = tid; i < count; i += WG) { acc += src[start + i]; }
-  return workgroup_total(tid, acc);
+  return workgroup_sum(acc, tid);
 }
 
 // Grid: x = chunk within the segment, y = segment. One partial per workgroup at
@@ -60,7 +46,7 @@ fn sum_squares_partials(@builtin(local_invocation_id) l: vec3u, @builtin(workgro
   }
   var acc = 0.0;
   for (var k = 0u; k < ITEMS; k++) { acc += x[k] * x[k]; }
-  let s = workgroup_total(l.x, acc);
+  let s = workgroup_sum(acc, l.x);
   if (l.x == 0u) { dst[p.dst_offset + w.y * ((p.n + CHUNK - 1u) / CHUNK) + w.x] = s; }
 }
 
@@ -73,7 +59,7 @@ fn is_finite(x: f32) -> bool {
 // One workgroup over all n partials of a whole gradient.
 @compute @workgroup_size(WG)
 fn grad_norm_finalize(@builtin(local_invocation_id) l: vec3u) {
-  let sum_sq = workgroup_sum(l.x, p.src_offset, p.n);
+  let sum_sq = range_sum(l.x, p.src_offset, p.n);
   if (l.x == 0u) {
     let norm = sqrt(sum_sq);
     let finite = is_finite(norm);
@@ -86,6 +72,6 @@ fn grad_norm_finalize(@builtin(local_invocation_id) l: vec3u) {
 // One workgroup per segment (workgroup_id.x): its n partials → dst[dst_offset + segment].
 @compute @workgroup_size(WG)
 fn inv_frobenius_finalize(@builtin(local_invocation_id) l: vec3u, @builtin(workgroup_id) w: vec3u) {
-  let sum_sq = workgroup_sum(l.x, p.src_offset + w.x * p.n, p.n);
+  let sum_sq = range_sum(l.x, p.src_offset + w.x * p.n, p.n);
   if (l.x == 0u) { dst[p.dst_offset + w.x] = 1.0 / (sqrt(sum_sq) + 1e-7); }
 }

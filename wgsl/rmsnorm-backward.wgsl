@@ -4,8 +4,9 @@
 // handles the contiguous rows [w·rows_per_group, ...) and writes its column sums to
 // partials[w, :]; sum_rows (elementwise.wgsl) then adds the partials in a fixed order.
 // Thread t owns columns t, t + WG, ... of every row (as the forward), so its dweight sums stay
-// in registers across rows. Constants: D (row width), WG (threads, a power of two), ADD_TO_DX
-// (add into dx, which already holds the residual stream's gradient, instead of overwriting it).
+// in registers across rows; workgroup_sum comes from workgroup-sum.wgsl, prepended.
+// Constants: D (row width), WG (threads, a power of two), ADD_TO_DX (add into dx, which already
+// holds the residual stream's gradient, instead of overwriting it).
 
 struct Params { rows: u32, rows_per_group: u32 }
 
@@ -18,16 +19,6 @@ struct Params { rows: u32, rows_per_group: u32 }
 @group(0) @binding(6) var<uniform> p: Params;
 
 const PER_THREAD = (D + WG - 1u) / WG;
-var<workgroup> lane_sum: array<f32, WG>;
-
-fn workgroup_sum(v: f32, t: u32) -> f32 {
-  lane_sum[t] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (t < s) { lane_sum[t] += lane_sum[t + s]; }
-  }
-  return workgroupUniformLoad(&lane_sum[0]);
-}
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {

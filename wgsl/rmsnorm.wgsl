@@ -1,7 +1,8 @@
 // RMSNorm forward over rows of width D:  rstd = 1 / sqrt(mean(x²) + EPS),  y = x · rstd · weight.
 // One workgroup of WG threads per row. D and WG are specialisation constants, so each thread's
 // slice of the row (columns t, t + WG, ..., coalesced across threads) stays in registers between
-// the sum of squares and the scaling: x is read once. rmsnorm-residual.wgsl extends this module.
+// the sum of squares and the scaling: x is read once. workgroup-sum.wgsl is prepended;
+// rmsnorm-residual.wgsl extends this module.
 // Constants: D (row width), WG (threads, a power of two), EPS (f32).
 
 struct Params { rows: u32, groups_x: u32 }
@@ -13,16 +14,6 @@ struct Params { rows: u32, groups_x: u32 }
 @group(0) @binding(4) var<uniform> p: Params;
 
 const PER_THREAD = (D + WG - 1u) / WG;
-var<workgroup> lane_sum: array<f32, WG>;
-
-fn workgroup_sum(v: f32, t: u32) -> f32 {
-  lane_sum[t] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (t < s) { lane_sum[t] += lane_sum[t + s]; }
-  }
-  return workgroupUniformLoad(&lane_sum[0]);
-}
 
 // Normalises the row whose columns t + k·WG this thread holds in v; writes y and rstd.
 fn normalise_row(v: array<f32, PER_THREAD>, row: u32, t: u32) {

@@ -9,6 +9,7 @@ import type { Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import { RMSNORM_EPS } from "./rmsnorm.ts";
+import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import embedSrc from "../../wgsl/embed-at-cursor.wgsl" with { type: "text" };
 import advanceSrc from "../../wgsl/advance-cursor.wgsl" with { type: "text" };
 
@@ -20,7 +21,7 @@ export function embedAtCursor(
   r: Recorder, tokens: Tensor, cursor: Tensor, table: Tensor, normWeight: Tensor, out: Tensor, B: number, S: number, D: number,
 ): void {
   if (tokens.size < B * S || out.size < B * D || table.size % D !== 0 || normWeight.size < D) throw new Error(`embedAtCursor: shapes do not fit B=${B} S=${S} D=${D}`);
-  const k = r.gpu.kernel({ file: "embed-at-cursor.wgsl", code: embedSrc, entry: "embed", constants: { D, EPS: { f32: RMSNORM_EPS } } });
+  const k = r.gpu.kernel({ file: "workgroup-sum.wgsl+embed-at-cursor.wgsl", code: sumSrc + embedSrc, entry: "embed", constants: { D, EPS: { f32: RMSNORM_EPS } } });
   r.dispatch(k, [tokens, cursor, table, normWeight, out], B, { u32: [S] });
 }
 

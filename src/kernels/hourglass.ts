@@ -9,6 +9,7 @@ import { grid1d, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { sumRows } from "./elementwise.ts";
 import poolSrc from "../../wgsl/hourglass.wgsl" with { type: "text" };
+import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import upsampleSrc from "../../wgsl/hourglass-upsample.wgsl" with { type: "text" };
 import upsampleBackwardSrc from "../../wgsl/hourglass-upsample-backward.wgsl" with { type: "text" };
 
@@ -69,7 +70,8 @@ export function upsampleShiftAddBackward(
   const groups = upsampleScratchSize(B, Lc, D);
   if (scratch.size < groups) throw new Error(`upsampleShiftAddBackward: scratch has ${scratch.size} elements, needs ${groups}`);
   const k = r.gpu.kernel({
-    file: "hourglass-upsample-backward.wgsl", code: upsampleBackwardSrc, entry: "backward", constants: { SHIFT, ELEMS },
+    file: "workgroup-sum.wgsl+hourglass-upsample-backward.wgsl", code: sumSrc + upsampleBackwardSrc, entry: "backward",
+    constants: { SHIFT, ELEMS },
   });
   const { workgroups, row } = grid1d(groups, 1);
   r.dispatch(k, [dout, x, weights, dx, scratch], workgroups, { u32: [n, Lc, D, wIndex, row] });

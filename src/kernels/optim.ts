@@ -24,6 +24,7 @@ import { matmul } from "./matmul.ts";
 import adamwSrc from "../../wgsl/optim.wgsl" with { type: "text" };
 import muonSrc from "../../wgsl/muon.wgsl" with { type: "text" };
 import nsSrc from "../../wgsl/newton-schulz.wgsl" with { type: "text" };
+import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import reduceSrc from "../../wgsl/reduce.wgsl" with { type: "text" };
 
 /** Slots of the step tensor f32[8]. 0..3 are written by the CPU, 4..7 by the GPU. */
@@ -106,7 +107,7 @@ const REDUCE_ITEMS = 16;
 const REDUCE_CHUNK = 256 * REDUCE_ITEMS;
 
 function reduceKernel(gpu: Gpu, entry: string) {
-  return gpu.kernel({ file: "reduce.wgsl", code: reduceSrc, entry, constants: { ITEMS: REDUCE_ITEMS, ...STEP_CONSTANTS } });
+  return gpu.kernel({ file: "workgroup-sum.wgsl+reduce.wgsl", code: sumSrc + reduceSrc, entry, constants: { ITEMS: REDUCE_ITEMS, ...STEP_CONSTANTS } });
 }
 
 function chunks(n: number): number {

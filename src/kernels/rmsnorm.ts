@@ -7,6 +7,7 @@
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { rowThreads, sumRows } from "./elementwise.ts";
+import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import forwardSrc from "../../wgsl/rmsnorm.wgsl" with { type: "text" };
 import residualSrc from "../../wgsl/rmsnorm-residual.wgsl" with { type: "text" };
 import backwardSrc from "../../wgsl/rmsnorm-backward.wgsl" with { type: "text" };
@@ -32,8 +33,8 @@ export function rmsnormScratchSize(rows: number, D: number): number {
 
 function forwardKernel(r: Recorder, D: number, residual: boolean) {
   return r.gpu.kernel({
-    file: residual ? "rmsnorm.wgsl+rmsnorm-residual.wgsl" : "rmsnorm.wgsl",
-    code: residual ? forwardSrc + residualSrc : forwardSrc,
+    file: residual ? "workgroup-sum.wgsl+rmsnorm.wgsl+rmsnorm-residual.wgsl" : "workgroup-sum.wgsl+rmsnorm.wgsl",
+    code: sumSrc + forwardSrc + (residual ? residualSrc : ""),
     entry: residual ? "forward_residual" : "forward",
     constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
   });
@@ -68,7 +69,7 @@ export function rmsnormBackward(
   const { groups, rowsPerGroup } = backwardSplit(rows);
   if (scratch.size < groups * D) throw new Error(`rmsnormBackward: scratch has ${scratch.size} elements, needs ${groups * D}`);
   const k = r.gpu.kernel({
-    file: "rmsnorm-backward.wgsl", code: backwardSrc, entry: "backward",
+    file: "workgroup-sum.wgsl+rmsnorm-backward.wgsl", code: sumSrc + backwardSrc, entry: "backward",
     constants: { D, WG: rowThreads(D), ADD_TO_DX: addToDx },
   });
   r.dispatch(k, [x, weight, rstd, dy, dx, scratch], groups, { u32: [rows, rowsPerGroup] });
