@@ -10,14 +10,7 @@
 // Constants: HD, WG, R (keys per thread), QT (queries per tile), QB (queries per block, a
 // multiple of 4 dividing QT), SCALE (f32), SCALE_LOG2E (f32).
 
-struct Params {
-  lq: u32, lk: u32, q_offset: u32, heads: u32,
-  q_stride: u32, kv_stride: u32, q_batch: u32, kv_batch: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4f>;
-@group(0) @binding(1) var<storage, read> k: array<vec4f>;
-@group(0) @binding(2) var<storage, read> v: array<vec4f>;
+// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
 @group(0) @binding(3) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
@@ -25,11 +18,9 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dv: array<vec4f>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-const V4 = HD / 4u;
 const KTILE = WG * R;
 const QT4 = QT / 4u + 1u;
 const QB4 = QB / 4u;
-const LOG2E = 1.4426950408889634;
 
 var<workgroup> q_tile_t: array<vec4f, HD * QT4>;    // [d][query / 4]
 var<workgroup> dout_tile_t: array<vec4f, HD * QT4>; // [d][query / 4]

@@ -8,14 +8,7 @@
 // transposed (for dp), so every product is a broadcast vec4 FMA.
 // Constants: HD, WG, R, KT, KB as in attention.wgsl; SCALE (f32, 1/sqrt(HD)), SCALE_LOG2E (f32).
 
-struct Params {
-  lq: u32, lk: u32, q_offset: u32, heads: u32,
-  q_stride: u32, kv_stride: u32, q_batch: u32, kv_batch: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4f>;
-@group(0) @binding(1) var<storage, read> k: array<vec4f>;
-@group(0) @binding(2) var<storage, read> v: array<vec4f>;
+// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
 @group(0) @binding(3) var<storage, read> o: array<vec4f>;
 @group(0) @binding(4) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
@@ -23,11 +16,9 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dq: array<vec4f>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-const V4 = HD / 4u;
 const QT = WG * R;
 const KT4 = KT / 4u + 1u;
 const KB4 = KB / 4u;
-const LOG2E = 1.4426950408889634;
 
 var<workgroup> k_tile_t: array<vec4f, HD * KT4>; // [d][key / 4]
 var<workgroup> v_tile_t: array<vec4f, HD * KT4>; // [d][key / 4]

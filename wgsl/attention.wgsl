@@ -17,19 +17,11 @@
 // Constants: HD (head dim, a multiple of 4), WG (threads), R (rows per thread), KT (keys per
 // tile), KB (keys per block, a multiple of 4 dividing KT), SCALE_LOG2E (f32).
 
-struct Params {
-  lq: u32, lk: u32, q_offset: u32, heads: u32,
-  q_stride: u32, kv_stride: u32, q_batch: u32, kv_batch: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4f>;
-@group(0) @binding(1) var<storage, read> k: array<vec4f>;
-@group(0) @binding(2) var<storage, read> v: array<vec4f>;
+// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
 @group(0) @binding(3) var<storage, read_write> o: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-const V4 = HD / 4u;
 const QT = WG * R;
 const KT4 = KT / 4u + 1u; // row stride of the transposed K tile, padded against bank conflicts
 const KB4 = KB / 4u;

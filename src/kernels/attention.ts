@@ -14,6 +14,7 @@
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import commonSrc from "../../wgsl/attention-common.wgsl" with { type: "text" };
 import forwardSrc from "../../wgsl/attention.wgsl" with { type: "text" };
 import dqSrc from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
 import dkdvSrc from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
@@ -94,7 +95,7 @@ export function attentionForward(
   const { hd, params, scale } = resolve(s, q, k);
   if (lse.size < s.B * s.H * s.Lq) throw new Error(`attentionForward: lse has ${lse.size} elements, needs ${s.B * s.H * s.Lq}`);
   const kernel = r.gpu.kernel({
-    file: "attention.wgsl", code: forwardSrc, entry: "forward",
+    file: "attention-common.wgsl+attention.wgsl", code: commonSrc + forwardSrc, entry: "forward",
     constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
   });
   r.detail(() => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
@@ -115,10 +116,10 @@ export function attentionBackward(
   if (lse.size < rows || scratch.delta.size < rows) throw new Error(`attentionBackward: lse and delta need ${rows} elements`);
   const scales = { SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } };
   const dqKernel = r.gpu.kernel({
-    file: "attention-backward-dq.wgsl", code: dqSrc, entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales },
+    file: "attention-common.wgsl+attention-backward-dq.wgsl", code: commonSrc + dqSrc, entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales },
   });
   const dkdvKernel = r.gpu.kernel({
-    file: "attention-backward-dkdv.wgsl", code: dkdvSrc, entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales },
+    file: "attention-common.wgsl+attention-backward-dkdv.wgsl", code: commonSrc + dkdvSrc, entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales },
   });
   r.detail(() => `backward dq Lq=${s.Lq}`, () =>
     r.dispatch(dqKernel, [q, k, v, out, dOut, lse, scratch.delta, dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));

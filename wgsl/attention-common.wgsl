@@ -1,0 +1,15 @@
+// Prepended to attention.wgsl (the forward) and to its backward, attention-backward-dq.wgsl and
+// attention-backward-dkdv.wgsl: their uniform block, the q, k, v bindings (layouts in
+// attention.wgsl) and the constants all three use. Constants: HD (head dim, a multiple of 4).
+
+struct Params {
+  lq: u32, lk: u32, q_offset: u32, heads: u32,
+  q_stride: u32, kv_stride: u32, q_batch: u32, kv_batch: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<vec4f>;
+@group(0) @binding(1) var<storage, read> k: array<vec4f>;
+@group(0) @binding(2) var<storage, read> v: array<vec4f>;
+
+const V4 = HD / 4u;
+const LOG2E = 1.4426950408889634;
