@@ -242,8 +242,9 @@ export class WebGPUDevice {
     this.toggles = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
     // Chained only when asked for: other implementations reject Dawn's sType.
     this.togglesStruct = togglesChain(this.toggles);
-    const instanceDesc = this.togglesStruct ? new Struct(64).pointer(0, this.togglesStruct).address : null;
-    this.instance = handle(this.lib.wgpuCreateInstance(instanceDesc), `${opened.path}: wgpuCreateInstance`);
+    // The descriptor stays referenced until the call returns (its bytes must not be collected).
+    const instanceDesc = this.togglesStruct ? new Struct(64).pointer(0, this.togglesStruct) : null;
+    this.instance = handle(this.lib.wgpuCreateInstance(instanceDesc?.address ?? null), `${opened.path}: wgpuCreateInstance`);
     this.adapter = this.requestAdapter(opts.adapter ?? process.env.IFLAME_ADAPTER);
     this.info = this.readAdapterInfo();
     const available = this.readAdapterFeatures();
