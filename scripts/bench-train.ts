@@ -6,6 +6,8 @@
  * With --detail, a second table splits the profiled step by kernel shape (matmul M×N×K, tile).
  *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw] [--detail]
  */
+import { z } from "zod";
+import { parseScriptFlags } from "../src/cli/flags.ts";
 import { pcgHash } from "../src/cpu/rng.ts";
 import { formatBytes } from "../ffi/webgpu.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
@@ -15,16 +17,21 @@ import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { Optimizer } from "../src/train/optimizer.ts";
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-const config = await loadModelConfig(flag("config", "shapenet"));
-const B = Number(flag("batch", "8"));
-const steps = Number(flag("steps", "5"));
-const optimizerKind = flag("optimizer", "muon") as "muon" | "adamw";
-const detail = process.argv.includes("--detail");
+const flags = parseScriptFlags(
+  "bench-train",
+  z
+    .object({
+      config: z.string().default("shapenet").describe("model preset or JSON config"),
+      batch: z.coerce.number().int().positive().default(8).describe("sequences per step"),
+      steps: z.coerce.number().int().positive().default(5).describe("timed steps"),
+      optimizer: z.enum(["muon", "adamw"]).default("muon").describe("optimizer"),
+      detail: z.boolean().default(false).describe("also split the profiled step by kernel shape"),
+    })
+    .strict(),
+  process.argv.slice(2),
+);
+const config = await loadModelConfig(flags.config);
+const { batch: B, steps, optimizer: optimizerKind, detail } = flags;
 const L = sequenceLength(config);
 
 /** A full-length batch: start row, `faces` rows of random coordinates, end row, pad. */

@@ -5,6 +5,8 @@
  *   bun scripts/parity/check-converted.ts --dir DIR [--B 1]
  */
 import { join } from "node:path";
+import { z } from "zod";
+import { parseScriptFlags } from "../../src/cli/flags.ts";
 import { Gpu } from "../../src/gpu/runtime.ts";
 import { convertTorchCheckpoint } from "../../src/interop/convert.ts";
 import { decodeSafetensors } from "../../src/interop/safetensors.ts";
@@ -12,13 +14,16 @@ import { sequenceLength } from "../../src/model/config.ts";
 import { IFlameModel } from "../../src/model/model.ts";
 import { readNpyF32, relError } from "./tensors.ts";
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-const dir = flag("dir", "/tmp/reference");
-const B = Number(flag("B", "1"));
+const { dir, B } = parseScriptFlags(
+  "check-converted",
+  z
+    .object({
+      dir: z.string().default("/tmp/reference").describe("folder reference-checkpoint.py wrote"),
+      B: z.coerce.number().int().positive().default(1).describe("sequences"),
+    })
+    .strict(),
+  process.argv.slice(2),
+);
 const started = performance.now();
 const { config, file } = await convertTorchCheckpoint(join(dir, "reference.pth"), join(dir, "converted"));
 const convertSeconds = (performance.now() - started) / 1000;

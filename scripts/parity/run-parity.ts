@@ -6,6 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
+import { parseScriptFlags } from "../../src/cli/flags.ts";
 import { initParams, paramSpecs } from "../../src/cpu/model.ts";
 import { pcgHash } from "../../src/cpu/rng.ts";
 import { Gpu } from "../../src/gpu/runtime.ts";
@@ -15,17 +17,23 @@ import { loadModelConfig, networkOf } from "../../src/model/config.ts";
 import { IFlameModel } from "../../src/model/model.ts";
 import { readNpyF32, relError } from "./tensors.ts";
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-const configName = flag("config", "shapenet");
+const flags = parseScriptFlags(
+  "run-parity",
+  z
+    .object({
+      config: z.string().default("shapenet").describe("model preset or JSON config"),
+      B: z.coerce.number().int().positive().default(2).describe("sequences"),
+      L: z.coerce.number().int().positive().optional().describe("tokens per sequence (default: the config's full length)"),
+      seed: z.coerce.number().int().nonnegative().default(0).describe("weights and tokens seed"),
+      dir: z.string().default("/tmp/parity").describe("folder for the exchanged tensors"),
+    })
+    .strict(),
+  process.argv.slice(2),
+);
+const configName = flags.config;
 const config = await loadModelConfig(configName);
-const B = Number(flag("B", "2"));
-const L = Number(flag("L", String(9 * (config.maxFaces + 2))));
-const seed = Number(flag("seed", "0"));
-const dir = flag("dir", "/tmp/parity");
+const { B, seed, dir } = flags;
+const L = flags.L ?? 9 * (config.maxFaces + 2);
 mkdirSync(dir, { recursive: true });
 
 // Real-length sequences: start row, coordinate rows, end row, a few pad rows.

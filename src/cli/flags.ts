@@ -33,7 +33,9 @@ function fieldInfo(field: z.ZodType): FieldInfo {
   return info;
 }
 
-const toKebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+// A capital after a lower-case letter or digit starts a word ("stepsPerSubmit" → "steps-per-submit");
+// a name that is one capital ("B") stays as it is, as toCamel leaves it.
+const toKebab = (key: string) => key.replace(/(?<=[a-z0-9])[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const toCamel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export interface Parsed<S extends FlagSchema> {
