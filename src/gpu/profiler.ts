@@ -26,7 +26,7 @@ export class Profiler {
 
   /**
    * @param detail kernels that know their shape add it to the label after " · " (see
-   *   `familyOf`), e.g. "matmul · NT 55368×512×512 128×128".
+   *   `byFamily`), e.g. "matmul · NT 55368×512×512 128×128".
    */
   constructor(
     private readonly gpu: Gpu,
@@ -80,16 +80,11 @@ export class Profiler {
   }
 }
 
-/** The family part of a detailed label ("matmul · NT 55368×512×512" → "matmul"). */
-export function familyOf(label: string): string {
-  return label.split(" · ")[0];
-}
-
-/** Timings summed by family, largest first. */
+/** Timings summed by family (the part of a detailed label before " · "), largest first. */
 export function byFamily(timings: readonly Timing[]): Timing[] {
   const families = new Map<string, Timing>();
   for (const t of timings) {
-    const label = familyOf(t.label);
+    const label = t.label.split(" · ")[0];
     const f = families.get(label) ?? { label, count: 0, ms: 0 };
     f.count += t.count;
     f.ms += t.ms;

@@ -43,3 +43,13 @@ export class Tensor {
     return new Tensor(this.buffer, shape, this.dtype, this.offset, this.label, this.owner ?? this);
   }
 }
+
+/**
+ * Throws for the first tensor smaller than the elements an op will touch in it:
+ * needs = { name: [tensor, elements] }.
+ */
+export function checkTensorSizes(op: string, needs: Record<string, [Tensor, number]>): void {
+  for (const [name, [t, n]] of Object.entries(needs)) {
+    if (t.size < n) throw new Error(`${op}: ${name} (${t.label}) has ${t.size} elements, needs ${n}`);
+  }
+}

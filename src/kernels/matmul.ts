@@ -11,7 +11,7 @@
  * workspace and summed by a second, fixed-order pass (deterministic, no atomics).
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
 import src from "../../wgsl/matmul.wgsl" with { type: "text" };
 
 export interface MatmulOptions {
@@ -129,10 +129,6 @@ function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boo
   });
 }
 
-function need(t: Tensor, elements: number, what: string): void {
-  if (t.size < elements) throw new Error(`matmul: ${what} ${t.label} has ${t.size} elements, needs ${elements}`);
-}
-
 /**
  * Records C = op(A)·op(B) (see the module comment). Reads a, b (and bias); writes c, or reads
  * and writes it with `accumulate`. c must not share a buffer with a, b or bias. `plan` overrides
@@ -145,10 +141,9 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${name}=${v} is not a non-negative integer`);
   }
   if (M === 0 || N === 0 || batch === 0) return;
-  need(a, (batch - 1) * strideA + M * K, "A");
-  need(b, (batch - 1) * strideB + K * N, "B");
-  need(c, (batch - 1) * strideC + M * N, "C");
-  if (bias) need(bias, N, "bias");
+  checkTensorSizes("matmul", {
+    A: [a, (batch - 1) * strideA + M * K], B: [b, (batch - 1) * strideB + K * N], C: [c, (batch - 1) * strideC + M * N], bias: [bias ?? a, bias ? N : 0],
+  });
 
   const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch);
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
@@ -166,7 +161,7 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
     }
     // Partial products of each K range into the workspace, then C = Σ partials (+ bias) (+ C).
     const partials = workspace(r.gpu);
-    need(partials, splits * M * N, "split-K workspace");
+    checkTensorSizes("matmul", { "split-K workspace": [partials, splits * M * N] });
     r.dispatch(kernel("matmul", false, false), [a, b, a, partials], grid, params(M * N));
     const { workgroups, row } = grid1d(M * N, 256);
     r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, partials, bias ?? partials, c], workgroups, params(M * N, row));
@@ -179,8 +174,7 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
  * or adds into it with `accumulate`.
  */
 export function columnSums(r: Recorder, x: Tensor, out: Tensor, rows: number, cols: number, accumulate = false): void {
-  need(x, rows * cols, "x");
-  need(out, cols, "out");
+  checkTensorSizes("columnSums", { x: [x, rows * cols], out: [out, cols] });
   if (cols === 0) return;
   const chunks = Math.max(1, Math.min(Math.ceil(rows / COLSUM_ROWS), Math.floor(WORKSPACE_ELEMENTS / cols)));
   const rowsPerChunk = Math.max(1, Math.ceil(rows / chunks));

@@ -10,7 +10,7 @@
  * Layouts: rows are contiguous, x [rows, K]; weights are stored [out, in] (a Linear's layout).
  */
 import type { Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
 import { ropeTables } from "../cpu/rope.ts";
 import { RMSNORM_EPS } from "./rmsnorm.ts";
 import coreSrc from "../../wgsl/rows-gemv.wgsl" with { type: "text" };
@@ -42,9 +42,7 @@ function checkSizes(op: string, sizes: Record<string, number>, tensors: Record<s
   for (const [name, n] of Object.entries(sizes)) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${op}: ${name} = ${n} is not a positive integer`);
   }
-  for (const [name, [t, n]] of Object.entries(tensors)) {
-    if (t.size < n) throw new Error(`${op}: ${name} has ${t.size} elements, needs ${n}`);
-  }
+  checkTensorSizes(op, tensors);
 }
 
 function kernel(r: Recorder, file: string, code: string, entry: string, constants: Record<string, number | boolean>, K: number, rows: number, cols: ColumnsPerGroup, norm: boolean) {
