@@ -34,7 +34,6 @@ The summary is printed as one JSON line (prefixed 'SUMMARY ') and written to --o
 import argparse
 import gc
 import json
-import math
 import os
 import sys
 import time
@@ -44,6 +43,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from iflame_torch import CONFIGS, START, IFlame, config_from_args, generate, lm_loss  # noqa: E402
+from optim_torch import Muon  # noqa: E402
 from parity_io import random_tokens  # noqa: E402
 
 MODES = {
@@ -69,56 +69,6 @@ def reset_peak():
 
 def peak_gib():
     return round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if CUDA else None
-
-
-def newton_schulz5(G, steps=5):
-    """Approximate orthogonalisation of G (quintic Newton-Schulz, in bf16, as the reference)."""
-    a, b, c = 3.4445, -4.7750, 2.0315
-    X = G.bfloat16()
-    tall = G.shape[0] > G.shape[1]
-    if tall:
-        X = X.T
-    X = X / (X.norm() + 1e-7)
-    for _ in range(steps):
-        A = X @ X.T
-        X = a * X + (b * A + c * (A @ A)) @ X
-    return X.T if tall else X
-
-
-class Muon(torch.optim.Optimizer):
-    """Muon (momentum 0.95, Nesterov, 5 NS steps, step lr * 0.2 * sqrt(max(rows, cols))) for the
-    2-D weights except output_proj; the AdamW-style backup (betas 0.95, eps 1e-8) for the rest;
-    decoupled decay p *= 1 - lr * wd for both. Written from SPEC §3 and src/cpu/optim.ts."""
-    def __init__(self, named_params, lr=1e-3, wd=0.1, momentum=0.95, betas=(0.95, 0.95), eps=1e-8):
-        named = list(named_params)
-        muon = [p for n, p in named if p.ndim >= 2 and "output_proj" not in n]
-        other = [p for n, p in named if not (p.ndim >= 2 and "output_proj" not in n)]
-        super().__init__([dict(params=muon, use_muon=True), dict(params=other, use_muon=False)],
-                         dict(lr=lr, wd=wd, momentum=momentum, betas=betas, eps=eps))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            lr, wd = group["lr"], group["wd"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g, state = p.grad, self.state[p]
-                if group["use_muon"]:
-                    buf = state.setdefault("momentum", torch.zeros_like(g))
-                    buf.mul_(group["momentum"]).add_(g)
-                    update = newton_schulz5(g.add(buf, alpha=group["momentum"]))
-                    p.mul_(1 - lr * wd).add_(update.to(p.dtype), alpha=-lr * 0.2 * math.sqrt(max(p.shape)))
-                else:
-                    if not state:
-                        state.update(step=0, m=torch.zeros_like(g), v=torch.zeros_like(g))
-                    b1, b2 = group["betas"]
-                    state["step"] += 1
-                    state["m"].lerp_(g, 1 - b1)
-                    state["v"].lerp_(g.square(), 1 - b2)
-                    scale = math.sqrt(1 - b2 ** state["step"]) / (1 - b1 ** state["step"])
-                    p.mul_(1 - lr * wd).addcdiv_(state["m"], state["v"].sqrt().add_(group["eps"]), value=-lr * scale)
-        return None
 
 
 _OOM = tuple(t for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)) if t)

@@ -31,6 +31,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# torch < 2.0 (e.g. Debian's python3-torch 1.13 on the CPU CI machines) has no
+# F.scaled_dot_product_attention: there "sdpa" runs the math form, which computes the same values.
+HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
+if not HAS_SDPA:
+    print(f"iflame_torch: torch {torch.__version__} has no scaled_dot_product_attention; 'sdpa' runs the math form",
+          file=sys.stderr)
+
 PAD, START, END, VOCAB = 129, 130, 131, 132
 FIRST_LOSS_POSITION = 8  # logits[:, 8] (the last start token) predicts tokens[:, 9]
 
@@ -242,14 +249,14 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = _append_kv(cache, k, v)
         past = k.shape[2] - T
-        if self.impl == "sdpa":
+        if self.impl == "sdpa" and HAS_SDPA:
             if T == 1:
                 return F.scaled_dot_product_attention(q, k, v)
             if past == 0:
                 return F.scaled_dot_product_attention(q, k, v, is_causal=True)
             mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=q.device).tril(past)
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        assert self.impl == "math", self.impl
+        assert self.impl in ("math", "sdpa"), self.impl
         s = q @ k.transpose(-1, -2)
         s.mul_(self.hd ** -0.5)
         if T > 1:

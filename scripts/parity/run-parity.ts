@@ -2,7 +2,8 @@
  * Parity of the GPU model with our PyTorch port (issue 5): the same weights and token batch go
  * through both; logits, loss and every parameter's gradient are compared.
  *   bun scripts/parity/run-parity.ts [--config shapenet] [--B 2] [--L 6921] [--seed 0] [--dir /tmp/parity]
- * Needs python3 with torch (CUDA or CPU) for scripts/parity/compare.py. Prints a JSON summary.
+ * Needs a python3 with torch (CUDA or CPU) for scripts/parity/compare.py (--python or IFLAME_PYTHON).
+ * Prints a JSON summary.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ const flags = parseScriptFlags(
       L: z.coerce.number().int().positive().optional().describe("tokens per sequence (default: the config's full length)"),
       seed: z.coerce.number().int().nonnegative().default(0).describe("weights and tokens seed"),
       dir: z.string().default("/tmp/parity").describe("folder for the exchanged tensors"),
+      python: z.string().default(process.env.IFLAME_PYTHON ?? "python3").describe("a python3 with torch and numpy"),
     })
     .strict(),
   process.argv.slice(2),
@@ -63,7 +65,7 @@ const ours = { logits: gpu.read(model.logits) as Float32Array, loss: stats[0] / 
 
 const torchOut = join(dir, "torch.json");
 const py = Bun.spawnSync(
-  ["python3", join(import.meta.dir, "compare.py"), "--weights", join(dir, "weights.safetensors"), "--tokens", join(dir, "tokens.bin"),
+  [flags.python, join(import.meta.dir, "compare.py"), "--weights", join(dir, "weights.safetensors"), "--tokens", join(dir, "tokens.bin"),
     "--B", String(B), "--L", String(L), "--config", configName, "--out", torchOut],
   { stdout: "inherit", stderr: "inherit" },
 );
