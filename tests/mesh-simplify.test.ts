@@ -1,0 +1,85 @@
+/** meshoptimizer behind simplifyMesh, and the surface sampling / Chamfer distance it reports with. */
+import { expect, test } from "bun:test";
+import { SphereGeometry } from "three";
+import { SeededRandom } from "../src/data/random.ts";
+import { geometryToMesh } from "../src/data/procedural.ts";
+import { faceCount, triangleMesh } from "../src/mesh/mesh.ts";
+import { normalizeMesh } from "../src/mesh/normalize.ts";
+import { chamferDistance, sampleSurface } from "../src/mesh/sample.ts";
+import { simplifyMesh } from "../src/mesh/simplify.ts";
+import { tokenizeMesh } from "../src/tokenizer/index.ts";
+import { packageMesh } from "./helpers.ts";
+
+test("sampleSurface is seeded, lies on the surface and weights triangles by area", () => {
+  // Two triangles in the z = 0 plane: areas 0.5 (x < 1) and 1.5 (x > 1).
+  const mesh = triangleMesh(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 4, 0, 0, 1, 1, 0]), new Uint32Array([0, 1, 2, 3, 4, 5]));
+  const points = sampleSurface(mesh, 4000, 7);
+  expect(sampleSurface(mesh, 4000, 7)).toEqual(points);
+  expect(sampleSurface(mesh, 4000, 8)).not.toEqual(points);
+  let left = 0;
+  for (let p = 0; p < 4000; p++) {
+    expect(points[3 * p + 2]).toBe(0);
+    if (points[3 * p] < 1) left++;
+  }
+  expect(Math.abs(left / 4000 - 0.25)).toBeLessThan(0.03); // binomial sd ≈ 0.007
+  expect(() => sampleSurface(triangleMesh(new Float32Array(9), new Uint32Array([0, 1, 2])), 10, 0)).toThrow("zero area");
+});
+
+test("chamferDistance is symmetric, zero on identical clouds, and the mean of both nearest-neighbour means", () => {
+  const a = new Float32Array([0, 0, 0, 1, 0, 0]);
+  const b = new Float32Array([0, 0, 0, 0, 3, 0, 1, 4, 0]);
+  expect(chamferDistance(a, a)).toBe(0);
+  // a → b: 0 and 1 (mean 0.5); b → a: 0, 3, 4 (mean 7/3).
+  expect(chamferDistance(a, b)).toBeCloseTo((0.5 + 7 / 3) / 2, 6);
+  expect(chamferDistance(b, a)).toBe(chamferDistance(a, b));
+});
+
+test("simplifyMesh brings the bunny and a fine sphere under the limit with a small Chamfer error", async () => {
+  const bunny = packageMesh("bunny"); // 3674 triangles
+  // Two 2048-point samplings of one surface already measure ≈ 0.017 (bunny) and 0.020 (sphere)
+  // of the largest extent: the tolerance is a margin over that sampling floor.
+  const cases = [
+    { mesh: bunny, limit: 800, margin: 0.003 },
+    { mesh: bunny, limit: 200, margin: 0.006 },
+    { mesh: geometryToMesh(new SphereGeometry(1, 64, 40)), limit: 400, margin: 0.003 },
+  ];
+  for (const { mesh, limit, margin } of cases) {
+    const unit = normalizeMesh(mesh);
+    const floor = chamferDistance(sampleSurface(unit, 2048, 1), sampleSurface(unit, 2048, 3));
+    expect(faceCount(mesh)).toBeGreaterThan(3 * limit);
+    const s = await simplifyMesh(mesh, limit);
+    expect(s.path).toBe("topology");
+    expect(s.inputTriangles).toBe(faceCount(mesh));
+    expect(s.triangles).toBeLessThanOrEqual(limit);
+    expect(s.triangles).toBeGreaterThan(0.9 * limit);
+    expect(faceCount(s.mesh)).toBe(s.triangles);
+    expect(tokenizeMesh(s.mesh).faceCount).toBeLessThanOrEqual(limit);
+    expect(s.chamfer).toBeLessThan(floor + margin);
+    expect(s.chamfer).toBeGreaterThan(0);
+  }
+});
+
+test("a mesh within the limit comes back whole; a non-manifold tangle falls through to the sloppy simplifier", async () => {
+  const bunny = packageMesh("bunny");
+  const same = await simplifyMesh(bunny, 4000);
+  expect([same.triangles, same.chamfer, faceCount(same.mesh)]).toEqual([3674, 0, 3674]);
+
+  // 3000 triangles among near neighbours of a helix of 1000 points: edges shared by many
+  // triangles, so edge collapses stop early and Prune removes everything.
+  const r = new SeededRandom(3);
+  const n = 1000;
+  const vertices = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) vertices.set([Math.cos((6 * Math.PI * i) / n), Math.sin((6 * Math.PI * i) / n), i / n], 3 * i);
+  const triangles = new Uint32Array(3 * 3000);
+  for (let t = 0; t < 3000; t++) {
+    const a = r.int(0, n - 4);
+    const b = a + r.int(1, 3);
+    triangles.set([a, b, b === a + 3 ? a + 1 : b + 1], 3 * t);
+  }
+  const s = await simplifyMesh(triangleMesh(vertices, triangles), 400);
+  expect(s.path).toBe("sloppy");
+  expect(s.triangles).toBeLessThanOrEqual(400);
+  expect(s.triangles).toBeGreaterThan(0);
+
+  await expect(simplifyMesh(bunny, 0)).rejects.toThrow("positive integer");
+});
