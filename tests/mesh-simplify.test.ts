@@ -1,8 +1,16 @@
 /** meshoptimizer behind simplifyMesh, and the surface sampling / Chamfer distance it reports with. */
-import { expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SphereGeometry } from "three";
+import type { Splits } from "../src/data/dataset.ts";
+import { openShardedDataset } from "../src/data/index.ts";
+import type { ShardDataset } from "../src/data/shards.ts";
 import { SeededRandom } from "../src/data/random.ts";
-import { geometryToMesh } from "../src/data/procedural.ts";
+import { geometryToMesh, proceduralMesh } from "../src/data/procedural.ts";
+import { readMesh, writeMesh } from "../src/mesh/io.ts";
 import { faceCount, triangleMesh } from "../src/mesh/mesh.ts";
 import { normalizeMesh } from "../src/mesh/normalize.ts";
 import { chamferDistance, sampleSurface } from "../src/mesh/sample.ts";
@@ -82,4 +90,49 @@ test("a mesh within the limit comes back whole; a non-manifold tangle falls thro
   expect(s.triangles).toBeGreaterThan(0);
 
   await expect(simplifyMesh(bunny, 0)).rejects.toThrow("positive integer");
+});
+
+describe("meshes over the face limit", () => {
+  const dir = mkdtempSync(join(tmpdir(), "iflame-simplify-"));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const bunny = packageMesh("bunny");
+
+  test("a folder dataset simplifies them by default and reports it; --no-simplify leaves them out by name", async () => {
+    const folder = join(dir, "meshes");
+    await writeMesh(join(folder, "bunny.obj"), bunny);
+    for (let i = 0; i < 3; i++) await writeMesh(join(folder, `small-${i}.obj`), proceduralMesh(4, i, 100).mesh);
+    const total = (s: Splits<ShardDataset>) => s.train.size + s.val.size;
+    const both = (s: Splits<ShardDataset>) => [s.train.header, s.val.header];
+
+    const logs: string[] = [];
+    const kept = await openShardedDataset({ kind: "folder", path: folder }, { maxFaces: 200, cacheDir: join(dir, "cache"), log: (l) => logs.push(l) });
+    expect(total(kept)).toBe(4);
+    const [counted] = both(kept).filter((h) => h.names.includes("bunny.obj"));
+    expect(counted.config.simplify).toBe(true);
+    expect(counted.simplified).toMatchObject({ topology: 1, prune: 0, sloppy: 0 });
+    expect(counted.simplified.chamferMax).toBeGreaterThan(0);
+    expect(counted.simplified.chamferMax).toBeLessThan(0.03);
+    expect(logs.join("\n")).toContain("simplified 1 meshes over 200 faces (topology 1); Chamfer error mean");
+    const split = kept.train.header === counted ? kept.train : kept.val;
+    expect(split.faceCount(split.header.names.indexOf("bunny.obj"))).toBeLessThanOrEqual(200);
+
+    logs.length = 0;
+    const dropped = await openShardedDataset({ kind: "folder", path: folder }, { maxFaces: 200, cacheDir: join(dir, "cache"), simplify: false, log: (l) => logs.push(l) });
+    expect(total(dropped)).toBe(3);
+    expect(both(dropped).map((h) => h.dropped.tooLong)).toContain(1);
+    expect(logs).toContain(`left out bunny.obj: ${tokenizeMesh(normalizeMesh(bunny)).faceCount} faces after tokenization > maxFaces 200`);
+  });
+
+  test("iflame tokenize --max-faces writes tokens of at most that many faces", async () => {
+    const input = join(dir, "bunny.ply");
+    await writeMesh(input, bunny);
+    const p = Bun.spawnSync([process.execPath, join(import.meta.dir, "..", "iflame.ts"), "tokenize", input, "--max-faces", "300", "--tokens", "t.json", "--out", "t.obj"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    expect(p.stderr.toString()).toBe("");
+    expect(p.exitCode).toBe(0);
+    expect(p.stdout.toString()).toMatch(/simplified \(topology\): 3674 tokenized faces > 300, 3674 → \d+ triangles, Chamfer error 0\.0\d+/);
+    const rows: number[][] = await Bun.file(join(dir, "t.json")).json();
+    expect(rows.length).toBeGreaterThan(250);
+    expect(rows.length).toBeLessThanOrEqual(300);
+    expect(faceCount(await readMesh(join(dir, "t.obj")))).toBe(rows.length);
+  });
 });

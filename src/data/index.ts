@@ -21,6 +21,11 @@ export interface OpenOptions {
   maxFaces?: number;
   /** Share of a procedural or folder dataset held out for validation (default 0.05); the pickle has its own split. */
   valFraction?: number;
+  /**
+   * Folder meshes over maxFaces are simplified to fit (meshoptimizer) instead of left out
+   * (default true). The pickle keeps the reference's filter; built-in data always fits.
+   */
+  simplify?: boolean;
 }
 
 export async function openDataset(spec: DatasetSpec, opts: OpenOptions = {}): Promise<Splits<NamedMesh[]>> {
@@ -45,10 +50,11 @@ export async function openShardedDataset(
 ): Promise<Splits<ShardDataset>> {
   await mkdir(opts.cacheDir, { recursive: true });
   const source = { spec, valFraction: opts.valFraction ?? 0.05 };
-  const key = createHash("sha256").update(JSON.stringify({ ...source, maxFaces: opts.maxFaces })).digest("hex").slice(0, 12);
+  const simplify = spec.kind === "folder" && (opts.simplify ?? true);
+  const key = createHash("sha256").update(JSON.stringify({ ...source, maxFaces: opts.maxFaces, simplify })).digest("hex").slice(0, 12);
   let loaded: Promise<Splits<NamedMesh[]>> | null = null;
   const meshes = (split: "train" | "val") => async () => (await (loaded ??= openDataset(spec, opts)))[split];
   const open = (split: "train" | "val") =>
-    openOrBuildShards(join(opts.cacheDir, `${spec.kind}-${key}-${split}.shards`), { maxFaces: opts.maxFaces, source: { ...source, split } }, meshes(split), opts);
+    openOrBuildShards(join(opts.cacheDir, `${spec.kind}-${key}-${split}.shards`), { maxFaces: opts.maxFaces, simplify, source: { ...source, split } }, meshes(split), opts);
   return { train: await open("train"), val: await open("val") };
 }

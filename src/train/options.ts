@@ -23,6 +23,7 @@ export const TrainOptionsSchema = z
     valEvery: z.coerce.number().int().positive().default(100).describe("validate every N steps (and at the end of each epoch)"),
     saveEvery: z.coerce.number().int().positive().default(100).describe("save a checkpoint every N steps (and at the end)"),
     category: z.string().optional().describe("category prefix for the ShapeNet pickle, e.g. 03001627 (chairs)"),
+    simplify: z.boolean().default(true).describe("simplify folder meshes over the config's face limit (meshoptimizer); --no-simplify leaves them out"),
     augment: z.boolean().default(true).describe("turn off training augmentation"),
     quiet: z.boolean().default(false).describe("no progress bar"),
   })

@@ -1,6 +1,7 @@
 /** `iflame tokenize`: tokenizes one mesh file and prints what the pipeline did to it. */
 import { z } from "zod";
 import { readMesh, writeMesh } from "../../mesh/io.ts";
+import { simplifyMesh } from "../../mesh/simplify.ts";
 import { TOKENS, detokenize, tokenizeMesh } from "../../tokenizer/index.ts";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../flags.ts";
@@ -11,6 +12,7 @@ const TokenizeFlags = z
     out: z.string().optional().describe("write the mesh the tokens decode to (obj, ply, stl, glb)"),
     augment: z.boolean().default(false).describe("apply the training augmentation first"),
     seed: z.coerce.number().int().optional().describe("augmentation seed (with --augment; default 0)"),
+    maxFaces: z.coerce.number().int().positive().optional().describe("simplify a mesh that tokenizes to more faces than this (meshoptimizer) so the tokens hold at most this many"),
   })
   .strict();
 
@@ -22,12 +24,18 @@ export const tokenizeCommand = defineCommand({
   flags: TokenizeFlags,
   async run(flags, [path]) {
     if (flags.seed !== undefined && !flags.augment) throw new UsageError("--seed only applies with --augment");
-    const mesh = await readMesh(path);
+    let mesh = await readMesh(path);
     const augment = flags.augment ? { seed: flags.seed ?? 0 } : undefined;
-    const result = tokenizeMesh(mesh, { augment });
+    let result = tokenizeMesh(mesh, { augment });
 
     console.log(`${path}${augment ? ` (augmented, seed ${augment.seed})` : ""}`);
     console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);
+    if (flags.maxFaces !== undefined && result.faceCount > flags.maxFaces) {
+      const simplified = await simplifyMesh(mesh, flags.maxFaces);
+      console.log(`  simplified (${simplified.path}): ${result.faceCount} tokenized faces > ${flags.maxFaces}, ${simplified.inputTriangles} → ${simplified.triangles} triangles, Chamfer error ${simplified.chamfer.toFixed(4)} of the largest extent`);
+      mesh = simplified.mesh;
+      result = tokenizeMesh(mesh, { augment });
+    }
     console.log(`  tokens: ${result.vertexCount} vertices, ${result.faceCount} triangles after merging and splitting`);
     console.log(`          ${result.faceTokens.length} face tokens, ${result.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
     if (flags.tokens) {
