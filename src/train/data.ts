@@ -20,14 +20,16 @@ export interface TrainingData {
   valBatches(): Iterable<Int32Array>;
 }
 
-export function datasetSpec(opts: TrainOptions): DatasetSpec {
+/** The source --data names (with --meshes, --seed, --category where they apply). */
+export function datasetSpec(opts: Pick<TrainOptions, "data" | "meshes" | "seed" | "category">): DatasetSpec {
   if (opts.data === "procedural") return { kind: "procedural", count: opts.meshes, seed: opts.seed };
-  if (!existsSync(opts.data)) throw new Error(`--data ${opts.data}: not 'procedural', and no such file or folder`);
+  if (opts.data === "shapes") return { kind: "shapes", count: opts.meshes };
+  if (!existsSync(opts.data)) throw new Error(`--data ${opts.data}: not 'procedural' or 'shapes', and no such file or folder`);
   if (statSync(opts.data).isDirectory()) return { kind: "folder", path: opts.data };
   return { kind: "pickle", path: opts.data, category: opts.category };
 }
 
-/** Where shard caches live: beside the data for files and folders, in .cache/ for procedural data. */
+/** Where shard caches live, for every source (file names carry a hash of the data spec). */
 const CACHE_DIR = ".cache/iflame";
 
 export async function openTrainingData(opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
