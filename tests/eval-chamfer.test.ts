@@ -25,6 +25,12 @@ const pack = (cs: Float32Array[], points: number) => {
 };
 
 describe("pairwise Chamfer on the GPU", () => {
+  test("two single-triangle clouds, one lifted by 0.5: exactly 0.25 each way", () => {
+    const a = Float32Array.of(0, 0, 0, 1, 0, 0, 0, 1, 0);
+    const lifted = a.map((v, i) => (i % 3 === 2 ? v + 0.5 : v));
+    expect([...pairwiseChamfer(gpu, [a, lifted], 3)]).toEqual([0, 0.5, 0.5, 0]);
+  });
+
   for (const points of [64, 100, 256, 257]) {
     test(`8 clouds of ${points} points (workgroup ${chamferWorkgroup(points).WG} × ${chamferWorkgroup(points).PER_THREAD}) match the CPU`, () => {
       const cs = clouds(8, points, points);

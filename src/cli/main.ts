@@ -14,6 +14,7 @@ interface Entry {
 const COMMANDS: Record<string, Entry> = {
   train: { summary: "train a model (tiny config on procedural meshes by default)", load: async () => (await import("./commands/train.ts")).trainCommand },
   generate: { summary: "generate meshes from a checkpoint (a run folder, checkpoint, safetensors or .pth)", load: async () => (await import("../generate/command.ts")).generateCommand },
+  eval: { summary: "compare generated meshes with a reference set (MMD, COV, 1-NNA, JSD, validity)", load: async () => (await import("./commands/eval.ts")).evalCommand },
   tokenize: { summary: "tokenize a mesh file and report what the pipeline did", load: async () => (await import("./commands/tokenize.ts")).tokenizeCommand },
   view: { summary: "browse meshes or watch a training run in a local web page", load: async () => (await import("./commands/view.ts")).viewCommand },
   bench: { summary: "measure the GPU runtime, kernels, tokenizer or sampler", load: async () => (await import("./commands/bench.ts")).benchCommand },
