@@ -49,37 +49,66 @@ export class SphereGrid {
     // Rounding each coordinate finds the nearest point of the full grid; when it is kept, it is also the nearest kept one.
     const kept = this.kept[cell];
     if (kept >= 0) return kept;
+    const list = this.candidatesOf(cell), pts = this.points;
     let best = Infinity, at = -1;
-    for (const g of this.candidatesOf(cell)) {
-      const d = (this.points[3 * g] - x) ** 2 + (this.points[3 * g + 1] - y) ** 2 + (this.points[3 * g + 2] - z) ** 2;
-      if (d < best || (d === best && g < at)) [best, at] = [d, g];
+    for (let n = 0; n < list.length; n++) {
+      const g = list[n];
+      const dx = pts[3 * g] - x, dy = pts[3 * g + 1] - y, dz = pts[3 * g + 2] - z;
+      const d = dx * dx + dy * dy + dz * dz;
+      if (d < best) [best, at] = [d, g];
     }
     return at;
   }
 
   /**
-   * Kept points whose distance to the cell's box can beat the best worst-case distance of any kept
-   * point: only they can be nearest to a point inside the box. Boxes on the grid's border reach a
-   * little past it, for points a rounding error outside [-0.5, 0.5].
+   * Kept points with a dropped (or missing) axis neighbour: the nearest kept point to a point in a
+   * dropped cell is one of them (from any other kept point, the step towards the point along an
+   * axis where it lies more than half a spacing away reaches a kept point nearer to it).
+   */
+  private shellPoints(): Int32Array {
+    const res = this.resolution;
+    const shell: number[] = [];
+    for (let cell = 0; cell < this.kept.length; cell++) {
+      if (this.kept[cell] < 0) continue;
+      const index = [Math.floor(cell / (res * res)), Math.floor(cell / res) % res, cell % res];
+      const stride = [res * res, res, 1];
+      const open = index.some((c, a) => c === 0 || c === res - 1 || this.kept[cell - stride[a]] < 0 || this.kept[cell + stride[a]] < 0);
+      if (open) shell.push(this.kept[cell]);
+    }
+    return Int32Array.from(shell);
+  }
+
+  private shell: Int32Array | null = null;
+
+  /**
+   * Shell points whose distance to the cell's box can beat the best worst-case distance of any
+   * shell point: only they can be nearest to a point inside the box. Boxes on the grid's border
+   * reach a little past it, for points a rounding error outside [-0.5, 0.5].
    */
   private candidatesOf(cell: number): Int32Array {
     let list = this.candidates.get(cell);
     if (list) return list;
+    const shell = (this.shell ??= this.shellPoints());
     const res = this.resolution, h = this.spacing / 2, margin = 1e-3;
     const index = [Math.floor(cell / (res * res)), Math.floor(cell / res) % res, cell % res];
     const lo = index.map((c) => c * this.spacing - 0.5 - h - (c === 0 ? margin : 0));
     const hi = index.map((c) => c * this.spacing - 0.5 + h + (c === res - 1 ? margin : 0));
-    const near = new Float64Array(this.size), far = new Float64Array(this.size);
+    const near = new Float64Array(shell.length);
+    const pts = this.points;
     let bound = Infinity;
-    for (let g = 0; g < this.size; g++) {
+    for (let n = 0; n < shell.length; n++) {
+      let nearest = 0, farthest = 0;
       for (let a = 0; a < 3; a++) {
-        const p = this.points[3 * g + a];
-        near[g] += Math.max(0, lo[a] - p, p - hi[a]) ** 2;
-        far[g] += Math.max(p - lo[a], hi[a] - p) ** 2;
+        const p = pts[3 * shell[n] + a];
+        const out = p < lo[a] ? lo[a] - p : p > hi[a] ? p - hi[a] : 0;
+        const reach = Math.max(p - lo[a], hi[a] - p);
+        nearest += out * out;
+        farthest += reach * reach;
       }
-      bound = Math.min(bound, far[g]);
+      near[n] = nearest;
+      if (farthest < bound) bound = farthest;
     }
-    list = Int32Array.from({ length: this.size }, (_, g) => g).filter((g) => near[g] <= bound);
+    list = shell.filter((_, n) => near[n] <= bound);
     this.candidates.set(cell, list);
     return list;
   }

@@ -5,7 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_EVAL_POINTS, checkMeshFolder, evaluateFolders } from "../eval/evaluate.ts";
-import { formatEvalTable } from "../eval/report.ts";
+import { formatEvalTable } from "../eval/table.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { faceCount } from "../mesh/mesh.ts";
 import { networkOf } from "../model/config.ts";

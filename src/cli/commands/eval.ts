@@ -1,7 +1,7 @@
 /** `iflame eval`: how close a folder of generated meshes is to a reference set (docs/EVAL.md). */
 import { z } from "zod";
 import { DEFAULT_EVAL_POINTS, checkMeshFolder, evaluateFolders } from "../../eval/evaluate.ts";
-import { formatEvalTable } from "../../eval/report.ts";
+import { formatEvalTable } from "../../eval/table.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { defineCommand } from "../command.ts";
 
