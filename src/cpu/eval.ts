@@ -6,21 +6,12 @@
  * Clouds are x y z interleaved.
  */
 
-/** Mean over the points of `a` of the squared distance to the nearest point of `b`. */
-export function directionalMeanCpu(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i += 3) {
-    let best = Infinity;
-    for (let j = 0; j < b.length; j += 3) {
-      const dx = a[i] - b[j], dy = a[i + 1] - b[j + 1], dz = a[i + 2] - b[j + 2];
-      best = Math.min(best, dx * dx + dy * dy + dz * dz);
-    }
-    sum += best;
-  }
-  return sum / (a.length / 3);
-}
+import { chamferHost, meanSquaredNearest } from "../eval/chamfer-host.ts";
 
-export const chamferCpu = (a: Float32Array, b: Float32Array): number => directionalMeanCpu(a, b) + directionalMeanCpu(b, a);
+// One brute-force Chamfer on the host, src/eval/chamfer-host.ts (the simplifier reports with it too).
+/** Mean over the points of `a` of the squared distance to the nearest point of `b`. */
+export const directionalMeanCpu = meanSquaredNearest;
+export const chamferCpu = chamferHost;
 
 /** The Chamfer distance of every pair of clouds, [n, n] row-major (symmetric, zero diagonal). */
 export function pairwiseChamferCpu(clouds: readonly Float32Array[]): Float64Array {

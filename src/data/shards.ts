@@ -48,8 +48,8 @@ const ShardHeaderSchema = z.object({
   /** Source meshes left out: more than maxFaces faces, or nothing left after tokenization / no extent. */
   dropped: z.object({ tooLong: z.number().int().nonnegative(), unusable: z.number().int().nonnegative() }),
   /**
-   * Meshes brought under maxFaces by simplification, per simplifier path, and the Chamfer error
-   * it introduced (fraction of the largest extent; mean and max over those meshes).
+   * Meshes brought under maxFaces by simplification, per simplifier path, and the Chamfer
+   * distance to their originals (src/mesh/simplify.ts; mean and max over those meshes).
    */
   simplified: z.object({
     topology: z.number().int().nonnegative(),
@@ -276,5 +276,5 @@ export function describeSimplified(header: ShardHeader): string {
   const count = topology + prune + sloppy;
   if (!count) return "";
   const paths = Object.entries({ topology, prune, sloppy }).filter(([, n]) => n).map(([path, n]) => `${path} ${n}`).join(", ");
-  return `simplified ${count} meshes over ${header.config.maxFaces} faces (${paths}); Chamfer error mean ${chamferMean.toFixed(4)}, max ${chamferMax.toFixed(4)} of the largest extent`;
+  return `simplified ${count} meshes over ${header.config.maxFaces} faces (${paths}); Chamfer distance to the originals mean ${chamferMean.toExponential(2)}, max ${chamferMax.toExponential(2)}`;
 }

@@ -5,9 +5,10 @@
  * (vertex clustering, which ignores topology) takes over.
  */
 import { MeshoptSimplifier } from "meshoptimizer";
+import { chamferHost } from "../eval/chamfer-host.ts";
+import { samplePoints } from "../eval/points.ts";
 import { fanTriangles } from "./formats/triangulate.ts";
 import { triangleMesh, type Mesh } from "./mesh.ts";
-import { chamferDistance, sampleSurface } from "./sample.ts";
 import { weldVertices } from "./weld.ts";
 
 /**
@@ -23,8 +24,9 @@ export interface Simplified {
   inputTriangles: number;
   triangles: number;
   /**
-   * Chamfer distance between surface samples of the input and the result, as a fraction of the
-   * input's largest bounding-box extent (the unit the tokenizer normalizes to).
+   * Chamfer distance between surface samples of the input and the result, each normalized as the
+   * tokenizer does (largest extent 1): the distance `iflame eval` uses (sum of the two mean
+   * squared nearest-point distances), 0 when nothing was simplified.
    */
   chamfer: number;
 }
@@ -51,15 +53,6 @@ function sloppyUnder(indices: Uint32Array, vertices: Float32Array, target: numbe
     [result] = MeshoptSimplifier.simplifySloppy(indices, vertices, 3, null, ask, NO_ERROR_LIMIT);
   }
   return result;
-}
-
-function largestExtent(v: Float32Array): number {
-  const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
-  for (let i = 0; i < v.length; i++) {
-    min[i % 3] = Math.min(min[i % 3], v[i]);
-    max[i % 3] = Math.max(max[i % 3], v[i]);
-  }
-  return Math.max(max[0] - min[0], max[1] - min[1], max[2] - min[2]);
 }
 
 /** The index buffer's vertices only, renumbered (unused vertices would still count in the tokenizer's bounding box). */
@@ -107,6 +100,6 @@ export async function simplifyMesh(mesh: Mesh, maxTriangles: number, opts: Simpl
   const { path, result } = found;
   const simplified = compact(vertices, result);
   const points = opts.chamferPoints ?? 2048;
-  const chamfer = chamferDistance(sampleSurface(welded, points, 1), sampleSurface(simplified, points, 2)) / largestExtent(vertices);
+  const chamfer = chamferHost(samplePoints(welded, points, 1), samplePoints(simplified, points, 2));
   return { mesh: simplified, path, inputTriangles, triangles: result.length / 3, chamfer };
 }

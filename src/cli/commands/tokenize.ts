@@ -32,7 +32,7 @@ export const tokenizeCommand = defineCommand({
     console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);
     if (flags.maxFaces !== undefined && result.faceCount > flags.maxFaces) {
       const simplified = await simplifyMesh(mesh, flags.maxFaces);
-      console.log(`  simplified (${simplified.path}): ${result.faceCount} tokenized faces > ${flags.maxFaces}, ${simplified.inputTriangles} → ${simplified.triangles} triangles, Chamfer error ${simplified.chamfer.toFixed(4)} of the largest extent`);
+      console.log(`  simplified (${simplified.path}): ${result.faceCount} tokenized faces > ${flags.maxFaces}, ${simplified.inputTriangles} → ${simplified.triangles} triangles, Chamfer distance ${simplified.chamfer.toExponential(2)}`);
       mesh = simplified.mesh;
       result = tokenizeMesh(mesh, { augment });
     }
