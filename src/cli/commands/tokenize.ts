@@ -24,27 +24,27 @@ export const tokenizeCommand = defineCommand({
   flags: TokenizeFlags,
   async run(flags, [path]) {
     if (flags.seed !== undefined && !flags.augment) throw new UsageError("--seed only applies with --augment");
-    let mesh = await readMesh(path);
+    const mesh = await readMesh(path);
     const augment = flags.augment ? { seed: flags.seed ?? 0 } : undefined;
-    let result = tokenizeMesh(mesh, { augment });
+    const result = tokenizeMesh(mesh, { augment });
 
     console.log(`${path}${augment ? ` (augmented, seed ${augment.seed})` : ""}`);
     console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);
+    let tokens = result;
     if (flags.maxFaces !== undefined && result.faceCount > flags.maxFaces) {
       const simplified = await simplifyMesh(mesh, flags.maxFaces);
       console.log(`  simplified (${simplified.path}): ${result.faceCount} tokenized faces > ${flags.maxFaces}, ${simplified.inputTriangles} → ${simplified.triangles} triangles, Chamfer distance ${simplified.chamfer.toExponential(2)}`);
-      mesh = simplified.mesh;
-      result = tokenizeMesh(mesh, { augment });
+      tokens = tokenizeMesh(simplified.mesh, { augment });
     }
-    console.log(`  tokens: ${result.vertexCount} vertices, ${result.faceCount} triangles after merging and splitting`);
-    console.log(`          ${result.faceTokens.length} face tokens, ${result.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
+    console.log(`  tokens: ${tokens.vertexCount} vertices, ${tokens.faceCount} triangles after merging and splitting`);
+    console.log(`          ${tokens.faceTokens.length} face tokens, ${tokens.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
     if (flags.tokens) {
-      const rows = Array.from({ length: result.faceCount }, (_, f) => [...result.faceTokens.subarray(f * TOKENS.perFace, (f + 1) * TOKENS.perFace)]);
+      const rows = Array.from({ length: tokens.faceCount }, (_, f) => [...tokens.faceTokens.subarray(f * TOKENS.perFace, (f + 1) * TOKENS.perFace)]);
       await Bun.write(flags.tokens, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
       console.log(`  wrote ${flags.tokens}`);
     }
     if (flags.out) {
-      await writeMesh(flags.out, detokenize(result.faceTokens));
+      await writeMesh(flags.out, detokenize(tokens.faceTokens));
       console.log(`  wrote ${flags.out}`);
     }
   },
