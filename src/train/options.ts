@@ -20,10 +20,10 @@ export const TrainOptionsSchema = z
     seed: z.coerce.number().int().default(0).describe("seed for initialisation, shuffling and augmentation"),
     optimizer: z.enum(["muon", "adamw"]).default("muon"),
     meshes: z.coerce.number().int().positive().default(64).describe("size of the built-in dataset (procedural, shapes) in meshes"),
+    simplify: z.boolean().default(true).describe("simplify folder meshes over the config's face limit (meshoptimizer); --no-simplify leaves them out"),
     valEvery: z.coerce.number().int().positive().default(100).describe("validate every N steps (and at the end of each epoch)"),
     saveEvery: z.coerce.number().int().positive().default(100).describe("save a checkpoint every N steps (and at the end)"),
     category: z.string().optional().describe("category prefix for the ShapeNet pickle, e.g. 03001627 (chairs)"),
-    simplify: z.boolean().default(true).describe("simplify folder meshes over the config's face limit (meshoptimizer); --no-simplify leaves them out"),
     augment: z.boolean().default(true).describe("turn off training augmentation"),
     quiet: z.boolean().default(false).describe("no progress bar"),
   })
