@@ -271,10 +271,13 @@ export async function openOrBuildShards(
   return ShardDataset.open(path, opts);
 }
 
+/** Meshes of a cache that were simplified to fit. */
+export const simplifiedCount = (header: ShardHeader): number => header.simplified.topology + header.simplified.prune + header.simplified.sloppy;
+
 /** "simplified N meshes over maxFaces …" for logs, or "" when none were. */
 export function describeSimplified(header: ShardHeader): string {
   const { topology, prune, sloppy, chamferMean, chamferMax } = header.simplified;
-  const count = topology + prune + sloppy;
+  const count = simplifiedCount(header);
   if (!count) return "";
   const paths = Object.entries({ topology, prune, sloppy }).filter(([, n]) => n).map(([path, n]) => `${path} ${n}`).join(", ");
   return `simplified ${count} meshes over ${header.config.maxFaces} faces (${paths}); Chamfer distance to the originals mean ${chamferMean.toExponential(2)}, max ${chamferMax.toExponential(2)}`;

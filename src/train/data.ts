@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { Batcher, evalBatches } from "../data/batcher.ts";
 import { openShardedDataset, type DatasetSpec } from "../data/index.ts";
-import type { ShardDataset } from "../data/shards.ts";
+import { type ShardDataset, simplifiedCount } from "../data/shards.ts";
 import type { IFlameConfig } from "../model/config.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { TrainOptions } from "./options.ts";
@@ -39,7 +39,8 @@ export async function openTrainingData(opts: TrainOptions, config: IFlameConfig,
   const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment });
   if (batcher.filtered > 0) log(`left out ${batcher.filtered} training meshes with more than ${config.maxFaces} faces`);
   const val: ShardDataset = splits.val;
-  log(`data: ${spec.kind} · ${batcher.kept.length} training meshes · ${val.size} validation meshes`);
+  const simplified = simplifiedCount(splits.train.header) + simplifiedCount(val.header);
+  log(`data: ${spec.kind} · ${batcher.kept.length} training meshes · ${val.size} validation meshes${simplified ? ` · ${simplified} simplified to fit` : ""}`);
   return {
     trainSize: batcher.kept.length,
     valSize: val.size,
