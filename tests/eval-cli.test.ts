@@ -4,18 +4,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { evaluateFolders } from "../src/eval/evaluate.ts";
 import { EvalReportSchema } from "../src/eval/report.ts";
 import { GenerateFlags } from "../src/generate/options.ts";
 import { generateMeshes } from "../src/generate/run.ts";
-import { encodeSafetensors } from "../src/interop/safetensors.ts";
 import { writeMesh } from "../src/mesh/io.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
 import type { ViewerState } from "../src/viewer/protocol.ts";
 import { startViewer } from "../src/viewer/server.ts";
+import { writeTinyCheckpoint } from "./helpers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "iflame-eval-"));
@@ -71,11 +69,7 @@ describe("iflame eval", () => {
 });
 
 test("generate --eval-against writes eval.json for the samples it wrote; the viewer serves it", async () => {
-  const config = ModelConfigSchema.parse({ name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 8 });
-  const params = initParams(networkOf(config), 3);
-  const tensors = Object.fromEntries(paramSpecs(networkOf(config)).map(({ name, shape }) => [name, { shape, data: params[name] }]));
-  const checkpoint = join(dir, "checkpoint");
-  await Bun.write(join(checkpoint, "model.safetensors"), encodeSafetensors(tensors, { config: JSON.stringify(config) }));
+  const checkpoint = await writeTinyCheckpoint(dir);
   const prompt = join(generated, "g0.obj");
   const out = join(dir, "samples");
   // A mesh left by an earlier run in the same folder is not part of this run's eval.
