@@ -8,6 +8,7 @@ import { parseFlags } from "../src/cli/flags.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { evaluateFolders } from "../src/eval/evaluate.ts";
 import { EvalReportSchema } from "../src/eval/report.ts";
+import { formatEvalTable } from "../src/eval/table.ts";
 import { GenerateFlags } from "../src/generate/options.ts";
 import { generateMeshes } from "../src/generate/run.ts";
 import { writeMesh } from "../src/mesh/io.ts";
@@ -55,6 +56,16 @@ describe("iflame eval", () => {
   test("a set against itself: MMD 0, COV 100%, JSD 0, 1-NNA 0% (each mesh's twin is nearest)", async () => {
     const report = await evaluateFolders({ generated: reference, reference, points: 32, seed: 5 });
     expect(report).toMatchObject({ mmd: 0, cov: 100, jsd: 0, nna: 0 });
+  });
+
+  test("no usable generated mesh: validity figures only, the metrics null", async () => {
+    const empty = join(dir, "empty");
+    await mkdir(empty);
+    await writeFile(join(empty, "broken.obj"), "f 1 2 3\n");
+    const report = await evaluateFolders({ generated: empty, reference, points: 16, seed: 0 });
+    expect(report).toMatchObject({ mmd: null, cov: null, nna: null, jsd: null, counts: { generated: 0, reference: 4 } });
+    expect(report.generated).toMatchObject({ files: 1, parsed: 0 });
+    expect(formatEvalTable(report)).toMatch(/MMD-CD \(×10³, lower is better\) +–\n/);
   });
 
   test("usage errors are one line with exit code 2; a missing folder names itself", () => {
