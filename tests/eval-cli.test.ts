@@ -4,18 +4,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { evaluateFolders } from "../src/eval/evaluate.ts";
 import { EvalReportSchema } from "../src/eval/report.ts";
+import { formatEvalTable } from "../src/eval/table.ts";
 import { GenerateFlags } from "../src/generate/options.ts";
 import { generateMeshes } from "../src/generate/run.ts";
-import { encodeSafetensors } from "../src/interop/safetensors.ts";
 import { writeMesh } from "../src/mesh/io.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
 import type { ViewerState } from "../src/viewer/protocol.ts";
 import { startViewer } from "../src/viewer/server.ts";
+import { writeTinyCheckpoint } from "./helpers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "iflame-eval-"));
@@ -59,6 +58,16 @@ describe("iflame eval", () => {
     expect(report).toMatchObject({ mmd: 0, cov: 100, jsd: 0, nna: 0 });
   });
 
+  test("no usable generated mesh: validity figures only, the metrics null", async () => {
+    const empty = join(dir, "empty");
+    await mkdir(empty);
+    await writeFile(join(empty, "broken.obj"), "f 1 2 3\n");
+    const report = await evaluateFolders({ generated: empty, reference, points: 16, seed: 0 });
+    expect(report).toMatchObject({ mmd: null, cov: null, nna: null, jsd: null, counts: { generated: 0, reference: 4 } });
+    expect(report.generated).toMatchObject({ files: 1, parsed: 0 });
+    expect(formatEvalTable(report)).toMatch(/MMD-CD \(×10³, lower is better\) +–\n/);
+  });
+
   test("usage errors are one line with exit code 2; a missing folder names itself", () => {
     const missing = iflame("eval", "--generated", "generated");
     expect(missing.code).toBe(2);
@@ -71,11 +80,7 @@ describe("iflame eval", () => {
 });
 
 test("generate --eval-against writes eval.json for the samples it wrote; the viewer serves it", async () => {
-  const config = ModelConfigSchema.parse({ name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 8 });
-  const params = initParams(networkOf(config), 3);
-  const tensors = Object.fromEntries(paramSpecs(networkOf(config)).map(({ name, shape }) => [name, { shape, data: params[name] }]));
-  const checkpoint = join(dir, "checkpoint");
-  await Bun.write(join(checkpoint, "model.safetensors"), encodeSafetensors(tensors, { config: JSON.stringify(config) }));
+  const checkpoint = await writeTinyCheckpoint(dir);
   const prompt = join(generated, "g0.obj");
   const out = join(dir, "samples");
   // A mesh left by an earlier run in the same folder is not part of this run's eval.

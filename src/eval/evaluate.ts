@@ -66,9 +66,8 @@ async function readMeshes(folder: string, files?: readonly string[]): Promise<Fo
   return scan;
 }
 
-async function readSet(folder: string, o: EvalOptions, validStreams: SetSummary["validStreams"], files?: readonly string[]): Promise<ReadSet & { sampleSeconds: number }> {
+async function readSet(folder: string, o: EvalOptions, validStreams: SetSummary["validStreams"], files?: readonly string[]): Promise<ReadSet> {
   const scan = await readMeshes(folder, files);
-  const started = performance.now();
   const unusable = scan.skipped.map(({ path, reason }) => ({ file: path, reason }));
   const clouds: Float32Array[] = [];
   const triangles: number[] = [];
@@ -94,22 +93,20 @@ async function readSet(folder: string, o: EvalOptions, validStreams: SetSummary[
     watertight: percent(watertight), manifold: percent(manifold), faces, degenerateFaces, duplicateFaces,
     meanTriangles: parsed ? triangles.reduce((a, b) => a + b, 0) / parsed : 0,
   };
-  return { summary, clouds, triangles, sampleSeconds: (performance.now() - started) / 1000 };
+  return { summary, clouds, triangles };
 }
 
 export async function evaluateFolders(o: EvalOptions): Promise<EvalReport> {
   const log = o.log ?? (() => {});
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = (now - t) / 1000;
-    t = now;
-    return s;
+  const seconds = { read: 0, chamfer: 0, metrics: 0 };
+  let started = performance.now();
+  const lap = (stage: keyof typeof seconds) => {
+    seconds[stage] = (performance.now() - started) / 1000;
+    started = performance.now();
   };
   const generated = await readSet(o.generated, o, o.validStreams ?? (await validStreamsOf(o.generated)), o.generatedFiles);
   const reference = await readSet(o.reference, o, null);
-  const read = lap() - generated.sampleSeconds - reference.sampleSeconds;
-  const sample = generated.sampleSeconds + reference.sampleSeconds;
+  lap("read");
   if (reference.clouds.length === 0) throw new Error(`${o.reference}: no usable reference mesh (${reference.summary.files} mesh files, ${reference.summary.unusable.length} unusable)`);
   const G = generated.clouds.length, R = reference.clouds.length;
   log(`eval: ${G} generated and ${R} reference meshes, ${o.points} points each`);
@@ -117,10 +114,9 @@ export async function evaluateFolders(o: EvalOptions): Promise<EvalReport> {
   const metrics = { mmd: null, cov: null, nna: null, jsd: null, mmdGenerated: null, nnaGenerated: null, nnaReference: null } as Pick<
     EvalReport, "mmd" | "cov" | "nna" | "jsd" | "mmdGenerated" | "nnaGenerated" | "nnaReference"
   >;
-  let chamfer = 0, metricSeconds = 0;
   if (G > 0) {
     const union = { data: pairwiseChamfer(Gpu.get(), [...reference.clouds, ...generated.clouds], o.points), references: R, generated: G };
-    chamfer = lap();
+    lap("chamfer");
     const mc = mmdCov(union);
     Object.assign(metrics, { mmd: 1e3 * mc.mmd, cov: 100 * mc.cov, mmdGenerated: 1e3 * mc.mmdGenerated });
     if (G + R >= 3) {
@@ -128,7 +124,7 @@ export async function evaluateFolders(o: EvalOptions): Promise<EvalReport> {
       Object.assign(metrics, { nna: 100 * nna.accuracy, nnaGenerated: 100 * nna.generated, nnaReference: 100 * nna.references });
     }
     metrics.jsd = 100 * jsdBetweenSets(generated.clouds, reference.clouds, JSD_RESOLUTION);
-    metricSeconds = lap();
+    lap("metrics");
   } else {
     log(`eval: no usable generated mesh in ${o.generated}: validity figures only`);
   }
@@ -140,6 +136,6 @@ export async function evaluateFolders(o: EvalOptions): Promise<EvalReport> {
     generated: generated.summary,
     reference: reference.summary,
     faceHistogram: faceCountHistogram(generated.triangles, reference.triangles),
-    seconds: { read, sample, chamfer, metrics: metricSeconds },
+    seconds,
   };
 }
