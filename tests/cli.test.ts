@@ -25,7 +25,7 @@ function run(...args: string[]): { code: number; stdout: string; stderr: string 
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
-const COMMANDS = ["train", "generate", "tokenize", "view", "bench", "info", "convert", "export-torch"];
+const COMMANDS = ["train", "generate", "eval", "tokenize", "dataset", "view", "bench", "info", "convert", "export-torch"];
 
 describe("iflame", () => {
   test("with no command: the command list on stdout, exit code 2; --help: exit code 0", () => {

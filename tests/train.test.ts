@@ -74,7 +74,7 @@ describe("configuration", () => {
     await expect(loadModelConfig(extra)).rejects.toThrow(/extra\.json: .*depth/);
     writeFileSync(join(dir, "broken.json"), "{ not json");
     await expect(loadModelConfig(join(dir, "broken.json"))).rejects.toThrow(/broken\.json: not valid JSON/);
-    await expect(loadModelConfig("nope")).rejects.toThrow(/config nope: not a preset \(shapenet, objaverse, tiny\) and no such file/);
+    await expect(loadModelConfig("nope")).rejects.toThrow(/config nope: not a preset \(shapenet, objaverse, small, tiny\) and no such file/);
   });
 
   test("train flags: unknown flags and bad values are one clear line", () => {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type Locator, type Page, chromium } from "playwright-core";
 import { proceduralMesh } from "../src/data/procedural.ts";
+import { evaluateFolders } from "../src/eval/evaluate.ts";
 import { writeMesh } from "../src/mesh/io.ts";
 import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 import { startViewer } from "../src/viewer/server.ts";
@@ -63,6 +64,9 @@ describe.skipIf(!hasChromium)("viewer in headless Chromium", () => {
     await writeFile(join(runDir(), "latest.json"), JSON.stringify({ checkpoint: "checkpoints/step-00000020", step: 20 }));
     await writeFile(join(runDir(), "checkpoints", "step-00000020", "state.json"), JSON.stringify({ step: 20, totalSteps: 40, config: { name: "tiny" } }));
     await writeFixtureMesh(join(runDir(), "samples", "sample-0.obj"), 3);
+    // The run's samples were evaluated (generate --eval-against): the page shows the tables.
+    const report = await evaluateFolders({ generated: join(runDir(), "samples"), reference: meshesDir(), points: 16, seed: 0 });
+    await writeFile(join(runDir(), "samples", "eval.json"), JSON.stringify(report));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
@@ -126,6 +130,7 @@ describe.skipIf(!hasChromium)("viewer in headless Chromium", () => {
     await page.goto(serve(meshesDir()));
     const cards = await loadedCards(3);
     expect(await cards.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.path))).toEqual(["a.obj", "b.ply", "c.glb"]);
+    expect(await page.locator("#eval").isVisible()).toBe(false); // no eval.json here
     for (const [i, name] of ["a.obj", "b.ply", "c.glb"].entries()) {
       const want = expected.get(join(meshesDir(), name))!;
       const card = cards.nth(i);
@@ -161,6 +166,8 @@ describe.skipIf(!hasChromium)("viewer in headless Chromium", () => {
     expect(await page.locator("#loss-chart path").count()).toBe(1);
     expect(await page.locator("#loss-chart circle").count()).toBe(2);
     expect(await page.locator("#acc-chart path").count()).toBe(1);
+    const evalTables = await page.locator("#eval").textContent();
+    for (const row of ["1 generated against 3 reference meshes", "MMD-CD", "COV-CD", "1-NNA-CD", "JSD", "watertight", "duplicate faces"]) expect(evalTables).toContain(row);
 
     // Training goes on: more rows, a new checkpoint, a new sample; the page catches up by polling.
     await appendFile(join(runDir(), "metrics.jsonl"), jsonl([...Array.from({ length: 10 }, (_, i) => trainRow(21 + i)), valRow(30)]));

@@ -14,9 +14,11 @@ interface Entry {
 const COMMANDS: Record<string, Entry> = {
   train: { summary: "train a model (tiny config on procedural meshes by default)", load: async () => (await import("./commands/train.ts")).trainCommand },
   generate: { summary: "generate meshes from a checkpoint (a run folder, checkpoint, safetensors or .pth)", load: async () => (await import("../generate/command.ts")).generateCommand },
+  eval: { summary: "compare generated meshes with a reference set (MMD, COV, 1-NNA, JSD, validity)", load: async () => (await import("./commands/eval.ts")).evalCommand },
   tokenize: { summary: "tokenize a mesh file and report what the pipeline did", load: async () => (await import("./commands/tokenize.ts")).tokenizeCommand },
+  dataset: { summary: "write a dataset split as mesh files (the built-in shapes' held-out test split)", load: async () => (await import("./commands/dataset.ts")).datasetCommand },
   view: { summary: "browse meshes or watch a training run in a local web page", load: async () => (await import("./commands/view.ts")).viewCommand },
-  bench: { summary: "measure the GPU runtime, kernels, tokenizer or sampler", load: async () => (await import("./commands/bench.ts")).benchCommand },
+  bench: { summary: "measure the GPU runtime, kernels, tokenizer, sampler or eval", load: async () => (await import("./commands/bench.ts")).benchCommand },
   info: { summary: "print the WebGPU library, adapter, features and limits", load: async () => (await import("./commands/info.ts")).infoCommand },
   convert: { summary: "convert a reference PyTorch checkpoint (.pth) to an iflame checkpoint", load: async () => (await import("./commands/convert.ts")).convertCommand },
   "export-torch": { summary: "export an iflame checkpoint as a PyTorch .pth", load: async () => (await import("./commands/convert.ts")).exportTorchCommand },

@@ -1,5 +1,6 @@
 /**
- * One entry to the data sources: the built-in procedural shapes, the MeshGPT ShapeNet pickle, or
+ * One entry to the data sources: the built-in procedural primitives or shapes (furniture with
+ * parts, a fixed held-out split), the MeshGPT ShapeNet pickle, or
  * a folder of mesh files, as train/val mesh lists or as shard caches ready for the batcher.
  */
 import { createHash } from "node:crypto";
@@ -8,19 +9,27 @@ import { join } from "node:path";
 import { type NamedMesh, type Splits, splitTrainVal } from "./dataset.ts";
 import { readMeshFolder } from "./folder.ts";
 import { proceduralMeshes } from "./procedural.ts";
+import { shapeMeshes } from "./shapes/index.ts";
 import { openOrBuildShards, type ShardDataset } from "./shards.ts";
 import { readShapeNetPickle } from "./shapenet.ts";
 
 export type DatasetSpec =
   | { kind: "procedural"; count: number; seed: number }
+  /** Shapes 0 .. count-1 (their train and val parts; the test part is never trained on). */
+  | { kind: "shapes"; count: number }
   | { kind: "pickle"; path: string; category?: string }
   | { kind: "folder"; path: string };
 
 export interface OpenOptions {
-  /** Procedural shapes are drawn to fit this many tokenized faces (default 800). */
+  /** Procedural meshes and shapes are drawn to fit this many tokenized faces (default 800). */
   maxFaces?: number;
   /** Share of a procedural or folder dataset held out for validation (default 0.05); the pickle has its own split. */
   valFraction?: number;
+  /**
+   * Folder meshes over maxFaces are simplified to fit (meshoptimizer) instead of left out
+   * (default true). The pickle keeps the reference's filter; built-in data always fits.
+   */
+  simplify?: boolean;
 }
 
 export async function openDataset(spec: DatasetSpec, opts: OpenOptions = {}): Promise<Splits<NamedMesh[]>> {
@@ -28,6 +37,10 @@ export async function openDataset(spec: DatasetSpec, opts: OpenOptions = {}): Pr
   switch (spec.kind) {
     case "procedural":
       return splitTrainVal(proceduralMeshes({ count: spec.count, seed: spec.seed, maxFaces: opts.maxFaces }), valFraction, spec.seed);
+    case "shapes": {
+      const split = (name: "train" | "val") => shapeMeshes({ count: spec.count, maxFaces: opts.maxFaces ?? 800, split: name });
+      return { train: split("train"), val: split("val") };
+    }
     case "pickle":
       return readShapeNetPickle(spec.path, { category: spec.category });
     case "folder":
@@ -45,10 +58,11 @@ export async function openShardedDataset(
 ): Promise<Splits<ShardDataset>> {
   await mkdir(opts.cacheDir, { recursive: true });
   const source = { spec, valFraction: opts.valFraction ?? 0.05 };
-  const key = createHash("sha256").update(JSON.stringify({ ...source, maxFaces: opts.maxFaces })).digest("hex").slice(0, 12);
+  const simplify = spec.kind === "folder" && (opts.simplify ?? true);
+  const key = createHash("sha256").update(JSON.stringify({ ...source, maxFaces: opts.maxFaces, simplify })).digest("hex").slice(0, 12);
   let loaded: Promise<Splits<NamedMesh[]>> | null = null;
   const meshes = (split: "train" | "val") => async () => (await (loaded ??= openDataset(spec, opts)))[split];
   const open = (split: "train" | "val") =>
-    openOrBuildShards(join(opts.cacheDir, `${spec.kind}-${key}-${split}.shards`), { maxFaces: opts.maxFaces, source: { ...source, split } }, meshes(split), opts);
+    openOrBuildShards(join(opts.cacheDir, `${spec.kind}-${key}-${split}.shards`), { maxFaces: opts.maxFaces, simplify, source: { ...source, split } }, meshes(split), opts);
   return { train: await open("train"), val: await open("val") };
 }

@@ -55,7 +55,7 @@ function stack(r: SeededRandom): BufferGeometry {
     y += box.max.y - box.min.y;
     parts.push(part);
   }
-  return merge(parts);
+  return mergeParts(parts);
 }
 
 /** 2–3 parts through a common centre, each turned onto a different axis (a jack, a cross, a wheel on an axle). */
@@ -67,10 +67,11 @@ function cross(r: SeededRandom): BufferGeometry {
     if (i === 2) part.rotateZ(Math.PI / 2);
     parts.push(part);
   }
-  return merge(parts);
+  return mergeParts(parts);
 }
 
-function merge(parts: BufferGeometry[]): BufferGeometry {
+/** One geometry of positions only from closed parts (the shapes dataset builds on this too). */
+export function mergeParts(parts: BufferGeometry[]): BufferGeometry {
   // Only positions matter here; dropping normals and UVs also spares three checking they match.
   for (const part of parts) for (const name of Object.keys(part.attributes)) if (name !== "position") part.deleteAttribute(name);
   const merged = mergeGeometries(parts);

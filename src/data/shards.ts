@@ -20,6 +20,7 @@ import { z } from "zod";
 import { faceCount, type Mesh } from "../mesh/mesh.ts";
 import { normalizeMesh } from "../mesh/normalize.ts";
 import { TOKENIZER_WASM_BYTES, TOKENS, tokenizeMesh } from "../tokenizer/index.ts";
+import { simplifyMesh } from "../mesh/simplify.ts";
 import type { NamedMesh } from "./dataset.ts";
 
 const MAGIC = "IFLSHARD";
@@ -30,18 +31,33 @@ const INDEX_FIELDS = 4;
 export const ShardConfigSchema = z.object({
   /** Longest tokenized mesh kept, in faces. */
   maxFaces: z.number().int().positive(),
+  /** Longer meshes are simplified to maxFaces (meshoptimizer) instead of left out. */
+  simplify: z.boolean().default(false),
   /** Describes the source (dataset spec, split); compared as JSON. */
   source: z.unknown(),
   /** Hash of the tokenizer WASM the tokens came from. */
   tokenizer: z.string(),
 });
 export type ShardConfig = z.infer<typeof ShardConfigSchema>;
+/** What callers pass: the config without the tokenizer version, simplify optional (default off). */
+export type ShardSourceConfig = Omit<z.input<typeof ShardConfigSchema>, "tokenizer">;
 
 const ShardHeaderSchema = z.object({
   config: ShardConfigSchema,
   names: z.array(z.string()),
   /** Source meshes left out: more than maxFaces faces, or nothing left after tokenization / no extent. */
   dropped: z.object({ tooLong: z.number().int().nonnegative(), unusable: z.number().int().nonnegative() }),
+  /**
+   * Meshes brought under maxFaces by simplification, per simplifier path, and the Chamfer
+   * distance to their originals (src/mesh/simplify.ts; mean and max over those meshes).
+   */
+  simplified: z.object({
+    topology: z.number().int().nonnegative(),
+    prune: z.number().int().nonnegative(),
+    sloppy: z.number().int().nonnegative(),
+    chamferMean: z.number().nonnegative(),
+    chamferMax: z.number().nonnegative(),
+  }),
 });
 export type ShardHeader = z.infer<typeof ShardHeaderSchema>;
 
@@ -51,7 +67,7 @@ export function tokenizerVersion(): string {
 }
 
 /** The config with this tokenizer's version, keys in schema order (headers are compared as JSON). */
-const fullConfig = (config: Omit<ShardConfig, "tokenizer">): ShardConfig => ({ maxFaces: config.maxFaces, source: config.source, tokenizer: tokenizerVersion() });
+const fullConfig = (config: ShardSourceConfig): ShardConfig => ({ maxFaces: config.maxFaces, simplify: config.simplify ?? false, source: config.source, tokenizer: tokenizerVersion() });
 
 interface ShardRecord {
   name: string;
@@ -61,16 +77,33 @@ interface ShardRecord {
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
-/** Normalizes and tokenizes each mesh; drops those over maxFaces or unusable. */
-function toRecords(meshes: NamedMesh[], maxFaces: number, onDrop: (name: string, reason: string) => void): { records: ShardRecord[]; dropped: ShardHeader["dropped"] } {
+/** What a cache build left out and simplified. */
+type Totals = Pick<ShardHeader, "dropped" | "simplified">;
+
+/**
+ * Normalizes and tokenizes each mesh; one over maxFaces is simplified to fit when
+ * `config.simplify`, else dropped, as is one that cannot be used.
+ */
+async function toRecords(meshes: NamedMesh[], config: ShardConfig, onDrop: (name: string, reason: string) => void): Promise<{ records: ShardRecord[] } & Totals> {
+  const { maxFaces } = config;
   const records: ShardRecord[] = [];
   const dropped = { tooLong: 0, unusable: 0 };
+  const simplified = { topology: 0, prune: 0, sloppy: 0, chamferMean: 0, chamferMax: 0 };
+  let chamferSum = 0;
   for (const { name, mesh } of meshes) {
     let normalized: Mesh;
     let faceTokens: Int32Array;
     try {
       normalized = normalizeMesh(mesh);
       faceTokens = tokenizeMesh(normalized).faceTokens;
+      if (config.simplify && faceTokens.length / TOKENS.perFace > maxFaces) {
+        const result = await simplifyMesh(normalized, maxFaces);
+        normalized = normalizeMesh(result.mesh); // its bounding box may have shrunk
+        faceTokens = tokenizeMesh(normalized).faceTokens;
+        simplified[result.path]++;
+        chamferSum += result.chamfer;
+        simplified.chamferMax = Math.max(simplified.chamferMax, result.chamfer);
+      }
     } catch (e) {
       dropped.unusable++;
       onDrop(name, (e as Error).message);
@@ -85,7 +118,9 @@ function toRecords(meshes: NamedMesh[], maxFaces: number, onDrop: (name: string,
     }
     records.push({ name, mesh: normalized, tokens: Uint8Array.from(faceTokens) });
   }
-  return { records, dropped };
+  const count = simplified.topology + simplified.prune + simplified.sloppy;
+  simplified.chamferMean = count ? chamferSum / count : 0;
+  return { records, dropped, simplified };
 }
 
 /**
@@ -93,10 +128,11 @@ function toRecords(meshes: NamedMesh[], maxFaces: number, onDrop: (name: string,
  * never leaves a half-written cache under the real name).
  */
 export async function writeShardCache(
-  path: string, meshes: NamedMesh[], config: Omit<ShardConfig, "tokenizer">, onDrop: (name: string, reason: string) => void = () => {},
+  path: string, meshes: NamedMesh[], config: ShardSourceConfig, onDrop: (name: string, reason: string) => void = () => {},
 ): Promise<ShardHeader> {
-  const { records, dropped } = toRecords(meshes, config.maxFaces, onDrop);
-  const header: ShardHeader = { config: fullConfig(config), names: records.map((r) => r.name), dropped };
+  const full = fullConfig(config);
+  const { records, dropped, simplified } = await toRecords(meshes, full, onDrop);
+  const header: ShardHeader = { config: full, names: records.map((r) => r.name), dropped, simplified };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const prefix = new Uint8Array(16 + pad4(json.length) + 4 * INDEX_FIELDS * records.length);
   const view = new DataView(prefix.buffer);
@@ -220,14 +256,29 @@ export class ShardDataset {
  * `meshes()` (called only when needed: reading and tokenizing sources is the slow part).
  */
 export async function openOrBuildShards(
-  path: string, config: Omit<ShardConfig, "tokenizer">, meshes: () => Promise<NamedMesh[]>,
+  path: string, config: ShardSourceConfig, meshes: () => Promise<NamedMesh[]>,
   opts: { mmap?: boolean; log?: (line: string) => void } = {},
 ): Promise<ShardDataset> {
   const wanted = JSON.stringify(fullConfig(config));
   const existing = await ShardDataset.open(path, opts).catch(() => null);
   if (existing && JSON.stringify(existing.header.config) === wanted) return existing;
-  const header = await writeShardCache(path, await meshes(), config);
+  // Name every mesh left out and why, not just how many: the user must be able to find them.
+  const header = await writeShardCache(path, await meshes(), config, (name, reason) => opts.log?.(`skipping ${name}: ${reason}`));
   const { tooLong, unusable } = header.dropped;
   opts.log?.(`${path}: cached ${header.names.length} meshes${tooLong + unusable ? ` (left out ${tooLong} over ${config.maxFaces} faces, ${unusable} unusable)` : ""}`);
+  const simplified = describeSimplified(header);
+  if (simplified) opts.log?.(`${path}: ${simplified}`);
   return ShardDataset.open(path, opts);
+}
+
+/** Meshes of a cache that were simplified to fit. */
+export const simplifiedCount = (header: ShardHeader): number => header.simplified.topology + header.simplified.prune + header.simplified.sloppy;
+
+/** "simplified N meshes over maxFaces …" for logs, or "" when none were. */
+export function describeSimplified(header: ShardHeader): string {
+  const { topology, prune, sloppy, chamferMean, chamferMax } = header.simplified;
+  const count = simplifiedCount(header);
+  if (!count) return "";
+  const paths = Object.entries({ topology, prune, sloppy }).filter(([, n]) => n).map(([path, n]) => `${path} ${n}`).join(", ");
+  return `simplified ${count} meshes over ${header.config.maxFaces} faces (${paths}); Chamfer distance to the originals mean ${chamferMean.toExponential(2)}, max ${chamferMax.toExponential(2)}`;
 }

@@ -26,6 +26,7 @@ export const GenerateFlags = z
     format: z.enum(MESH_FORMATS).default("obj").describe("mesh file format"),
     grammar: z.boolean().default(true).describe("mask tokens so that every sequence is a valid token stream"),
     strictOrder: z.boolean().default(false).describe("with the grammar: also the tokenizer's vertex and face order"),
+    evalAgainst: z.string().optional().describe("then compare the meshes with this folder of reference meshes (as iflame eval) and write eval.json to --out"),
     stepsPerSubmit: z.coerce.number().int().positive().default(DEFAULT_STEPS_PER_SUBMIT).describe("decoding steps per GPU submission (one end check each)"),
   })
   .strict()

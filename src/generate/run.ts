@@ -4,6 +4,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { DEFAULT_EVAL_POINTS, checkMeshFolder, evaluateFolders } from "../eval/evaluate.ts";
+import { formatEvalTable } from "../eval/table.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { faceCount } from "../mesh/mesh.ts";
 import { networkOf } from "../model/config.ts";
@@ -48,6 +50,7 @@ export interface GenerateSummary {
 }
 
 export async function generateMeshes(o: GenerateOptions, log: (line: string) => void = console.log): Promise<GenerateSummary> {
+  if (o.evalAgainst !== undefined) checkMeshFolder("eval-against", o.evalAgainst);
   const gpu = Gpu.get();
   const weights = await loadWeights(gpu, o.checkpoint);
   const network = networkOf(weights.config);
@@ -111,5 +114,18 @@ export async function generateMeshes(o: GenerateOptions, log: (line: string) => 
   log(`${summary.valid}/${samples.length} valid; ${Math.round(summary.tokensPerSecond)} tokens/s; ${summary.syncsPerMesh.toFixed(2)} syncs per mesh; wrote ${o.out}/samples.json`);
   decoder.destroy();
   for (const t of weights.params.values()) gpu.destroy(t);
+  if (o.evalAgainst !== undefined) await evaluateSamples(o.out, o.evalAgainst, summary, log);
   return summary;
+}
+
+/** `--eval-against`: the meshes just written against a reference folder; eval.json beside samples.json. */
+async function evaluateSamples(out: string, reference: string, summary: GenerateSummary, log: (line: string) => void): Promise<void> {
+  const report = await evaluateFolders({
+    generated: out, reference, points: DEFAULT_EVAL_POINTS, seed: 0, log,
+    generatedFiles: summary.samples.flatMap((s) => (s.file === null ? [] : [s.file])),
+    validStreams: { valid: summary.valid, total: summary.samples.length },
+  });
+  await writeFileAtomic(join(out, "eval.json"), `${JSON.stringify(report, null, 2)}\n`);
+  log(formatEvalTable(report));
+  log(`wrote ${out}/eval.json`);
 }

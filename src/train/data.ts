@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { Batcher, evalBatches } from "../data/batcher.ts";
 import { openShardedDataset, type DatasetSpec } from "../data/index.ts";
-import type { ShardDataset } from "../data/shards.ts";
+import { type ShardDataset, simplifiedCount } from "../data/shards.ts";
 import type { IFlameConfig } from "../model/config.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { TrainOptions } from "./options.ts";
@@ -20,24 +20,27 @@ export interface TrainingData {
   valBatches(): Iterable<Int32Array>;
 }
 
-export function datasetSpec(opts: TrainOptions): DatasetSpec {
+/** The source --data names (with --meshes, --seed, --category where they apply). */
+export function datasetSpec(opts: Pick<TrainOptions, "data" | "meshes" | "seed" | "category">): DatasetSpec {
   if (opts.data === "procedural") return { kind: "procedural", count: opts.meshes, seed: opts.seed };
-  if (!existsSync(opts.data)) throw new Error(`--data ${opts.data}: not 'procedural', and no such file or folder`);
+  if (opts.data === "shapes") return { kind: "shapes", count: opts.meshes };
+  if (!existsSync(opts.data)) throw new Error(`--data ${opts.data}: not 'procedural' or 'shapes', and no such file or folder`);
   if (statSync(opts.data).isDirectory()) return { kind: "folder", path: opts.data };
   return { kind: "pickle", path: opts.data, category: opts.category };
 }
 
-/** Where shard caches live: beside the data for files and folders, in .cache/ for procedural data. */
+/** Where shard caches live, for every source (file names carry a hash of the data spec). */
 const CACHE_DIR = ".cache/iflame";
 
 export async function openTrainingData(opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
   const spec = datasetSpec(opts);
-  const splits = await openShardedDataset(spec, { maxFaces: config.maxFaces, cacheDir: CACHE_DIR, log });
+  const splits = await openShardedDataset(spec, { maxFaces: config.maxFaces, cacheDir: CACHE_DIR, simplify: opts.simplify, log });
   const B = opts.batch;
   const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment });
   if (batcher.filtered > 0) log(`left out ${batcher.filtered} training meshes with more than ${config.maxFaces} faces`);
   const val: ShardDataset = splits.val;
-  log(`data: ${spec.kind} · ${batcher.kept.length} training meshes · ${val.size} validation meshes`);
+  const simplified = simplifiedCount(splits.train.header) + simplifiedCount(val.header);
+  log(`data: ${spec.kind} · ${batcher.kept.length} training meshes · ${val.size} validation meshes${simplified ? ` · ${simplified} simplified to fit` : ""}`);
   return {
     trainSize: batcher.kept.length,
     valSize: val.size,

@@ -8,8 +8,8 @@ import { parseFlags } from "../cli/flags.ts";
 
 export const TrainOptionsSchema = z
   .object({
-    config: z.string().default("tiny").describe("model preset (shapenet, objaverse, tiny) or a JSON config file"),
-    data: z.string().default("procedural").describe("'procedural', a MeshGPT ShapeNet pickle, or a folder of meshes"),
+    config: z.string().default("tiny").describe("model preset (shapenet, objaverse, small, tiny) or a JSON config file"),
+    data: z.string().default("procedural").describe("'procedural' (primitives), 'shapes' (furniture with parts), a MeshGPT ShapeNet pickle, or a folder of meshes"),
     out: z.string().optional().describe("run folder (default runs/<config>-<time>)"),
     resume: z.boolean().default(false).describe("continue from the run folder's latest checkpoint"),
     batch: z.coerce.number().int().positive().default(4).describe("sequences per micro-batch"),
@@ -19,7 +19,8 @@ export const TrainOptionsSchema = z
     accum: z.coerce.number().int().positive().default(1).describe("micro-batches per optimizer step"),
     seed: z.coerce.number().int().default(0).describe("seed for initialisation, shuffling and augmentation"),
     optimizer: z.enum(["muon", "adamw"]).default("muon"),
-    meshes: z.coerce.number().int().positive().default(64).describe("procedural dataset size (meshes)"),
+    meshes: z.coerce.number().int().positive().default(64).describe("size of the built-in dataset (procedural, shapes) in meshes"),
+    simplify: z.boolean().default(true).describe("simplify folder meshes over the config's face limit (meshoptimizer); --no-simplify leaves them out"),
     valEvery: z.coerce.number().int().positive().default(100).describe("validate every N steps (and at the end of each epoch)"),
     saveEvery: z.coerce.number().int().positive().default(100).describe("save a checkpoint every N steps (and at the end)"),
     category: z.string().optional().describe("category prefix for the ShapeNet pickle, e.g. 03001627 (chairs)"),

@@ -7,12 +7,15 @@ import { existsSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
 import { z } from "zod";
+import { EvalReportSchema, type EvalReport } from "../eval/report.ts";
 import { READABLE_EXTENSIONS, readMesh } from "../mesh/io.ts";
 import { faceCount, vertexCount } from "../mesh/mesh.ts";
 import type { MeshEntry, MetricRow, MetricsChunk, RunInfo } from "./protocol.ts";
 
 /** The most metrics bytes one request returns; the page asks again for the rest. */
 const METRICS_CHUNK_BYTES = 4 << 20;
+/** Where `iflame eval --json` or `generate --eval-against` left a report: the folder, or a run's samples. */
+const EVAL_REPORTS = ["eval.json", "samples/eval.json"];
 /** Checkpoints hold weights, never meshes: not worth walking. */
 const SKIPPED_FOLDERS = new Set(["checkpoints", "node_modules", ".git"]);
 
@@ -99,6 +102,15 @@ export class ViewedFolder {
       info.config = state.data.config?.name ?? null;
     }
     return info;
+  }
+
+  /** The first eval report found (EVAL_REPORTS) that matches the schema; null when there is none. */
+  async evaluation(): Promise<EvalReport | null> {
+    for (const file of EVAL_REPORTS) {
+      const report = EvalReportSchema.safeParse(await readJson(join(this.dir, file)));
+      if (report.success) return report.data;
+    }
+    return null;
   }
 
   /** Whole metrics.jsonl lines after byte `from`; a line still being written waits for the next call. */

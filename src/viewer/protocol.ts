@@ -4,6 +4,7 @@
  *   GET /api/metrics?from=<offset> → MetricsChunk (metrics.jsonl rows after a byte offset)
  *   GET /api/mesh?path=<relative>  → a mesh as binary (see encodeMeshPayload)
  */
+import type { EvalReport } from "../eval/report.ts";
 import { fanTriangles } from "../mesh/formats/triangulate.ts";
 import type { Mesh } from "../mesh/mesh.ts";
 
@@ -33,6 +34,8 @@ export interface ViewerState {
   title: string;
   /** Present when the folder is a training run (metrics.jsonl or latest.json). */
   run: RunInfo | null;
+  /** The folder's eval.json (or its samples/eval.json), when there is one. */
+  eval: EvalReport | null;
   /** Newest first for a run, in path order for a folder; at most the viewer's limit. */
   meshes: MeshEntry[];
   /** Mesh files in the folder, including those past the limit. */

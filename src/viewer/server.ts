@@ -31,7 +31,7 @@ export function startViewer(opts: ViewerOptions): Bun.Server<undefined> {
       "/": page,
       "/api/state": async () => {
         const { meshes, total } = await folder.meshes();
-        const state: ViewerState = { title: opts.dir, run: await folder.run(), meshes, totalMeshes: total, pollMs: opts.pollMs };
+        const state: ViewerState = { title: opts.dir, run: await folder.run(), eval: await folder.evaluation(), meshes, totalMeshes: total, pollMs: opts.pollMs };
         return Response.json(state, { headers: { "cache-control": "no-store" } });
       },
       "/api/metrics": async (req) => {

@@ -17,13 +17,14 @@ const SUITES = {
   runtime: { about: "dispatch overhead, submit round trip, bandwidth, matmul probe", load: () => import("../../../scripts/bench-runtime.ts") },
   kernels: { about: "every kernel family at the ShapeNet shapes (families may follow)", load: () => import("../../../scripts/bench-kernels.ts") },
   tokenizer: { about: "WASM tokenizer against the TS reference", load: () => import("../../../scripts/bench-tokenizer.ts") },
+  eval: { about: "iflame eval at N + N meshes: GPU pairwise Chamfer, metrics, JSD (-- --n 1000 --points 2048)", load: () => import("../../../scripts/bench-eval.ts") },
   generate: { about: "sampler tokens/s and syncs per mesh (its own flags after --, e.g. -- --batch 1,32)", load: () => import("../../../scripts/bench-generate.ts") },
 } as const;
 
 export const benchCommand = defineCommand({
   name: "bench",
-  summary: "Measure this machine: the GPU runtime, the kernels, the tokenizer, or the sampler.",
-  args: "[runtime|kernels|tokenizer|generate] [kernel family ...] [-- script flags]",
+  summary: "Measure this machine: the GPU runtime, the kernels, the tokenizer, the sampler, or the eval metrics.",
+  args: "[runtime|kernels|tokenizer|generate|eval] [kernel family ...] [-- script flags]",
   positionals: [0, 64],
   flags: BenchFlags,
   notes: "suites:\n" + Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(10)}${s.about}`).join("\n"),

@@ -1,6 +1,7 @@
 /** `iflame tokenize`: tokenizes one mesh file and prints what the pipeline did to it. */
 import { z } from "zod";
 import { readMesh, writeMesh } from "../../mesh/io.ts";
+import { simplifyMesh } from "../../mesh/simplify.ts";
 import { TOKENS, detokenize, tokenizeMesh } from "../../tokenizer/index.ts";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../flags.ts";
@@ -11,6 +12,7 @@ const TokenizeFlags = z
     out: z.string().optional().describe("write the mesh the tokens decode to (obj, ply, stl, glb)"),
     augment: z.boolean().default(false).describe("apply the training augmentation first"),
     seed: z.coerce.number().int().optional().describe("augmentation seed (with --augment; default 0)"),
+    maxFaces: z.coerce.number().int().positive().optional().describe("simplify a mesh that tokenizes to more faces than this (meshoptimizer) so the tokens hold at most this many"),
   })
   .strict();
 
@@ -28,15 +30,21 @@ export const tokenizeCommand = defineCommand({
 
     console.log(`${path}${augment ? ` (augmented, seed ${augment.seed})` : ""}`);
     console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);
-    console.log(`  tokens: ${result.vertexCount} vertices, ${result.faceCount} triangles after merging and splitting`);
-    console.log(`          ${result.faceTokens.length} face tokens, ${result.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
+    let tokens = result;
+    if (flags.maxFaces !== undefined && result.faceCount > flags.maxFaces) {
+      const simplified = await simplifyMesh(mesh, flags.maxFaces);
+      console.log(`  simplified (${simplified.path}): ${result.faceCount} tokenized faces > ${flags.maxFaces}, ${simplified.inputTriangles} → ${simplified.triangles} triangles, Chamfer distance ${simplified.chamfer.toExponential(2)}`);
+      tokens = tokenizeMesh(simplified.mesh, { augment });
+    }
+    console.log(`  tokens: ${tokens.vertexCount} vertices, ${tokens.faceCount} triangles after merging and splitting`);
+    console.log(`          ${tokens.faceTokens.length} face tokens, ${tokens.faceTokens.length + 2 * TOKENS.perFace} with the start and end rows`);
     if (flags.tokens) {
-      const rows = Array.from({ length: result.faceCount }, (_, f) => [...result.faceTokens.subarray(f * TOKENS.perFace, (f + 1) * TOKENS.perFace)]);
+      const rows = Array.from({ length: tokens.faceCount }, (_, f) => [...tokens.faceTokens.subarray(f * TOKENS.perFace, (f + 1) * TOKENS.perFace)]);
       await Bun.write(flags.tokens, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
       console.log(`  wrote ${flags.tokens}`);
     }
     if (flags.out) {
-      await writeMesh(flags.out, detokenize(result.faceTokens));
+      await writeMesh(flags.out, detokenize(tokens.faceTokens));
       console.log(`  wrote ${flags.out}`);
     }
   },

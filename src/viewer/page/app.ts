@@ -4,6 +4,7 @@
  */
 import type { MetricRow, MetricsChunk, ViewerState } from "../protocol.ts";
 import { drawRunCharts } from "./charts.ts";
+import { drawEvalTables } from "./eval-tables.ts";
 import { Gallery } from "./gallery.ts";
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -45,6 +46,8 @@ async function refresh(): Promise<number> {
     byId("run").hidden = false;
     if (chunk.rows.length > 0 || chunk.reset || !byId("loss-chart").firstChild) drawRunCharts(byId("loss-chart"), byId("acc-chart"), rows);
   }
+  byId("eval").hidden = state.eval === null;
+  if (state.eval) drawEvalTables(byId("eval"), state.eval);
   byId("status").textContent = describeRun(state);
   byId("empty").hidden = state.meshes.length > 0;
   await gallery.update(state.meshes);
