@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import shimSource from "./shim.c" with { type: "file" };
-import type { WebGPULibrary } from "./library.ts";
+import type { OpenedLibrary } from "./library.ts";
 
 const shimSymbols = {
   shim_bind: { args: [T.ptr], returns: T.void },
@@ -19,13 +19,14 @@ const shimSymbols = {
   shim_pop_error_scope: { args: [T.ptr, T.ptr], returns: T.void },
   shim_adapter_info_free_members: { args: [T.ptr], returns: T.void },
   shim_supported_features_free_members: { args: [T.ptr], returns: T.void },
+  shim_subgroup_matrix_configs_free_members: { args: [T.ptr], returns: T.void },
   shim_fill_device_callbacks: { args: [T.ptr, T.ptr], returns: T.void },
   shim_events_written: { args: [], returns: T.u32 },
   shim_event: { args: [T.u32], returns: T.ptr },
   shim_sizeof_completion: { args: [], returns: T.u32 },
 } as const;
 
-/** Order matters: shim_bind reads this table by index. */
+/** Order matters: shim_bind reads this table by index; the optional Dawn extension comes last. */
 const SHIM_ENTRY_POINTS = [
   "wgpuInstanceRequestAdapter",
   "wgpuAdapterRequestDevice",
@@ -47,17 +48,18 @@ function sourcePath(): string {
   return copy;
 }
 
-export function compileShim(lib: WebGPULibrary): Shim {
+export function compileShim(opened: OpenedLibrary): Shim {
   let compiled;
   try {
     compiled = cc({ source: sourcePath(), symbols: shimSymbols });
   } catch (e) {
     throw new Error(`could not compile the WebGPU C shim (ffi/shim.c) with bun:ffi cc: ${(e as Error).message}`);
   }
-  const table = new BigUint64Array(SHIM_ENTRY_POINTS.length);
+  const table = new BigUint64Array(SHIM_ENTRY_POINTS.length + 1);
   SHIM_ENTRY_POINTS.forEach((name, i) => {
-    table[i] = BigInt((lib.symbols[name] as unknown as { ptr: number }).ptr);
+    table[i] = BigInt((opened.lib.symbols[name] as unknown as { ptr: number }).ptr);
   });
+  table[SHIM_ENTRY_POINTS.length] = BigInt(opened.subgroupMatrixConfigsFreeMembers ?? 0);
   compiled.symbols.shim_bind(ptr(table));
   return compiled.symbols;
 }

@@ -237,7 +237,7 @@ export class WebGPUDevice {
     const opened = openWebGPULibrary();
     this.library = { path: opened.path, origin: opened.origin };
     this.lib = opened.lib.symbols;
-    this.shim = compileShim(opened.lib);
+    this.shim = compileShim(opened);
     this.completionSize = this.shim.shim_sizeof_completion();
     this.toggles = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
     // Chained only when asked for: other implementations reject Dawn's sType.
