@@ -24,6 +24,8 @@ export interface OpenedLibrary {
   version: string | null;
   /** Which revision of webgpu.h's WGPUFeatureName numbering the library was built with. */
   featureNumbering: FeatureNumbering;
+  /** Dawn reads Dawn toggles; other implementations reject their chained struct. */
+  isDawn: boolean;
   /** wgpuAdapterPropertiesSubgroupMatrixConfigsFreeMembers, a Dawn extension; null where absent. */
   subgroupMatrixConfigsFreeMembers: Pointer | null;
 }
@@ -57,6 +59,7 @@ function openExported(path: string, origin: string, version: string | null): Ope
     origin,
     version,
     featureNumbering: numbering(exported(path, "wgpuGetInstanceCapabilities") !== null),
+    isDawn: exported(path, "wgpuDeviceTick") !== null, // a Dawn-only entry point
     subgroupMatrixConfigsFreeMembers: exported(path, SUBGROUP_MATRIX_FREE),
   };
 }
@@ -69,6 +72,7 @@ function openProcTable(path: string, origin: string, version: string | null): Op
     origin,
     version,
     featureNumbering: numbering(table.optional.has("wgpuGetInstanceCapabilities")),
+    isDawn: true,
     subgroupMatrixConfigsFreeMembers: table.optional.get(SUBGROUP_MATRIX_FREE) ?? null,
   };
 }

@@ -153,3 +153,24 @@ void shim_fill_device_callbacks(CallbackInfo *lost, UncapturedErrorCallbackInfo 
 uint32_t shim_events_written(void) { return eventsWritten; }
 Completion *shim_event(uint32_t index) { return &events[index % EVENT_RING]; }
 uint32_t shim_sizeof_completion(void) { return (uint32_t)sizeof(Completion); }
+
+/*
+ * stderr redirection around Dawn's adapter discovery, which prints driver notes with fprintf
+ * (see withStderrFiltered in shim.ts). Declared here: TinyCC ships no POSIX headers.
+ */
+#ifdef _WIN32
+int _dup(int); int _dup2(int, int); int _close(int);
+#define dup _dup
+#define dup2 _dup2
+#define close _close
+#else
+int dup(int); int dup2(int, int); int close(int);
+#endif
+int shim_redirect_stderr(int fd) {
+  int saved = dup(2);
+  if (saved >= 0 && dup2(fd, 2) < 0) { close(saved); return -1; }
+  return saved;
+}
+void shim_restore_stderr(int saved) {
+  if (saved >= 0) { dup2(saved, 2); close(saved); }
+}
