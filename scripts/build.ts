@@ -17,8 +17,8 @@
  * cached in ~/.bun/install/cache); a Dawn package that npm does not install on this platform
  * (bun-webgpu-win32-x64) is fetched with `npm pack` into build/packages/.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
 import { buildWasm } from "./build-wasm.ts";
@@ -56,6 +56,13 @@ export const BINARY = HOST ? binaryPath(HOST) : join(ROOT, "dist", `iflame-${pro
 
 const pinned = manifest as { dependencies: Record<string, string>; optionalDependencies: Record<string, string> };
 
+/** The version of a dependency that package.json pins. */
+function pinnedVersion(pkg: string): string {
+  const version = (pinned.optionalDependencies[pkg] ?? pinned.dependencies[pkg])?.replace(/^[\^~]/, "");
+  if (!version) throw new Error(`${pkg} is not in package.json's dependencies`);
+  return version;
+}
+
 /** A file of an npm package: from node_modules when installed, else unpacked from `npm pack` into build/packages/. */
 export async function packageFile(pkg: string, file: string): Promise<string> {
   try {
@@ -64,8 +71,7 @@ export async function packageFile(pkg: string, file: string): Promise<string> {
   } catch {
     // Not installed here (another platform's optional dependency): fetch it below.
   }
-  const version = (pinned.optionalDependencies[pkg] ?? pinned.dependencies[pkg])?.replace(/^[\^~]/, "");
-  if (!version) throw new Error(`${pkg} is not in package.json's dependencies: cannot fetch ${file}`);
+  const version = pinnedVersion(pkg);
   const dir = join(ROOT, "build", "packages", `${pkg}-${version}`);
   const path = join(dir, "package", file);
   if (existsSync(path)) return path;
@@ -79,10 +85,22 @@ export async function packageFile(pkg: string, file: string): Promise<string> {
 }
 
 /** Builds `target`'s binary into `outDir` (default dist/) and returns its path. */
+/** The version of an installed package, else the pinned one (what packageFile fetches). */
+function installedVersion(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")) as { version: string }).version;
+  } catch {
+    return pinnedVersion(pkg);
+  }
+}
+
 export async function buildBinary(target: Target | undefined = HOST, outDir?: string): Promise<string> {
   if (!target) throw new Error(`no binary target for ${process.platform}-${process.arch}; targets: ${TARGETS.map((t) => t.name).join(", ")}`);
   await buildWasm();
-  const dawn = await packageFile(target.dawn.package, target.dawn.file);
+  // Staged under a name that carries its package and version, which `iflame info` reports.
+  const dawn = join(ROOT, "build", "embed", target.name, `${target.dawn.package}@${installedVersion(target.dawn.package)}-${basename(target.dawn.file)}`);
+  mkdirSync(dirname(dawn), { recursive: true });
+  copyFileSync(await packageFile(target.dawn.package, target.dawn.file), dawn);
   const outfile = binaryPath(target, outDir);
   const result = await Bun.build({
     entrypoints: [join(ROOT, "iflame.ts")],

@@ -57,6 +57,7 @@ describe.skipIf(skip)("the iflame binary, alone in an empty folder", () => {
     expect(info.standalone).toBe(true);
     expect(info.library.origin).toBe("Dawn (embedded in this binary)");
     expect(info.library.path).toStartWith(join(env.XDG_CACHE_HOME, "iflame"));
+    expect(info.library.version).toStartWith(`${HOST!.dawn.package}@`);
     expect(info.adapter.backend).toBeString();
   });
 
