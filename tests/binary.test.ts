@@ -147,24 +147,26 @@ describe.skipIf(skip)("every other platform's binary", () => {
   const built = new Map<Target, string | Error>();
   let out: string;
 
+  /** Bun fetches foreign runtimes (and npm pack foreign Dawn packages) from the npm registry. */
+  let offline = false;
+
   beforeAll(async () => {
+    offline = !(await fetch("https://registry.npmjs.org/-/ping", { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false));
+    if (offline) {
+      console.log("other platforms' binaries skipped: the npm registry is unreachable (Bun fetches their runtimes from it)");
+      return;
+    }
     out = await mkdtemp(join(tmpdir(), "iflame-targets-"));
     for (const target of others) built.set(target, await buildBinary(target, out).catch((e: Error) => e));
   }, 600_000);
 
-  afterAll(() => rm(out, { recursive: true, force: true }));
+  afterAll(() => out && rm(out, { recursive: true, force: true }));
 
   for (const target of others) {
     test(`${target.name}: an executable of its platform carrying ${target.dawn.package}'s Dawn`, async () => {
+      if (offline) return;
       const binary = built.get(target)!;
-      if (binary instanceof Error) {
-        // Bun fetches foreign runtimes (and npm pack foreign Dawn packages) from the npm registry.
-        if (/fetch|download|network|npm pack|ENOTFOUND|ECONNREFUSED|EAI_AGAIN/i.test(binary.message)) {
-          console.log(`${target.name} binary skipped: no registry here (${binary.message.split("\n")[0]})`);
-          return;
-        }
-        throw binary;
-      }
+      if (binary instanceof Error) throw binary;
       const bytes = new Uint8Array(await Bun.file(binary).arrayBuffer());
       expect(executableKind(bytes.subarray(0, 4096))).toBe(expectedKind[target.name]!);
       const dawn = new Uint8Array(await Bun.file(await packageFile(target.dawn.package, target.dawn.file)).arrayBuffer());
