@@ -16,7 +16,7 @@ export interface TrainingData {
   valSize: number;
   /** The next [B, L] training batch; advances state.epoch / state.cursor. */
   nextTrainBatch(state: TrainState): Int32Array;
-  /** Every validation mesh once, in [B, L] batches (the last one filled with all-pad rows). */
+  /** Every validation mesh once, in [B, L] batches (the last one filled with all-pad rows); with shards, this rank's share of them. */
   valBatches(): Iterable<Int32Array>;
 }
 
@@ -30,11 +30,18 @@ export function datasetSpec(opts: TrainOptions): DatasetSpec {
 /** Where shard caches live: beside the data for files and folders, in .cache/ for procedural data. */
 const CACHE_DIR = ".cache/iflame";
 
-export async function openTrainingData(opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
+/**
+ * Opens the data of a run. With `shard` (data parallelism: this rank's index among `count`),
+ * each training batch is this rank's slice of the global batch of batch·count sequences, and
+ * validation batches are dealt out round-robin.
+ */
+export async function openTrainingData(
+  opts: TrainOptions, config: IFlameConfig, log: (line: string) => void, shard = { index: 0, count: 1 },
+): Promise<TrainingData> {
   const spec = datasetSpec(opts);
   const splits = await openShardedDataset(spec, { maxFaces: config.maxFaces, cacheDir: CACHE_DIR, log });
   const B = opts.batch;
-  const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment });
+  const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment, shard });
   if (batcher.filtered > 0) log(`left out ${batcher.filtered} training meshes with more than ${config.maxFaces} faces`);
   const val: ShardDataset = splits.val;
   log(`data: ${spec.kind} · ${batcher.kept.length} training meshes · ${val.size} validation meshes`);
@@ -48,7 +55,8 @@ export async function openTrainingData(opts: TrainOptions, config: IFlameConfig,
       return batch.tokens;
     },
     *valBatches() {
-      for (const b of evalBatches(val, { batchSize: B, maxFaces: config.maxFaces })) yield b.tokens;
+      let i = 0;
+      for (const b of evalBatches(val, { batchSize: B, maxFaces: config.maxFaces })) if (i++ % shard.count === shard.index) yield b.tokens;
     },
   };
 }
