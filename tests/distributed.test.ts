@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dlopen } from "bun:ffi";
+import { mpiexecPath } from "../src/distributed/world.ts";
 
 const CONFIG = join(import.meta.dir, "fixtures/micro-config.json");
 const ROOT = join(import.meta.dir, "..");
@@ -15,7 +16,7 @@ const ROOT = join(import.meta.dir, "..");
 function mpichPresent(): boolean {
   try {
     dlopen("libmpich.so.12", { MPI_Initialized: { args: ["ptr"], returns: "i32" } }).close();
-    return Bun.which("mpiexec") !== null;
+    return mpiexecPath() !== null;
   } catch {
     return false;
   }
@@ -40,7 +41,7 @@ async function run(cmd: string[], env = cleanEnv()): Promise<{ code: number; out
 const trainArgs = (out: string, batch: number, extra: string[] = []) => [
   "--config", CONFIG, "--meshes", "12", "--batch", String(batch), "--steps", "4", "--save-every", "2", "--val-every", "4", "--seed", "3", "--quiet", "--out", out, ...extra,
 ];
-const mpiexec = (ranks: number, script: string, args: string[]) => ["mpiexec", "-n", String(ranks), process.execPath, script, ...args];
+const mpiexec = (ranks: number, script: string, args: string[]) => [mpiexecPath()!, "-n", String(ranks), process.execPath, script, ...args];
 
 function trainLosses(runDir: string): number[] {
   return readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((m) => m.kind === "train").map((m) => m.loss);

@@ -3,7 +3,9 @@
  * gradients travel through the host: they are packed into buckets (flat GPU tensors, filled by
  * buffer copies in one submission), each bucket is read back and its sum started with
  * MPI_Iallreduce at once, so the network works on bucket i while bucket i+1 comes back from
- * the GPU; the sums are then written straight into the gradient tensors.
+ * the GPU; the sums are then written straight into the gradient tensors. The backward is one
+ * submission (IFlameModel.backward) and a readback blocks, so the buckets start once the whole
+ * backward has run: they pipeline with each other, not with the backward (docs/DISTRIBUTED.md).
  *
  * Buckets follow the reverse of the parameter order, the order in which the backward pass
  * finishes gradients, and are the same on every rank (MPI requires the same collective order).
@@ -53,13 +55,20 @@ export class GradientReducer {
     return this.buckets.length;
   }
 
-  /** Replaces every gradient by its sum over the ranks (call after the step's last backward). */
-  reduce(): void {
+  /**
+   * Replaces every gradient by its sum over the ranks (call after the step's last backward).
+   * Returns the seconds it took once the GPU had finished the backward: the cost of data
+   * parallelism that the step pays on top of its compute (readback, network, upload).
+   */
+  reduce(): number {
     this.gpu.record((r) => {
       for (const b of this.buckets) {
         for (const { grad, offset } of b.parts) r.copy(grad, slice(b.flat, offset, grad.size));
       }
     });
+    // The first read also waits for the backward (and the packing copies) to finish.
+    this.gpu.sync();
+    const started = performance.now();
     const pending: ReturnType<World["iallreduceSum"]>[] = [];
     for (const b of this.buckets) {
       // MPI moves data only inside MPI calls: nudge the sums already started before blocking on the GPU.
@@ -71,6 +80,7 @@ export class GradientReducer {
       this.world.wait(pending[i]);
       for (const { grad, offset } of b.parts) this.gpu.write(grad, b.host.subarray(offset, offset + grad.size));
     });
+    return (performance.now() - started) / 1000;
   }
 }
 

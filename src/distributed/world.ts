@@ -32,6 +32,11 @@ export function launchedByMpi(env = process.env): boolean {
   return env.PMI_SIZE !== undefined || env.PMI_RANK !== undefined || env.OMPI_COMM_WORLD_SIZE !== undefined;
 }
 
+/** MPICH's launcher on PATH: `mpiexec`, or the names a bare unpacked package has (no Debian alternatives). */
+export function mpiexecPath(): string | null {
+  return Bun.which("mpiexec") ?? Bun.which("mpiexec.hydra") ?? Bun.which("mpiexec.mpich");
+}
+
 /** The rank's index among the ranks on its host, as the launcher reports it. */
 export function localRankFromEnv(env = process.env): number {
   const value = env.MPI_LOCALRANKID ?? env.OMPI_COMM_WORLD_LOCAL_RANK ?? "0";

@@ -29,6 +29,8 @@ export interface StepMetrics {
   acc: number;
   gradNorm: number;
   tokensPerSecond: number;
+  /** Data-parallel runs: ms of the step spent summing gradients over the ranks after the backward. */
+  allreduceMs?: number;
 }
 
 export interface TrainResult {
@@ -74,7 +76,7 @@ export async function train(
   if (opts.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
     state = await loadCheckpoint(gpu, resumeFrom, model.params, optimizer.stateTensors());
-    say(`resumed from ${resumeFrom} at step ${state.step}`);
+    say(`resumed from ${resumeFrom} at step ${state.step}; global batch now ${B * K * opts.accum} (${K} rank${K > 1 ? "s" : ""} × batch ${B} × accum ${opts.accum})`);
   } else {
     model.initParams(opts.seed);
   }
@@ -103,7 +105,7 @@ export async function train(
     model.setLossScale(1 / Math.max(1, stepCount[0]));
     gpu.record((r) => model.zeroGrads(r));
     batches.forEach((tokens, i) => runBatch(model, tokens, i > 0, true));
-    reducer?.reduce();
+    const allreduceSeconds = reducer?.reduce();
     const totals = readTotals(model, world);
     gpu.record((r) => optimizer.record(r));
     const norm = optimizer.gradNorm();
@@ -124,6 +126,7 @@ export async function train(
       acc: totals.correct / Math.max(1, totals.count),
       gradNorm: norm.norm,
       tokensPerSecond: (B * K * L * opts.accum) / seconds,
+      ...(allreduceSeconds === undefined ? {} : { allreduceMs: 1000 * allreduceSeconds }),
     };
     history.push(m);
     if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "train", ...m })}\n`);
