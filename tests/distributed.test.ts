@@ -8,7 +8,9 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dlopen } from "bun:ffi";
+import { Batcher, type SequenceSource } from "../src/data/batcher.ts";
 import { mpiexecPath } from "../src/distributed/world.ts";
+import { TOKENS } from "../src/tokenizer/index.ts";
 
 const CONFIG = join(import.meta.dir, "fixtures/micro-config.json");
 const ROOT = join(import.meta.dir, "..");
@@ -51,7 +53,47 @@ function expectClose(a: number[], b: number[]): void {
   for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i]) / Math.abs(b[i])).toBeLessThan(1e-4);
 }
 
+test("K batcher shards at batch b yield the batches of one batcher at batch K·b, across epoch ends", () => {
+  // Item i has (i % 5) + 1 faces, every token of it i (or its augmentation seed).
+  const source: SequenceSource = {
+    size: 23,
+    faceCount: (i) => (i % 5) + 1,
+    faceTokens: (i, seed) => new Int32Array(TOKENS.perFace * ((i % 5) + 1)).fill(seed === undefined ? i : seed % 128),
+  };
+  const options = { maxFaces: 5, seed: 4, augment: true };
+  const whole = new Batcher(source, { ...options, batchSize: 6 });
+  const shards = [0, 1, 2].map((index) => new Batcher(source, { ...options, batchSize: 2, shard: { index, count: 3 } }));
+  expect(shards[0].batchesPerEpoch).toBe(whole.batchesPerEpoch);
+  let cursor = { epoch: 0, position: 0 };
+  for (let step = 0; step < 9; step++) {
+    const expected = whole.next(cursor);
+    const parts = shards.map((s) => s.next(cursor));
+    expect(parts.map((p) => p.next)).toEqual([expected.next, expected.next, expected.next]);
+    const joined: Int32Array = new Int32Array(expected.tokens.length);
+    parts.forEach((p, r) => joined.set(p.tokens, (r * expected.tokens.length) / 3));
+    expect(joined).toEqual(expected.tokens);
+    cursor = expected.next;
+  }
+  expect(cursor.epoch).toBe(2); // 3 global batches an epoch: crossed two epoch ends
+});
+
+test("under mpiexec without a loadable MPI library, train stops with one line naming IFLAME_MPI_LIB and mpich", async () => {
+  const r = await run([process.execPath, "train.ts", "--distributed", "mpi", "--quiet"], cleanEnv({ IFLAME_MPI_LIB: "/nonexistent/libmpi.so.12" }));
+  expect(r.code).toBe(1);
+  const lines = r.output.trim().split("\n");
+  expect(lines.length).toBe(1);
+  expect(lines[0]).toContain("IFLAME_MPI_LIB");
+  expect(lines[0]).toContain("install the Debian package mpich");
+});
+
 describe.skipIf(skip)("data-parallel training over MPI", () => {
+  test("the MPI binding: all-reduce (blocking and not), broadcast, JSON broadcast on 3 ranks", async () => {
+    const r = await run(mpiexec(3, "tests/fixtures/mpi-collectives.ts", []));
+    expect(r.output).not.toContain("rank 0/3:"); // no failure line
+    expect(r.code).toBe(0);
+    expect(r.output.match(/collectives ok/g)?.length).toBe(3);
+  }, 60_000);
+
   const tmp = (name: string) => mkdtempSync(join(tmpdir(), `iflame-mpi-${name}-`));
   const single = tmp("single");
   let singleDone: Promise<{ code: number; output: string }> | null = null;
