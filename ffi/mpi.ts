@@ -7,7 +7,7 @@
  * (void*)-1 and MPI_STATUS_IGNORE is (MPI_Status*)1. OpenMPI exports its handles as global
  * objects instead (&ompi_mpi_comm_world, …); it is not bound here (see docs/DISTRIBUTED.md).
  */
-import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType as T, ptr } from "bun:ffi";
 
 const MPI_COMM_WORLD = 0x44000000;
 const MPI_BYTE = 0x4c00010d;
@@ -29,7 +29,6 @@ const symbols = {
   MPI_Test: { args: [T.ptr, T.ptr, T.u64], returns: T.i32 },
   MPI_Wait: { args: [T.ptr, T.u64], returns: T.i32 },
   MPI_Bcast: { args: [T.ptr, T.i32, T.i32, T.i32, T.i32], returns: T.i32 },
-  MPI_Barrier: { args: [T.i32], returns: T.i32 },
   MPI_Abort: { args: [T.i32, T.i32], returns: T.i32 },
   MPI_Finalize: { args: [], returns: T.i32 },
 } as const;
@@ -119,12 +118,8 @@ export class Mpi {
   bcast(bytes: Uint8Array, root = 0): void {
     for (let at = 0; at < bytes.length; at += MAX_COUNT) {
       const part = bytes.subarray(at, Math.min(bytes.length, at + MAX_COUNT));
-      this.check(this.lib.MPI_Bcast(ptr(part) as Pointer, part.length, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+      this.check(this.lib.MPI_Bcast(ptr(part), part.length, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
     }
-  }
-
-  barrier(): void {
-    this.check(this.lib.MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
 
   /** Ends every rank of the job (mpiexec kills them); does not return. */

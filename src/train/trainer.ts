@@ -59,12 +59,8 @@ export async function train(
   const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
   const B = opts.batch;
-  // Rank 0 opens the data first, so the other ranks find its shard cache built.
-  const shard = { index: world.rank, count: K };
-  const data: TrainingData | null = world.isRoot ? await openTrainingData(opts, config, say, shard) : null;
-  bcastJson(world, "data ready");
-  const ready = data ?? (await openTrainingData(opts, config, say, shard));
-  const stepsPerEpoch = Math.max(1, Math.floor(ready.trainSize / (B * K * opts.accum)));
+  const data = await openRankData(world, opts, config, say);
+  const stepsPerEpoch = Math.max(1, Math.floor(data.trainSize / (B * K * opts.accum)));
   const totalSteps = opts.steps ?? (opts.epochs ?? 10) * stepsPerEpoch;
   const runDir = bcastJson(world, opts.out ?? join("runs", `${config.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
   if (world.isRoot) await mkdir(runDir, { recursive: true });
@@ -98,7 +94,7 @@ export async function train(
     const started = performance.now();
     const lr = learningRate(state.step, totalSteps, opts.lr);
     optimizer.prepare(lr, state.step + 1);
-    const batches = Array.from({ length: opts.accum }, () => ready.nextTrainBatch(state));
+    const batches = Array.from({ length: opts.accum }, () => data.nextTrainBatch(state));
     // The loss is the mean over the global batch's non-pad targets, so each rank needs their total.
     const stepCount = Float64Array.of(batches.reduce((s, t) => s + countTargets(t, B, L), 0));
     world.allreduceSum(stepCount);
@@ -133,19 +129,27 @@ export async function train(
     progress.update(state.step, m);
 
     const last = state.step === totalSteps;
-    if (ready.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
-      val = validate(model, ready, world);
+    if (data.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
+      val = validate(model, data, world);
       if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
       progress.note(`val loss ${val.loss.toFixed(4)} · acc ${(100 * val.acc).toFixed(1)}% · ppl ${val.perplexity.toFixed(3)}`);
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }
-    if (world.isRoot && (state.step % opts.saveEvery === 0 || last)) {
-      await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
+    if (state.step % opts.saveEvery === 0 || last) {
+      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
       lastSaved = state.step;
     }
   }
   progress.done();
   return { runDir, steps: state.step, history, val };
+}
+
+/** This rank's share of the data; rank 0 opens it first, so the other ranks find its shard cache built. */
+async function openRankData(world: World, opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
+  const shard = { index: world.rank, count: world.size };
+  const data = world.isRoot ? await openTrainingData(opts, config, log, shard) : null;
+  bcastJson(world, "data ready");
+  return data ?? (await openTrainingData(opts, config, log, shard));
 }
 
 /** Records forward + loss (+ backward) for one [B, L] batch; loss totals add up with `accumulate`. */
