@@ -39,6 +39,12 @@ export interface BatcherOptions {
   augment: boolean;
   /** Pad each batch only to its longest sequence, rounded up to this many rows; off when absent. */
   bucketRows?: number;
+  /**
+   * Data parallelism: the stream advances by batchSize·count sequences (the global batch) and
+   * this batcher returns slice `index` of each, so `count` shards together yield exactly the
+   * batches of one batcher with batchSize·count. Absent: one shard.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface Batch {
@@ -71,13 +77,18 @@ export class Batcher {
     if (opts.bucketRows !== undefined && !(Number.isInteger(opts.bucketRows) && opts.bucketRows > 0)) throw new Error(`bucketRows must be a positive integer, got ${opts.bucketRows}`);
     this.kept = keptItems(source, opts.maxFaces);
     this.filtered = source.size - this.kept.length;
-    if (this.kept.length < opts.batchSize) {
-      throw new Error(`only ${this.kept.length} meshes fit maxFaces ${opts.maxFaces} (${this.filtered} longer ones left out); a batch needs ${opts.batchSize}`);
+    if (this.kept.length < this.globalBatch) {
+      throw new Error(`only ${this.kept.length} meshes fit maxFaces ${opts.maxFaces} (${this.filtered} longer ones left out); a batch needs ${this.globalBatch}`);
     }
   }
 
+  /** Sequences the stream advances per batch: batchSize times the shard count. */
+  get globalBatch(): number {
+    return this.opts.batchSize * (this.opts.shard?.count ?? 1);
+  }
+
   get batchesPerEpoch(): number {
-    return Math.floor(this.kept.length / this.opts.batchSize);
+    return Math.floor(this.kept.length / this.globalBatch);
   }
 
   /** The epoch's visiting order (source indices). */
@@ -91,12 +102,14 @@ export class Batcher {
 
   next(cursor: Cursor): Batch {
     const B = this.opts.batchSize;
+    const global = this.globalBatch;
     let { epoch, position } = cursor;
-    if (position + B > this.kept.length) [epoch, position] = [epoch + 1, 0];
-    const items = this.order(epoch).slice(position, position + B);
+    if (position + global > this.kept.length) [epoch, position] = [epoch + 1, 0];
+    const start = position + B * (this.opts.shard?.index ?? 0);
+    const items = this.order(epoch).slice(start, start + B);
     const faceTokens = Array.from(items, (i) => this.source.faceTokens(i, this.opts.augment ? mixSeed(this.opts.seed, epoch, i) : undefined));
     const { tokens, rows } = assemble(faceTokens, B, this.opts.maxFaces, this.opts.bucketRows);
-    return { tokens, rows, items, next: { epoch, position: position + B } };
+    return { tokens, rows, items, next: { epoch, position: position + global } };
   }
 }
 

@@ -16,7 +16,7 @@ export interface TrainingData {
   valSize: number;
   /** The next [B, L] training batch; advances state.epoch / state.cursor. */
   nextTrainBatch(state: TrainState): Int32Array;
-  /** Every validation mesh once, in [B, L] batches (the last one filled with all-pad rows). */
+  /** Every validation mesh once, in [B, L] batches (the last one filled with all-pad rows); with shards, this rank's share of them. */
   valBatches(): Iterable<Int32Array>;
 }
 
@@ -32,11 +32,18 @@ export function datasetSpec(opts: Pick<TrainOptions, "data" | "meshes" | "seed" 
 /** Where shard caches live, for every source (file names carry a hash of the data spec). */
 const CACHE_DIR = ".cache/iflame";
 
-export async function openTrainingData(opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
+/**
+ * Opens the data of a run. With `shard` (data parallelism: this rank's index among `count`),
+ * each training batch is this rank's slice of the global batch of batch·count sequences, and
+ * validation batches are dealt out round-robin.
+ */
+export async function openTrainingData(
+  opts: TrainOptions, config: IFlameConfig, log: (line: string) => void, shard = { index: 0, count: 1 },
+): Promise<TrainingData> {
   const spec = datasetSpec(opts);
   const splits = await openShardedDataset(spec, { maxFaces: config.maxFaces, cacheDir: CACHE_DIR, simplify: opts.simplify, log });
   const B = opts.batch;
-  const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment });
+  const batcher = new Batcher(splits.train, { batchSize: B, maxFaces: config.maxFaces, seed: opts.seed, augment: opts.augment, shard });
   if (batcher.filtered > 0) log(`left out ${batcher.filtered} training meshes with more than ${config.maxFaces} faces`);
   const val: ShardDataset = splits.val;
   const simplified = simplifiedCount(splits.train.header) + simplifiedCount(val.header);
@@ -51,7 +58,8 @@ export async function openTrainingData(opts: TrainOptions, config: IFlameConfig,
       return batch.tokens;
     },
     *valBatches() {
-      for (const b of evalBatches(val, { batchSize: B, maxFaces: config.maxFaces })) yield b.tokens;
+      let i = 0;
+      for (const b of evalBatches(val, { batchSize: B, maxFaces: config.maxFaces })) if (i++ % shard.count === shard.index) yield b.tokens;
     },
   };
 }

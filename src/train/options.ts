@@ -26,6 +26,8 @@ export const TrainOptionsSchema = z
     category: z.string().optional().describe("category prefix for the ShapeNet pickle, e.g. 03001627 (chairs)"),
     augment: z.boolean().default(true).describe("turn off training augmentation"),
     quiet: z.boolean().default(false).describe("no progress bar"),
+    distributed: z.enum(["auto", "mpi", "off"]).default("auto").describe("data parallelism over MPI: auto (when launched by mpiexec), mpi, off"),
+    bucketMb: z.coerce.number().positive().default(25).describe("gradient all-reduce bucket size in MiB (data-parallel runs)"),
   })
   .strict();
 

@@ -1,11 +1,16 @@
 /**
  * The training loop (nanoGPT-style, one screen): batches → forward → cross-entropy → backward
  * → clip + Muon/AdamW on the GPU, with warm-up + cosine LR, gradient accumulation, metrics,
- * validation, atomic checkpoints and exact resume.
+ * validation, atomic checkpoints and exact resume. Under mpiexec it trains data-parallel
+ * (docs/DISTRIBUTED.md): each rank runs its slice of the global batch, gradients and loss totals
+ * are summed over the ranks, the optimizer runs identically everywhere, and only rank 0 writes.
  */
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { learningRate } from "../cpu/optim.ts";
+import { GradientReducer } from "../distributed/gradients.ts";
+import { bcastJson, bcastTensors } from "../distributed/state.ts";
+import { openWorld, SINGLE_PROCESS, type World } from "../distributed/world.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
@@ -24,6 +29,8 @@ export interface StepMetrics {
   acc: number;
   gradNorm: number;
   tokensPerSecond: number;
+  /** Data-parallel runs: ms of the step spent summing gradients over the ranks after the backward. */
+  allreduceMs?: number;
 }
 
 export interface TrainResult {
@@ -42,33 +49,45 @@ interface Totals {
 
 export class NonFiniteError extends Error {}
 
-export async function train(opts: TrainOptions, log: (line: string) => void = console.log): Promise<TrainResult> {
+export async function train(
+  opts: TrainOptions, log: (line: string) => void = console.log, world: World = openWorld(opts.distributed),
+): Promise<TrainResult> {
+  const K = world.size;
+  const say = world.isRoot ? log : () => {};
   const gpu = Gpu.get();
-  log(gpu.describe());
+  say(gpu.describe());
   const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
   const B = opts.batch;
-  const data: TrainingData = await openTrainingData(opts, config, log);
-  const stepsPerEpoch = Math.max(1, Math.floor(data.trainSize / (B * opts.accum)));
+  const data = await openRankData(world, opts, config, say);
+  const stepsPerEpoch = Math.max(1, Math.floor(data.trainSize / (B * K * opts.accum)));
   const totalSteps = opts.steps ?? (opts.epochs ?? 10) * stepsPerEpoch;
-  const runDir = opts.out ?? join("runs", `${config.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  await mkdir(runDir, { recursive: true });
+  const runDir = bcastJson(world, opts.out ?? join("runs", `${config.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
+  if (world.isRoot) await mkdir(runDir, { recursive: true });
 
   const model = new IFlameModel(gpu, config, B, L);
   const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer);
   let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null };
-  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
-  if (opts.resume && !resumeFrom) log(`--resume: no checkpoint in ${runDir}; starting fresh`);
+  const resumeFrom = world.isRoot && opts.resume ? await latestCheckpoint(runDir) : null;
+  if (opts.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
     state = await loadCheckpoint(gpu, resumeFrom, model.params, optimizer.stateTensors());
-    log(`resumed from ${resumeFrom} at step ${state.step}`);
+    say(`resumed from ${resumeFrom} at step ${state.step}; global batch now ${B * K * opts.accum} (${K} rank${K > 1 ? "s" : ""} × batch ${B} × accum ${opts.accum})`);
   } else {
     model.initParams(opts.seed);
   }
-  log(`model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens · ${totalSteps} steps · run ${runDir}`);
+  state = bcastJson(world, state);
+  bcastTensors(world, gpu, model.params);
+  bcastTensors(world, gpu, optimizer.stateTensors());
+  const reducer = K > 1 ? new GradientReducer(gpu, world, [...model.grads.values()].reverse(), opts.bucketMb * 2 ** 20) : null;
+  say(
+    `model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens` +
+      (K > 1 ? ` per rank × ${K} ranks${opts.accum > 1 ? ` × ${opts.accum} accum` : ""} = global batch ${B * K * opts.accum} · ${reducer!.bucketCount} gradient buckets` : "") +
+      ` · ${totalSteps} steps · run ${runDir}`,
+  );
 
   const history: StepMetrics[] = [];
-  const progress = new Progress(totalSteps, state.step, opts.quiet);
+  const progress = new Progress(totalSteps, state.step, opts.quiet || !world.isRoot);
   let val: TrainResult["val"] = null;
   let lastSaved = state.step;
   while (state.step < totalSteps) {
@@ -76,11 +95,14 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
     const lr = learningRate(state.step, totalSteps, opts.lr);
     optimizer.prepare(lr, state.step + 1);
     const batches = Array.from({ length: opts.accum }, () => data.nextTrainBatch(state));
-    const stepCount = batches.reduce((s, t) => s + countTargets(t, B, L), 0);
-    model.setLossScale(1 / Math.max(1, stepCount));
+    // The loss is the mean over the global batch's non-pad targets, so each rank needs their total.
+    const stepCount = Float64Array.of(batches.reduce((s, t) => s + countTargets(t, B, L), 0));
+    world.allreduceSum(stepCount);
+    model.setLossScale(1 / Math.max(1, stepCount[0]));
     gpu.record((r) => model.zeroGrads(r));
     batches.forEach((tokens, i) => runBatch(model, tokens, i > 0, true));
-    const totals = readTotals(model);
+    const allreduceSeconds = reducer?.reduce();
+    const totals = readTotals(model, world);
     gpu.record((r) => optimizer.record(r));
     const norm = optimizer.gradNorm();
     if (norm.nonFinite || !Number.isFinite(totals.lossSum)) {
@@ -99,26 +121,35 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
       loss: totals.lossSum / Math.max(1, totals.count),
       acc: totals.correct / Math.max(1, totals.count),
       gradNorm: norm.norm,
-      tokensPerSecond: (B * L * opts.accum) / seconds,
+      tokensPerSecond: (B * K * L * opts.accum) / seconds,
+      ...(allreduceSeconds === undefined ? {} : { allreduceMs: 1000 * allreduceSeconds }),
     };
     history.push(m);
-    await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "train", ...m })}\n`);
+    if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "train", ...m })}\n`);
     progress.update(state.step, m);
 
     const last = state.step === totalSteps;
     if (data.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
-      val = validate(model, data);
-      await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
+      val = validate(model, data, world);
+      if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
       progress.note(`val loss ${val.loss.toFixed(4)} · acc ${(100 * val.acc).toFixed(1)}% · ppl ${val.perplexity.toFixed(3)}`);
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }
     if (state.step % opts.saveEvery === 0 || last) {
-      await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
+      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
       lastSaved = state.step;
     }
   }
   progress.done();
   return { runDir, steps: state.step, history, val };
+}
+
+/** This rank's share of the data; rank 0 opens it first, so the other ranks find its shard cache built. */
+async function openRankData(world: World, opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
+  const shard = { index: world.rank, count: world.size };
+  const data = world.isRoot ? await openTrainingData(opts, config, log, shard) : null;
+  bcastJson(world, "data ready");
+  return data ?? (await openTrainingData(opts, config, log, shard));
 }
 
 /** Records forward + loss (+ backward) for one [B, L] batch; loss totals add up with `accumulate`. */
@@ -131,20 +162,24 @@ function runBatch(model: IFlameModel, tokens: Int32Array, accumulate: boolean, b
   });
 }
 
-function readTotals(model: IFlameModel): Totals {
-  const s = model.gpu.read(model.lossStats) as Float32Array;
+/** The loss totals of the batches run since the last reset, summed over the ranks. */
+function readTotals(model: IFlameModel, world: World): Totals {
+  const s = Float64Array.from((model.gpu.read(model.lossStats) as Float32Array).subarray(0, 3));
+  world.allreduceSum(s);
   return { lossSum: s[0], count: s[1], correct: s[2] };
 }
 
-/** Loss, token accuracy and perplexity over non-pad targets of the whole validation split. */
-export function validate(model: IFlameModel, data: TrainingData): { loss: number; acc: number; perplexity: number } {
+/** Loss, token accuracy and perplexity over non-pad targets of the whole validation split (every rank's share). */
+export function validate(model: IFlameModel, data: TrainingData, world: World = SINGLE_PROCESS): { loss: number; acc: number; perplexity: number } {
   model.setLossScale(0);
   let first = true;
   for (const tokens of data.valBatches()) {
     runBatch(model, tokens, !first, false);
     first = false;
   }
-  const totals = readTotals(model);
+  // A rank dealt no validation batch (more ranks than batches) adds nothing.
+  if (first) model.gpu.record((r) => r.clear(model.lossStats));
+  const totals = readTotals(model, world);
   const loss = totals.lossSum / Math.max(1, totals.count);
   return { loss, acc: totals.correct / Math.max(1, totals.count), perplexity: Math.exp(loss) };
 }
