@@ -226,7 +226,8 @@ export async function openOrBuildShards(
   const wanted = JSON.stringify(fullConfig(config));
   const existing = await ShardDataset.open(path, opts).catch(() => null);
   if (existing && JSON.stringify(existing.header.config) === wanted) return existing;
-  const header = await writeShardCache(path, await meshes(), config);
+  // Name every mesh left out and why, not just how many: the user must be able to find them.
+  const header = await writeShardCache(path, await meshes(), config, (name, reason) => opts.log?.(`skipping ${name}: ${reason}`));
   const { tooLong, unusable } = header.dropped;
   opts.log?.(`${path}: cached ${header.names.length} meshes${tooLong + unusable ? ` (left out ${tooLong} over ${config.maxFaces} faces, ${unusable} unusable)` : ""}`);
   return ShardDataset.open(path, opts);

@@ -21,7 +21,7 @@ export const GenerateFlags = z
     topK: z.coerce.number().int().nonnegative().default(50).describe("keep the k most probable tokens (0 keeps all)"),
     topP: z.coerce.number().min(0).max(1).default(0.95).describe("nucleus threshold (0 turns it off)"),
     seed: z.coerce.number().int().nonnegative().default(0).describe("sample i draws its tokens with seed + i"),
-    prompt: z.string().optional().describe("complete this mesh (obj, ply, stl, glb, gltf) instead of starting from nothing"),
+    prompt: z.string().optional().describe("complete this mesh (obj, ply, stl, off, glb, gltf) instead of starting from nothing"),
     promptFaces: z.coerce.number().int().nonnegative().optional().describe(`face rows of --prompt to keep (default ${DEFAULT_PROMPT_FACES})`),
     format: z.enum(MESH_FORMATS).default("obj").describe("mesh file format"),
     grammar: z.boolean().default(true).describe("mask tokens so that every sequence is a valid token stream"),
