@@ -119,7 +119,6 @@ function readAsciiBody(bytes: Uint8Array, header: Header, layout: Layout, file: 
   let l = 0;
   const corners: number[] = [];
   for (const element of header.elements) {
-    checkCount(file, `element '${element.name}'`, element.count, 1, lines.length - l, "lines");
     for (let n = 0; n < element.count; n++, l++) {
       const lineNo = header.lineCount + l;
       if (l >= lines.length || lines[l].trim() === "") throw lineError(file, lineNo, `file ends inside element '${element.name}' (${n} of ${element.count} read)`);
