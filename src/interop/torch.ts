@@ -228,6 +228,9 @@ export class TorchArchive {
     const empty = shape.data.some((d) => d === 0);
     const last = offset + shape.data.reduce((sum, d, k) => sum + (d - 1) * strides.data[k], 0);
     if (!empty && last >= elements) throw new Error(`tensor [${shape.data}] stride [${strides.data}] offset ${offset} reaches element ${last} of a storage of ${elements}`);
+    // Reading a view copies it: a stride-0 view of a tiny storage would grow past any memory.
+    const values = shape.data.reduce((a, b) => a * b, 1);
+    if (values > elements) throw new Error(`tensor [${shape.data}] stride [${strides.data}] holds ${values} values, more than its storage's ${elements} (broadcast views are not read)`);
     return new TorchTensor(storage, dtype, shape.data, strides.data, offset, this.littleEndian, this.file);
   }
 
