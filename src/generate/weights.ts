@@ -12,7 +12,7 @@ import { loadTorchModel } from "../interop/convert.ts";
 import { decodeSafetensors } from "../interop/safetensors.ts";
 import { checkStateDict } from "../interop/torch.ts";
 import { type IFlameConfig, ModelConfigSchema } from "../model/config.ts";
-import { latestCheckpoint } from "../train/checkpoint.ts";
+import { modelFile } from "../checkpoint/checkpoint.ts";
 
 export interface LoadedWeights {
   config: IFlameConfig;
@@ -23,11 +23,7 @@ export interface LoadedWeights {
 
 async function weightsFile(path: string): Promise<string> {
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
-  if (!statSync(path).isDirectory()) return path;
-  if (existsSync(join(path, "model.safetensors"))) return join(path, "model.safetensors");
-  const latest = await latestCheckpoint(path);
-  if (!latest) throw new Error(`${path}: neither a checkpoint (no model.safetensors) nor a run folder (no latest.json)`);
-  return join(latest, "model.safetensors");
+  return statSync(path).isDirectory() ? modelFile(path) : path;
 }
 
 type Values = Map<string, { shape: number[]; data: Float32Array }>;

@@ -10,8 +10,9 @@ import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
 import { IFlameModel } from "../model/model.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { loadCheckpoint, resumableCheckpoint, saveCheckpoint, type TrainState } from "../checkpoint/checkpoint.ts";
 import { openTrainingData, type TrainingData } from "./data.ts";
+import { metricsFile, truncateMetrics } from "./metrics.ts";
 import { Optimizer } from "./optimizer.ts";
 import type { TrainOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -57,7 +58,7 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
   const model = new IFlameModel(gpu, config, B, L);
   const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer);
   let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null };
-  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
+  const resumeFrom = opts.resume ? await resumableCheckpoint(runDir, config) : null;
   if (opts.resume && !resumeFrom) log(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
     state = await loadCheckpoint(gpu, resumeFrom, model.params, optimizer.stateTensors());
@@ -65,6 +66,7 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
   } else {
     model.initParams(opts.seed);
   }
+  await truncateMetrics(runDir, state.step);
   log(`model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens · ${totalSteps} steps · run ${runDir}`);
 
   const history: StepMetrics[] = [];
@@ -102,13 +104,13 @@ export async function train(opts: TrainOptions, log: (line: string) => void = co
       tokensPerSecond: (B * L * opts.accum) / seconds,
     };
     history.push(m);
-    await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "train", ...m })}\n`);
+    await appendFile(metricsFile(runDir), `${JSON.stringify({ kind: "train", ...m })}\n`);
     progress.update(state.step, m);
 
     const last = state.step === totalSteps;
     if (data.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
       val = validate(model, data);
-      await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
+      await appendFile(metricsFile(runDir), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
       progress.note(`val loss ${val.loss.toFixed(4)} · acc ${(100 * val.acc).toFixed(1)}% · ppl ${val.perplexity.toFixed(3)}`);
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }
