@@ -24,7 +24,7 @@ export const GenerateFlags = z
     prompt: z.string().optional().describe("complete this mesh (obj, ply, stl, off, glb, gltf) instead of starting from nothing"),
     promptFaces: z.coerce.number().int().nonnegative().optional().describe(`face rows of --prompt to keep (default ${DEFAULT_PROMPT_FACES})`),
     format: z.enum(MESH_FORMATS).default("obj").describe("mesh file format"),
-    grammar: z.boolean().default(true).describe("mask tokens so that every sequence is a valid token stream"),
+    grammar: z.boolean().default(true).describe("the grammar mask: only tokens that keep every sequence a valid token stream"),
     strictOrder: z.boolean().default(false).describe("with the grammar: also the tokenizer's vertex and face order"),
     stepsPerSubmit: z.coerce.number().int().positive().default(DEFAULT_STEPS_PER_SUBMIT).describe("decoding steps per GPU submission (one end check each)"),
   })

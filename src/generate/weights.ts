@@ -47,6 +47,14 @@ function safetensorsWeights(file: string, bytes: Uint8Array): { config: IFlameCo
   return { config: parsed.data, values };
 }
 
+/** Weights of a run that diverged would decode garbage (every logit NaN): refuse them by name. */
+function checkFinite(values: Values, file: string): void {
+  for (const [name, { data }] of values) {
+    const i = data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) throw new Error(`${file}: ${name}[${i}] is ${data[i]}; the weights are not finite (did the run diverge?), so nothing can be generated from them`);
+  }
+}
+
 /** Reads the weights at `path` and uploads them. */
 export async function loadWeights(gpu: Gpu, path: string): Promise<LoadedWeights> {
   const file = await weightsFile(path);
@@ -57,6 +65,7 @@ export async function loadWeights(gpu: Gpu, path: string): Promise<LoadedWeights
   } else {
     ({ config, values } = safetensorsWeights(file, new Uint8Array(await Bun.file(file).arrayBuffer())));
   }
+  checkFinite(values, file);
   const params = new Map([...values].map(([name, t]) => [name, gpu.upload(t.data, t.shape, name)]));
   return { config, params, file };
 }
