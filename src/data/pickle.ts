@@ -281,7 +281,16 @@ class PickleMachine {
   }
 
   run(): unknown {
-    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    const utf8 = {
+      decode: (bytes: Uint8Array) => {
+        try {
+          return strict.decode(bytes);
+        } catch {
+          throw this.fail("string is not valid UTF-8", this.opcodeAt);
+        }
+      },
+    };
     const latin1 = new TextDecoder("latin1");
     for (;;) {
       const at = (this.opcodeAt = this.pos);

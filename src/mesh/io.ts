@@ -8,6 +8,7 @@ import { open, readdir, realpath, stat } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { encodeGlb, parseGlb, parseGltf, type ExternalReader } from "./formats/gltf.ts";
 import { encodeObj, parseObj } from "./formats/obj.ts";
+import { quoted } from "./formats/errors.ts";
 import { parseOff } from "./formats/off.ts";
 import { encodePly, parsePly } from "./formats/ply.ts";
 import { encodeStl, parseStl } from "./formats/stl.ts";
@@ -49,13 +50,15 @@ async function readBytes(path: string, limit = MAX_MESH_FILE_BYTES): Promise<Uin
  * bytes of it are read.
  */
 const externalNextTo = (path: string): ExternalReader => async (uri, byteLength) => {
-  const outside = () => new Error(`${path}: glTF buffer uri '${uri.slice(0, 200)}' leaves the folder of the .gltf file (only data: URIs and files beside it are read)`);
+  const fail = (why: string) => new Error(`${path}: glTF buffer uri ${quoted(uri)} ${why}`);
+  const outside = () => fail("leaves the folder of the .gltf file (only data: URIs and files beside it are read)");
   if (isAbsolute(uri) || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes("\0")) throw outside();
   const folder = await realpath(dirname(path));
   const file = join(dirname(path), uri);
-  const real = await realpath(file).catch((e) => { throw cannotRead(file, e); });
+  const real = await realpath(file).catch((e: NodeJS.ErrnoException) => { throw fail(`cannot be read (${e.code ?? e.message})`); });
   const inside = relative(folder, real);
   if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw outside();
+  if (!(await stat(real)).isFile()) throw fail("is not a regular file");
   return { bytes: await readBytes(real, byteLength), file };
 };
 

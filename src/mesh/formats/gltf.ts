@@ -15,7 +15,7 @@ import { Matrix4, Quaternion, Vector3 } from "three";
 import { z } from "zod";
 import { MeshBuilder } from "../builder.ts";
 import type { Mesh } from "../mesh.ts";
-import { byteError, COORDINATE_RULE, isFiniteXYZ, MESH_BUDGET, nonEmpty } from "./errors.ts";
+import { byteError, COORDINATE_RULE, isFiniteXYZ, MESH_BUDGET, nonEmpty, quoted } from "./errors.ts";
 import { fanTriangles } from "./triangulate.ts";
 
 const GLB_MAGIC = 0x46546c67; // "glTF"
@@ -140,9 +140,10 @@ async function loadBuffers(gltf: Gltf, file: string, bin: GltfBuffer | null, rea
       try {
         uri = decodeURIComponent(b.uri);
       } catch {
-        throw new Error(`${file}: glTF buffer ${i} uri '${b.uri.slice(0, 200)}' is not valid percent-encoding`);
+        throw new Error(`${file}: glTF buffer ${i} uri ${quoted(b.uri)} is not valid percent-encoding`);
       }
-      buffer = { ...(await readExternal(uri, b.byteLength)), base: 0 };
+      const external = await readExternal(uri, b.byteLength);
+      buffer = { bytes: external.bytes, file: `${file} (buffer ${i}: ${external.file})`, base: 0 };
     }
     if (buffer.bytes.length < b.byteLength) throw byteError(buffer.file, buffer.base + buffer.bytes.length, `glTF buffer ${i} is truncated (${buffer.bytes.length} of ${b.byteLength} bytes)`);
     return buffer;
