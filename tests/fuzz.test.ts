@@ -105,7 +105,7 @@ async function fuzz(reader: Reader, seed: number): Promise<void> {
       continue;
     }
     const message = error instanceof Error ? error.message : String(error);
-    if (!(error instanceof Error) || !message.includes(reader.path) || message.includes("\n")) {
+    if (!(error instanceof Error) || !message.includes(reader.path) || /[\x00-\x1f]/.test(message)) {
       throw new Error(`${label}: not one line naming the file: ${message}${error instanceof Error ? `\n${error.stack}` : ""}`);
     }
     if (/is not a function|undefined is not|null is not|cannot read properties|Maximum call stack/i.test(message)) {

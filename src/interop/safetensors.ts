@@ -5,6 +5,7 @@
  * F32/F16/BF16/F64/I32/I64 into f32 or i32.
  */
 import { z } from "zod";
+import { oneLine } from "../util/text.ts";
 
 export interface NamedTensor {
   shape: number[];
@@ -45,7 +46,18 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
+type Decoded = { tensors: Record<string, NamedTensor>; metadata: Record<string, string> };
+
+/** Decodes a safetensors file; a refusal is one line naming `file` (tensor names and JSON errors quoted safely). */
+export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Decoded {
+  try {
+    return decode(bytes, file);
+  } catch (e) {
+    throw new Error(oneLine((e as Error).message), { cause: e });
+  }
+}
+
+function decode(bytes: Uint8Array, file: string): Decoded {
   if (bytes.length < 8) throw new Error(`${file}: truncated (${bytes.length} bytes, no header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const declared = view.getBigUint64(0, true);

@@ -8,7 +8,7 @@ import { open, readdir, realpath, stat } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { encodeGlb, parseGlb, parseGltf, type ExternalReader } from "./formats/gltf.ts";
 import { encodeObj, parseObj } from "./formats/obj.ts";
-import { quoted } from "./formats/errors.ts";
+import { oneLine, quoted } from "../util/text.ts";
 import { parseOff } from "./formats/off.ts";
 import { encodePly, parsePly } from "./formats/ply.ts";
 import { encodeStl, parseStl } from "./formats/stl.ts";
@@ -68,13 +68,18 @@ export async function readMesh(path: string): Promise<Mesh> {
     throw new Error(`${path}: unknown mesh format '${ext || "(no extension)"}' (readable: ${READABLE_EXTENSIONS.join(" ")})`);
   }
   const bytes = await readBytes(path);
-  switch (ext) {
-    case ".obj": return parseObj(new TextDecoder().decode(bytes), path);
-    case ".ply": return parsePly(bytes, path);
-    case ".stl": return parseStl(bytes, path);
-    case ".off": return parseOff(new TextDecoder().decode(bytes), path);
-    case ".glb": return parseGlb(bytes, path, externalNextTo(path));
-    default: return parseGltf(new TextDecoder().decode(bytes), path, externalNextTo(path));
+  try {
+    switch (ext) {
+      case ".obj": return parseObj(new TextDecoder().decode(bytes), path);
+      case ".ply": return parsePly(bytes, path);
+      case ".stl": return parseStl(bytes, path);
+      case ".off": return parseOff(new TextDecoder().decode(bytes), path);
+      case ".glb": return await parseGlb(bytes, path, externalNextTo(path));
+      default: return await parseGltf(new TextDecoder().decode(bytes), path, externalNextTo(path));
+    }
+  } catch (e) {
+    // Messages quote the file (a line, a key, a parser's complaint): keep them one line.
+    throw new Error(oneLine((e as Error).message), { cause: e });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { hiddenDim, type ModelConfig } from "../cpu/model.ts";
+import { oneLine } from "../util/text.ts";
 
 export const HEAD_DIM = 32;
 
@@ -56,7 +57,7 @@ export async function loadModelConfig(nameOrPath: string): Promise<IFlameConfig>
   try {
     json = await file.json();
   } catch (e) {
-    throw new Error(`config ${nameOrPath}: not valid JSON: ${(e as Error).message}`);
+    throw new Error(`config ${nameOrPath}: not valid JSON: ${oneLine((e as Error).message)}`);
   }
   const parsed = ModelConfigSchema.safeParse(json);
   if (!parsed.success) {

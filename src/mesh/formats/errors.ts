@@ -17,12 +17,6 @@ export const byteError = (file: string, offset: number, message: string): Error 
  */
 export const MESH_BUDGET = { vertices: 1 << 22, corners: 1 << 24 } as const;
 
-/** File content quoted in a one-line error: at most `max` characters, control characters escaped. */
-export function quoted(text: string, max = 200): string {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return `'${cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}'`;
-}
-
 /** Returns the mesh if it has faces; an empty mesh is an error (nothing to learn from or show). */
 export function nonEmpty(mesh: Mesh, file: string): Mesh {
   if (faceCount(mesh) === 0) throw new Error(`${file}: empty mesh (${mesh.vertices.length / 3} vertices, no faces)`);

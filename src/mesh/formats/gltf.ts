@@ -15,7 +15,8 @@ import { Matrix4, Quaternion, Vector3 } from "three";
 import { z } from "zod";
 import { MeshBuilder } from "../builder.ts";
 import type { Mesh } from "../mesh.ts";
-import { byteError, COORDINATE_RULE, isFiniteXYZ, MESH_BUDGET, nonEmpty, quoted } from "./errors.ts";
+import { quoted } from "../../util/text.ts";
+import { byteError, COORDINATE_RULE, isFiniteXYZ, MESH_BUDGET, nonEmpty } from "./errors.ts";
 import { fanTriangles } from "./triangulate.ts";
 
 const GLB_MAGIC = 0x46546c67; // "glTF"
