@@ -22,14 +22,15 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 /** The smallest network the kernels take, on 5 procedural meshes of at most 12 faces. */
 const micro = join(scratch, "micro.json");
 writeFileSync(micro, JSON.stringify({ name: "micro", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 12 }));
-const ARGS = ["--config", micro, "--meshes", "5", "--batch", "2", "--no-augment", "--quiet", "--steps", "8", "--save-every", "2", "--val-every", "3", "--seed", "3"];
+const argsFor = (steps: number) => ["--config", micro, "--meshes", "5", "--batch", "2", "--no-augment", "--quiet", "--steps", String(steps), "--save-every", "2", "--val-every", "3", "--seed", "3"];
+const ARGS = argsFor(8);
 
 const whole = join(scratch, "whole");
 const killed = join(scratch, "killed");
 
-/** `bun train.ts …` in a child that dies with SIGKILL at `killAt`. */
-function trainUntilKilled(killAt: string, resume: boolean) {
-  const p = Bun.spawnSync([process.execPath, join(ROOT, "train.ts"), ...ARGS, "--out", killed, ...(resume ? ["--resume"] : [])], {
+/** `bun train.ts …` (`steps` in all) in a child that dies with SIGKILL at `killAt`. */
+function trainUntilKilled(killAt: string, resume: boolean, steps = 8) {
+  const p = Bun.spawnSync([process.execPath, join(ROOT, "train.ts"), ...argsFor(steps), "--out", killed, ...(resume ? ["--resume"] : [])], {
     cwd: ROOT, env: { ...process.env, IFLAME_TEST_KILL_AT: killAt }, stdout: "pipe", stderr: "pipe",
   });
   // The kill point must really be reached: a run that finished or failed proves nothing.
@@ -97,8 +98,8 @@ test("the last resume ignores and removes orphans, and ends where the uninterrup
 test("a resume with another network is refused naming the fields; torn pointers are named", async () => {
   const other = join(scratch, "other.json");
   writeFileSync(other, JSON.stringify({ name: "micro", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 1, vocab: 132, maxFaces: 16 }));
-  const args = ARGS.map((a) => (a === micro ? other : a));
-  await expect(train(parseTrainArgs([...args, "--steps", "10", "--out", killed, "--resume"]), () => {})).rejects.toThrow(
+  const args = argsFor(10).map((a) => (a === micro ? other : a));
+  await expect(train(parseTrainArgs([...args, "--out", killed, "--resume"]), () => {})).rejects.toThrow(
     /--resume: .*killed was trained with another network or sequence limit \(fullPeriod 2 → 1, maxFaces 12 → 16\)/,
   );
   expect(stepDirs(killed)).toEqual(["step-00000006", "step-00000008"]);
@@ -112,3 +113,16 @@ test("a resume with another network is refused naming the fields; torn pointers 
   writeFileSync(join(torn, "checkpoints", "step-00000008", "state.json"), '{"step": 8,');
   await expect(loadTrainState(join(torn, "checkpoints", "step-00000008"))).rejects.toThrow(/step-00000008\/state\.json: the training state is not valid JSON/);
 });
+
+test("extended to 10 steps: killed half-way through step 10's optimizer.safetensors, then after latest.json names step 10", async () => {
+  trainUntilKilled("optimizer@10", true, 10);
+  expect(await latestLoads(killed)).toBe(8);
+  expect(stepDirs(killed)).toEqual(["step-00000006", "step-00000008"]);
+  trainUntilKilled("latest@10", true, 10);
+  expect(await latestLoads(killed)).toBe(10);
+  expect(stepDirs(killed)).toEqual(["step-00000006", "step-00000008", "step-00000010"]); // killed before pruning
+  await train(parseTrainArgs([...argsFor(10), "--out", killed, "--resume"]), () => {}); // nothing left to train: only cleans up
+  expect(stepDirs(killed)).toEqual(["step-00000008", "step-00000010"]);
+  const rows = (await trainRows(killed)).filter((m) => m.kind === "train");
+  expect(rows.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+}, 60_000);
