@@ -180,14 +180,15 @@ const RESUME_FIELDS = ["dim", "heads", "blocksPerLevel", "fullPeriod", "vocab", 
  */
 export async function resumableCheckpoint(runDir: string, config: IFlameConfig): Promise<string | null> {
   const dir = await latestCheckpoint(runDir);
-  await pruneCheckpoints(runDir, dir === null ? null : stepNameOf(dir));
-  if (dir === null) return null;
-  const saved = (await loadTrainState(dir)).config as Partial<Record<string, unknown>> | null;
-  const differ = RESUME_FIELDS.filter((k) => JSON.stringify(saved?.[k]) !== JSON.stringify(config[k]));
-  if (differ.length) {
-    const what = differ.map((k) => `${k} ${JSON.stringify(saved?.[k])} → ${JSON.stringify(config[k])}`).join(", ");
-    throw new Error(`--resume: ${runDir} was trained with another network or sequence limit (${what}); resume with the run's config, or train into a new --out`);
+  if (dir !== null) {
+    const saved = (await loadTrainState(dir)).config as Partial<Record<string, unknown>> | null;
+    const differ = RESUME_FIELDS.filter((k) => JSON.stringify(saved?.[k]) !== JSON.stringify(config[k]));
+    if (differ.length) {
+      const what = differ.map((k) => `${k} ${JSON.stringify(saved?.[k])} → ${JSON.stringify(config[k])}`).join(", ");
+      throw new Error(`--resume: ${runDir} was trained with another network or sequence limit (${what}); resume with the run's config, or train into a new --out`);
+    }
   }
+  await pruneCheckpoints(runDir, dir === null ? null : stepNameOf(dir));
   return dir;
 }
 
