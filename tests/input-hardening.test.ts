@@ -97,3 +97,16 @@ test("flags: --no-<flag> help says it turns the flag off; a repeated flag is ref
   expect(() => parseFlags(schema, ["--no-augment", "--augment"])).toThrow("--augment is given twice");
   expect(parseFlags(schema, ["--steps", "5", "--no-augment"]).flags).toEqual({ steps: 5, augment: false });
 });
+
+test("a config, latest.json or state.json that is a device or a folder is refused, not read forever", async () => {
+  const { loadModelConfig } = await import("../src/model/config.ts");
+  const { latestCheckpoint, loadTrainState } = await import("../src/checkpoint/checkpoint.ts");
+  const { symlink, mkdir } = await import("node:fs/promises");
+  await expect(loadModelConfig("/dev/zero")).rejects.toThrow("config /dev/zero: not a regular file of at most 1 MiB");
+  const run = join(dir, "devrun");
+  await mkdir(join(run, "checkpoints", "step-00000001"), { recursive: true });
+  await symlink("/dev/zero", join(run, "latest.json"));
+  await expect(latestCheckpoint(run)).rejects.toThrow(/devrun\/latest\.json: the latest-checkpoint pointer is not a regular file/);
+  await symlink("/dev/zero", join(run, "checkpoints", "step-00000001", "state.json"));
+  await expect(loadTrainState(join(run, "checkpoints", "step-00000001"))).rejects.toThrow(/state\.json: the training state is not a regular file/);
+});

@@ -15,7 +15,7 @@
  * each other.
  */
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Gpu } from "../gpu/runtime.ts";
@@ -132,10 +132,15 @@ export async function pruneCheckpoints(runDir: string, keep: string | null): Pro
   }
 }
 
+/** latest.json and state.json are a few hundred bytes; anything past this is not one. */
+const MAX_JSON_BYTES = 16 << 20;
+
 async function readJsonFile(file: string, what: string): Promise<unknown> {
-  const text = await Bun.file(file).text().catch((e: NodeJS.ErrnoException) => {
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`${file}: cannot read ${what} (${e.code ?? e.message})`);
   });
+  if (!info.isFile() || info.size > MAX_JSON_BYTES) throw new Error(`${file}: ${what} is not a regular file of at most ${MAX_JSON_BYTES} bytes`);
+  const text = await Bun.file(file).text();
   try {
     return JSON.parse(text);
   } catch {
