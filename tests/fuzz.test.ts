@@ -167,7 +167,7 @@ function gltf(m: Mesh, external: boolean): { json: string; bin: Uint8Array } {
 
 const GLTF_KEYS = ["count", "byteLength", "byteOffset", "byteStride", "bufferView", "buffer", "POSITION", "indices", "mesh", "mode", "componentType"] as const;
 
-const inMemory = (name: string, read: (bytes: Uint8Array, path: string) => unknown) => async (path: string) => {
+const inMemory = (read: (bytes: Uint8Array, path: string) => unknown) => async (path: string) => {
   read(new Uint8Array(await Bun.file(path).arrayBuffer()), path);
 };
 
@@ -218,7 +218,7 @@ function otherReaders(): Reader[] {
       const { params } = loadTorchModel(path);
       for (const t of params.values()) expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1));
     } },
-    { name: "safetensors", cases: 400, seedFile: safetensors, path: join(work, "model.safetensors"), mutation: { text: false, sizeKeys: ["data_offsets", "shape"], hotRange: [0, 1200] }, read: inMemory("safetensors", (bytes, path) => decodeSafetensors(bytes, path)) },
+    { name: "safetensors", cases: 400, seedFile: safetensors, path: join(work, "model.safetensors"), mutation: { text: false, sizeKeys: ["data_offsets", "shape"], hotRange: [0, 1200] }, read: inMemory((bytes, path) => decodeSafetensors(bytes, path)) },
     { name: "model config JSON", cases: 300, seedFile: text(JSON.stringify(SMALL, null, 1)), path: join(work, "config.json"), mutation: { text: true, sizeKeys: ["dim", "heads", "maxFaces", "fullPeriod"] }, read: async (path) => void (await loadModelConfig(path)) },
     { name: "latest.json", cases: 200, seedFile: text(JSON.stringify({ checkpoint: "checkpoints/step-00000003", step: 3 })), path: join(work, "run", "latest.json"), mutation: { text: true }, read: async () => {
       const dir = await latestCheckpoint(join(work, "run"));

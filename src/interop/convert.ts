@@ -7,7 +7,6 @@
  * leaves no trace in the shapes; our kernels use head dim 32, so it defaults to dim / 32. The
  * result is validated by the config schema and then against every parameter name and shape.
  */
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";

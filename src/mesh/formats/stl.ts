@@ -5,7 +5,7 @@
  * triangles, normals from the corner order.
  */
 import { MeshBuilder } from "../builder.ts";
-import { faceCount, type Mesh } from "../mesh.ts";
+import type { Mesh } from "../mesh.ts";
 import { weldVertices } from "../weld.ts";
 import { byteError, COORDINATE_RULE, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
 import { fanTriangles } from "./triangulate.ts";
