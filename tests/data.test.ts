@@ -102,6 +102,13 @@ test("openOrBuildShards reuses a matching cache and rebuilds a stale or corrupt 
   expect(builds).toBe(3);
 });
 
+test("building a cache names every mesh it leaves out and why (issue 14: not just a count)", async () => {
+  const told: string[] = [];
+  await openOrBuildShards(join(dir, "named.shards"), { maxFaces: 150, source: "named" }, async () => meshes, { log: (line) => told.push(line) });
+  const tooLong = meshes.filter((m) => tokenizeMesh(normalizeMesh(m.mesh)).faceCount > 150);
+  for (const m of tooLong) expect(told).toContainEqual(expect.stringMatching(new RegExp(`^skipping ${m.name}: \\d+ faces after tokenization > maxFaces 150$`)));
+});
+
 /** A source whose item i has faces (i % 7) + 1, each face row filled with the value i. */
 const fakeSource = (size: number): SequenceSource => ({
   size,

@@ -177,6 +177,8 @@ describe("bad inputs fail with clear errors naming the file", () => {
       [tensorCall("0", 6, [2, 3], [3, 1]), [{ key: "0", bytes: 20 }], "needs 24 bytes but bad/data/0 has 20"],
       [tensorCall("0", 6, [2, 3], [3, 1], 1), [{ key: "0", bytes: 24 }], "reaches element 6 of a storage of 6"],
       [tensorCall("0", 6, [2, 3], [3]), [{ key: "0", bytes: 24 }], "size and stride are not tuples of the same length"],
+      // A 4-byte storage viewed with stride 0 as [4096, 4096]: 64 MB per tensor from a 14 KB file.
+      [tensorCall("0", 1, [4096, 4096], [0, 0]), [{ key: "0", bytes: 4 }], "holds 16777216 values, more than its storage's 1 (broadcast views are not read)"],
       [tensorCall("0", 6, [6], [1], 0, "ComplexFloatStorage"), [{ key: "0", bytes: 48 }], "global 'torch.ComplexFloatStorage' is not on the allow-list"],
       [new PyCall(G("torch", "FloatStorage"), []), [], "torch.FloatStorage may only appear as a tag"],
     ];
@@ -305,5 +307,32 @@ describe("conversion both ways", () => {
       expect([t.dtype, t.shape]).toEqual(["float32", w.shape]);
       expect(t.values).toEqual(Array.from(w.data)); // JSON carries each f32 exactly
     }
+  });
+});
+
+describe("safetensors headers that are not what they say fail naming the file", () => {
+  const withHeader = (json: string) => {
+    const text = new TextEncoder().encode(json);
+    const out = new Uint8Array(8 + text.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+    out.set(text, 8);
+    return out;
+  };
+  test.each([
+    ["null", "m.safetensors: header is null, not a JSON object of tensors"],
+    ["[1, 2]", "m.safetensors: header is an array, not a JSON object of tensors"],
+    ['"x"', "m.safetensors: header is string, not a JSON object of tensors"],
+    ['{"__metadata__": {"config": {"dim": 64}}}', "m.safetensors: __metadata__.config: "],
+    ['{"__metadata__": {"step": 3}}', "(metadata values must be strings)"],
+    ['{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0]}}', "m.safetensors: tensor w: data_offsets"],
+    ['{"w": {"dtype": "F32", "shape": [1e6], "data_offsets": [0, 4000000]}}', "m.safetensors: tensor w [1000000] F32: data [0, 4000000) does not match its shape or runs past the end of the file"],
+    ["{not json", "m.safetensors: header is not JSON"],
+  ])("%s", (json, message) => {
+    expect(() => decodeSafetensors(withHeader(json), "m.safetensors")).toThrow(message);
+  });
+  test("a header length past the end of the file", () => {
+    const bytes = withHeader("{}");
+    new DataView(bytes.buffer).setBigUint64(0, 1n << 60n, true);
+    expect(() => decodeSafetensors(bytes, "m.safetensors")).toThrow("m.safetensors: header of 1152921504606846976 bytes runs past the end of the file (10 bytes)");
   });
 });

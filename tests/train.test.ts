@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeSafetensors } from "../src/interop/safetensors.ts";
 import { loadModelConfig } from "../src/model/config.ts";
-import { latestCheckpoint } from "../src/train/checkpoint.ts";
+import { latestCheckpoint } from "../src/checkpoint/checkpoint.ts";
 import { parseTrainArgs } from "../src/train/options.ts";
 import { NonFiniteError, train, type TrainResult } from "../src/train/trainer.ts";
 

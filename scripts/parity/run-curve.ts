@@ -17,7 +17,7 @@ import { parseScriptFlags } from "../../src/cli/flags.ts";
 import { initParams, paramSpecs } from "../../src/cpu/model.ts";
 import { encodeSafetensors } from "../../src/interop/safetensors.ts";
 import { loadModelConfig, networkOf, sequenceLength } from "../../src/model/config.ts";
-import type { TrainState } from "../../src/train/checkpoint.ts";
+import type { TrainState } from "../../src/checkpoint/checkpoint.ts";
 import { openTrainingData } from "../../src/train/data.ts";
 import { parseTrainArgs } from "../../src/train/options.ts";
 import { train } from "../../src/train/trainer.ts";

@@ -66,10 +66,12 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
     const key = toCamel(name);
     const negated = key.startsWith("no") && key.length > 2 ? key[2].toLowerCase() + key.slice(3) : null;
     if (negated !== null && !(key in shape) && shape[negated] && fieldInfo(shape[negated]).type === "boolean") {
+      if (negated in raw) throw new UsageError(`--${name} and --${toKebab(negated)} are given together; give one`);
       raw[negated] = false;
       continue;
     }
     if (!(key in shape)) throw new UsageError(`unknown flag --${name}`);
+    if (key in raw) throw new UsageError(`--${name} is given twice; give it once`);
     if (fieldInfo(shape[key]).type === "boolean" && inlineValue === undefined) {
       raw[key] = true;
       continue;
@@ -103,9 +105,13 @@ export function formatFlagHelp(schema: FlagSchema): string {
     const info = fieldInfo(field);
     const flag = `--${toKebab(key)}`;
     const value = info.type === "boolean" ? "" : info.options ? ` ${info.options.join("|")}` : ` <${info.type === "number" ? "n" : "value"}>`;
-    const left = info.type === "boolean" && info.defaultValue === true ? `--no-${toKebab(key)}` : `${flag}${value}`;
+    // A boolean that is on by default is listed as its --no- form; its description says what it
+    // does when on, so the help says that --no- turns that off.
+    const onByDefault = info.type === "boolean" && info.defaultValue === true;
+    const left = onByDefault ? `--no-${toKebab(key)}` : `${flag}${value}`;
     const fallback = info.defaultValue !== undefined && info.type !== "boolean" ? `(default ${String(info.defaultValue)})` : "";
-    return [left, [info.description, fallback].filter(Boolean).join(" ")] as const;
+    const description = onByDefault ? `turn off: ${info.description ?? key} (on by default)` : info.description;
+    return [left, [description, fallback].filter(Boolean).join(" ")] as const;
   });
   const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`.trimEnd()).join("\n");

@@ -12,6 +12,8 @@
  * set/frozenset → Set, numpy.ndarray → NdArray (C order, native typed array).
  */
 
+import { oneLine } from "../util/text.ts";
+
 /** A reconstructor for one allowed global, called by REDUCE / NEWOBJ with positional args. */
 export type PickleGlobal = (args: unknown[]) => unknown;
 
@@ -202,7 +204,7 @@ class PickleMachine {
   }
 
   private fail(message: string, at = this.pos): Error {
-    return new Error(`${this.source}: byte ${at}: ${message}`);
+    return new Error(oneLine(`${this.source}: byte ${at}: ${message}`));
   }
 
   private take(n: number): Uint8Array {
@@ -281,7 +283,16 @@ class PickleMachine {
   }
 
   run(): unknown {
-    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    const utf8 = {
+      decode: (bytes: Uint8Array) => {
+        try {
+          return strict.decode(bytes);
+        } catch {
+          throw this.fail("string is not valid UTF-8", this.opcodeAt);
+        }
+      },
+    };
     const latin1 = new TextDecoder("latin1");
     for (;;) {
       const at = (this.opcodeAt = this.pos);

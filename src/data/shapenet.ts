@@ -6,6 +6,7 @@
  */
 import type { Mesh } from "../mesh/mesh.ts";
 import type { NamedMesh, Splits } from "./dataset.ts";
+import { oneLine } from "../util/text.ts";
 import { NdArray, readPickle } from "./pickle.ts";
 
 export interface ShapeNetOptions {
@@ -23,7 +24,7 @@ export async function readShapeNetPickle(path: string, opts: ShapeNetOptions = {
 
 function listAt(data: Map<unknown, unknown>, key: string, path: string): unknown[] {
   const value = data.get(key);
-  if (!Array.isArray(value)) throw new Error(`${path}: '${key}' is missing or not a list (keys: ${[...data.keys()].join(", ")})`);
+  if (!Array.isArray(value)) throw new Error(`${path}: '${key}' is missing or not a list (keys: ${oneLine([...data.keys()].join(", "), 300)})`);
   return value;
 }
 

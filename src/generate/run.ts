@@ -54,6 +54,10 @@ export async function generateMeshes(o: GenerateOptions, log: (line: string) => 
   const gpu = Gpu.get();
   const weights = await loadWeights(gpu, o.checkpoint);
   const network = networkOf(weights.config);
+  if (o.maxFaces !== undefined && o.maxFaces > weights.config.maxFaces) {
+    for (const t of weights.params.values()) gpu.destroy(t);
+    throw new Error(`--max-faces ${o.maxFaces}: ${weights.file} was trained on sequences of at most ${weights.config.maxFaces} faces (its config's maxFaces); ask for ${weights.config.maxFaces} or fewer`);
+  }
   const maxFaces = o.maxFaces ?? weights.config.maxFaces;
   const capacity = TOKENS.perFace * (maxFaces + 2);
   const promptFaces = o.prompt === undefined ? 0 : (o.promptFaces ?? DEFAULT_PROMPT_FACES);

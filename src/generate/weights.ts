@@ -12,7 +12,7 @@ import { loadTorchModel } from "../interop/convert.ts";
 import { decodeSafetensors } from "../interop/safetensors.ts";
 import { checkStateDict } from "../interop/torch.ts";
 import { type IFlameConfig, ModelConfigSchema } from "../model/config.ts";
-import { latestCheckpoint } from "../train/checkpoint.ts";
+import { modelFile } from "../checkpoint/checkpoint.ts";
 
 export interface LoadedWeights {
   config: IFlameConfig;
@@ -23,11 +23,7 @@ export interface LoadedWeights {
 
 async function weightsFile(path: string): Promise<string> {
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
-  if (!statSync(path).isDirectory()) return path;
-  if (existsSync(join(path, "model.safetensors"))) return join(path, "model.safetensors");
-  const latest = await latestCheckpoint(path);
-  if (!latest) throw new Error(`${path}: neither a checkpoint (no model.safetensors) nor a run folder (no latest.json)`);
-  return join(latest, "model.safetensors");
+  return statSync(path).isDirectory() ? modelFile(path) : path;
 }
 
 type Values = Map<string, { shape: number[]; data: Float32Array }>;
@@ -51,6 +47,14 @@ function safetensorsWeights(file: string, bytes: Uint8Array): { config: IFlameCo
   return { config: parsed.data, values };
 }
 
+/** Weights of a run that diverged would decode garbage (every logit NaN): refuse them by name. */
+function checkFinite(values: Values, file: string): void {
+  for (const [name, { data }] of values) {
+    const i = data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) throw new Error(`${file}: ${name}[${i}] is ${data[i]}; the weights are not finite (did the run diverge?), so nothing can be generated from them`);
+  }
+}
+
 /** Reads the weights at `path` and uploads them. */
 export async function loadWeights(gpu: Gpu, path: string): Promise<LoadedWeights> {
   const file = await weightsFile(path);
@@ -61,6 +65,7 @@ export async function loadWeights(gpu: Gpu, path: string): Promise<LoadedWeights
   } else {
     ({ config, values } = safetensorsWeights(file, new Uint8Array(await Bun.file(file).arrayBuffer())));
   }
+  checkFinite(values, file);
   const params = new Map([...values].map(([name, t]) => [name, gpu.upload(t.data, t.shape, name)]));
   return { config, params, file };
 }

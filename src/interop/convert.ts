@@ -7,13 +7,12 @@
  * leaves no trace in the shapes; our kernels use head dim 32, so it defaults to dim / 32. The
  * result is validated by the config schema and then against every parameter name and shape.
  */
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { blockSpecs, paramSpecs } from "../cpu/model.ts";
 import { HEAD_DIM, type IFlameConfig, ModelConfigSchema, networkOf, PRESETS } from "../model/config.ts";
-import { latestCheckpoint } from "../train/checkpoint.ts";
+import { modelFile } from "../checkpoint/checkpoint.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { archiveNameFor, checkStateDict, encodeTorchCheckpoint, modelStateDict, TorchArchive, type TorchWriteOptions } from "./torch.ts";
@@ -102,14 +101,6 @@ export async function convertTorchCheckpoint(inPth: string, outDir: string, opti
   const meta = { format: "iflame", step: "0", config: JSON.stringify(config), source: basename(inPth) };
   await writeFileAtomic(file, encodeSafetensors(Object.fromEntries(params), meta));
   return { config, file };
-}
-
-/** A checkpoint folder, a run folder (its latest checkpoint) or a converted folder → its model.safetensors. */
-async function modelFile(path: string): Promise<string> {
-  if (existsSync(join(path, "model.safetensors"))) return join(path, "model.safetensors");
-  const latest = await latestCheckpoint(path);
-  if (!latest) throw new Error(`${path}: no model.safetensors and no latest.json`);
-  return join(latest, "model.safetensors");
 }
 
 /** Writes our checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accept. */

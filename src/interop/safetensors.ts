@@ -5,6 +5,7 @@
  * F32/F16/BF16/F64/I32/I64 into f32 or i32.
  */
 import { z } from "zod";
+import { oneLine } from "../util/text.ts";
 
 export interface NamedTensor {
   shape: number[];
@@ -45,24 +46,46 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
+type Decoded = { tensors: Record<string, NamedTensor>; metadata: Record<string, string> };
+
+/** Decodes a safetensors file; a refusal is one line naming `file` (tensor names and JSON errors quoted safely). */
+export function decodeSafetensors(bytes: Uint8Array, file = "safetensors"): Decoded {
+  try {
+    return decode(bytes, file);
+  } catch (e) {
+    throw new Error(oneLine((e as Error).message), { cause: e });
+  }
+}
+
+function decode(bytes: Uint8Array, file: string): Decoded {
   if (bytes.length < 8) throw new Error(`${file}: truncated (${bytes.length} bytes, no header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (8 + headerLength > bytes.length) throw new Error(`${file}: header of ${headerLength} bytes runs past the end of the file (${bytes.length} bytes)`);
-  let header: Record<string, unknown>;
+  const declared = view.getBigUint64(0, true);
+  if (8n + declared > BigInt(bytes.length)) throw new Error(`${file}: header of ${declared} bytes runs past the end of the file (${bytes.length} bytes)`);
+  const headerLength = Number(declared);
+  let json: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    json = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
     throw new Error(`${file}: header is not JSON: ${(e as Error).message}`);
   }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${file}: header is ${json === null ? "null" : Array.isArray(json) ? "an array" : typeof json}, not a JSON object of tensors`);
+  const header = json as Record<string, unknown>;
   const dataStart = 8 + headerLength;
-  const metadata = z.record(z.string(), z.string()).parse(header.__metadata__ ?? {});
+  const meta = z.record(z.string(), z.string()).safeParse(header.__metadata__ ?? {});
+  if (!meta.success) {
+    const issue = meta.error.issues[0];
+    throw new Error(`${file}: __metadata__${issue.path.length ? `.${issue.path.join(".")}` : ""}: ${issue.message} (metadata values must be strings)`);
+  }
+  const metadata = meta.data;
   const tensors: Record<string, NamedTensor> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     const parsed = Entry.safeParse(raw);
-    if (!parsed.success) throw new Error(`${file}: tensor ${name}: ${parsed.error.issues[0].message}`);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${file}: tensor ${name}: ${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`);
+    }
     const { dtype, shape, data_offsets: [begin, end] } = parsed.data;
     const n = shape.reduce((a, b) => a * b, 1);
     if (end - begin !== n * bytesPer[dtype] || dataStart + end > bytes.length) {

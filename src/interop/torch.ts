@@ -20,6 +20,7 @@ import { type PickleGlobal, PyGlobal, readPickle } from "../data/pickle.ts";
 import { paramSpecs } from "../cpu/model.ts";
 import { type IFlameConfig, networkOf } from "../model/config.ts";
 import { PyCall, PyGlobalRef, PyPersistentId, type PyValue, PyFloat, writePickle } from "./pickle-writer.ts";
+import { oneLine } from "../util/text.ts";
 import { halfToFloat } from "./safetensors.ts";
 import { type ByteSource, bytesSource, fileSource, writeStoredZip, ZipReader } from "./zip.ts";
 
@@ -228,6 +229,9 @@ export class TorchArchive {
     const empty = shape.data.some((d) => d === 0);
     const last = offset + shape.data.reduce((sum, d, k) => sum + (d - 1) * strides.data[k], 0);
     if (!empty && last >= elements) throw new Error(`tensor [${shape.data}] stride [${strides.data}] offset ${offset} reaches element ${last} of a storage of ${elements}`);
+    // Reading a view copies it: a stride-0 view of a tiny storage would grow past any memory.
+    const values = shape.data.reduce((a, b) => a * b, 1);
+    if (values > elements) throw new Error(`tensor [${shape.data}] stride [${strides.data}] holds ${values} values, more than its storage's ${elements} (broadcast views are not read)`);
     return new TorchTensor(storage, dtype, shape.data, strides.data, offset, this.littleEndian, this.file);
   }
 
@@ -271,7 +275,7 @@ export function modelStateDict(root: unknown, file: string): Map<string, TorchTe
   const dict = root instanceof Map && root.has("model_state_dict") ? root.get("model_state_dict") : root;
   const isStateDict = dict instanceof Map && dict.size > 0 && [...dict].every(([k, v]) => typeof k === "string" && v instanceof TorchTensor);
   if (!isStateDict) {
-    const keys = root instanceof Map ? ` (its keys: ${[...root.keys()].slice(0, 10).join(", ")})` : "";
+    const keys = root instanceof Map ? ` (its keys: ${oneLine([...root.keys()].slice(0, 10).join(", "), 300)})` : "";
     throw new Error(`${file}: no model weights: expected a state dict of tensors or a dict with 'model_state_dict'${keys}`);
   }
   return stripPrefixes(dict as Map<string, TorchTensor>, file);

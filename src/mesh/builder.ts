@@ -1,7 +1,10 @@
 /**
  * Accumulates vertices and polygon faces of unknown count (parsers, generators) into a Mesh,
  * growing typed arrays by doubling so a million-face file never goes through JS number arrays.
+ * It refuses to grow past MESH_BUDGET, naming the file, so no input (glTF instancing one mesh
+ * from many nodes, say) can build a mesh that exhausts memory.
  */
+import { MESH_BUDGET } from "./formats/errors.ts";
 import type { Mesh } from "./mesh.ts";
 
 class GrowableArray<T extends Float32Array | Uint32Array> {
@@ -31,7 +34,8 @@ export class MeshBuilder {
   private readonly indices = new GrowableArray(uints(0), uints);
   private readonly starts = new GrowableArray(uints(0), uints);
 
-  constructor() {
+  /** `file` names the source in the over-budget error. */
+  constructor(private readonly file = "mesh") {
     this.starts.push(0);
   }
 
@@ -41,6 +45,7 @@ export class MeshBuilder {
 
   /** Adds a vertex and returns its index. */
   addVertex(x: number, y: number, z: number): number {
+    if (this.vertexCount >= MESH_BUDGET.vertices) throw new Error(`${this.file}: more than ${MESH_BUDGET.vertices} vertices (the mesh budget)`);
     this.positions.push(x);
     this.positions.push(y);
     this.positions.push(z);
@@ -48,6 +53,7 @@ export class MeshBuilder {
   }
 
   addFace(vertexIndices: ArrayLike<number>): void {
+    if (this.indices.length + vertexIndices.length > MESH_BUDGET.corners) throw new Error(`${this.file}: more than ${MESH_BUDGET.corners} face corners (the mesh budget)`);
     for (let i = 0; i < vertexIndices.length; i++) this.indices.push(vertexIndices[i]);
     this.starts.push(this.indices.length);
   }

@@ -1,32 +1,65 @@
 /**
- * Mesh files by extension: read OBJ, PLY, STL, GLB and glTF; write OBJ, PLY (binary LE),
- * STL (binary) and GLB. Parse errors name the file and the line or byte offset.
+ * Mesh files by extension: read OBJ, PLY, STL, OFF, GLB and glTF; write OBJ, PLY (binary LE),
+ * STL (binary) and GLB. Parse errors name the file and the line or byte offset. Only regular
+ * files are read, never more than MAX_MESH_FILE_BYTES, and a glTF buffer only from inside the
+ * .gltf file's own folder.
  */
-import { readdir } from "node:fs/promises";
-import { dirname, extname, join, relative } from "node:path";
+import { open, readdir, realpath, stat } from "node:fs/promises";
+import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { encodeGlb, parseGlb, parseGltf, type ExternalReader } from "./formats/gltf.ts";
 import { encodeObj, parseObj } from "./formats/obj.ts";
+import { oneLine, quoted } from "../util/text.ts";
+import { parseOff } from "./formats/off.ts";
 import { encodePly, parsePly } from "./formats/ply.ts";
 import { encodeStl, parseStl } from "./formats/stl.ts";
 import { faceCount, type Mesh } from "./mesh.ts";
 
-export const READABLE_EXTENSIONS = [".obj", ".ply", ".stl", ".glb", ".gltf"] as const;
+export const READABLE_EXTENSIONS = [".obj", ".ply", ".stl", ".off", ".glb", ".gltf"] as const;
 export const WRITABLE_EXTENSIONS = [".obj", ".ply", ".stl", ".glb"] as const;
 
 const extensionOf = (path: string) => extname(path).toLowerCase();
 
-async function readBytes(path: string): Promise<Uint8Array> {
+/** The largest mesh file (or glTF buffer) read: 512 MiB, well past any mesh the models take. */
+export const MAX_MESH_FILE_BYTES = 512 << 20;
+
+const cannotRead = (path: string, e: unknown) => new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+
+/** Up to `limit` bytes of a regular file (never a device, FIFO or folder, which could be endless). */
+async function readBytes(path: string, limit = MAX_MESH_FILE_BYTES): Promise<Uint8Array> {
+  const info = await stat(path).catch((e) => { throw cannotRead(path, e); });
+  if (!info.isFile()) throw new Error(`${path}: not a regular file`);
+  if (info.size > MAX_MESH_FILE_BYTES) throw new Error(`${path}: ${info.size} bytes, over the ${MAX_MESH_FILE_BYTES}-byte limit for a mesh file`);
+  const bytes = new Uint8Array(Math.min(info.size, limit));
+  const fh = await open(path, "r").catch((e) => { throw cannotRead(path, e); });
   try {
-    return new Uint8Array(await Bun.file(path).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    let at = 0;
+    while (at < bytes.length) {
+      const { bytesRead } = await fh.read(bytes, at, bytes.length - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    await fh.close();
   }
 }
 
-/** glTF buffers with relative URIs live next to the .gltf file. */
-const externalNextTo = (path: string): ExternalReader => async (uri) => {
+/**
+ * glTF buffers with relative URIs live next to the .gltf file: a URI is followed only when it
+ * resolves (symlinks included) to a regular file inside that folder, and only `byteLength`
+ * bytes of it are read.
+ */
+const externalNextTo = (path: string): ExternalReader => async (uri, byteLength) => {
+  const fail = (why: string) => new Error(`${path}: glTF buffer uri ${quoted(uri)} ${why}`);
+  const outside = () => fail("leaves the folder of the .gltf file (only data: URIs and files beside it are read)");
+  if (isAbsolute(uri) || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes("\0")) throw outside();
+  const folder = await realpath(dirname(path));
   const file = join(dirname(path), uri);
-  return { bytes: await readBytes(file), file };
+  const real = await realpath(file).catch((e: NodeJS.ErrnoException) => { throw fail(`cannot be read (${e.code ?? e.message})`); });
+  const inside = relative(folder, real);
+  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) throw outside();
+  if (!(await stat(real)).isFile()) throw fail("is not a regular file");
+  return { bytes: await readBytes(real, byteLength), file };
 };
 
 export async function readMesh(path: string): Promise<Mesh> {
@@ -35,12 +68,18 @@ export async function readMesh(path: string): Promise<Mesh> {
     throw new Error(`${path}: unknown mesh format '${ext || "(no extension)"}' (readable: ${READABLE_EXTENSIONS.join(" ")})`);
   }
   const bytes = await readBytes(path);
-  switch (ext) {
-    case ".obj": return parseObj(new TextDecoder().decode(bytes), path);
-    case ".ply": return parsePly(bytes, path);
-    case ".stl": return parseStl(bytes, path);
-    case ".glb": return parseGlb(bytes, path, externalNextTo(path));
-    default: return parseGltf(new TextDecoder().decode(bytes), path, externalNextTo(path));
+  try {
+    switch (ext) {
+      case ".obj": return parseObj(new TextDecoder().decode(bytes), path);
+      case ".ply": return parsePly(bytes, path);
+      case ".stl": return parseStl(bytes, path);
+      case ".off": return parseOff(new TextDecoder().decode(bytes), path);
+      case ".glb": return await parseGlb(bytes, path, externalNextTo(path));
+      default: return await parseGltf(new TextDecoder().decode(bytes), path, externalNextTo(path));
+    }
+  } catch (e) {
+    // Messages quote the file (a line, a key, a parser's complaint): keep them one line.
+    throw new Error(oneLine((e as Error).message), { cause: e });
   }
 }
 

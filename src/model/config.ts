@@ -3,8 +3,10 @@
  * The network itself is described by src/cpu/model.ts's ModelConfig; this adds the sequence
  * limits and the memory switch the GPU model needs.
  */
+import { existsSync, statSync } from "node:fs";
 import { z } from "zod";
 import { hiddenDim, type ModelConfig } from "../cpu/model.ts";
+import { oneLine } from "../util/text.ts";
 
 export const HEAD_DIM = 32;
 
@@ -54,14 +56,15 @@ export type PresetName = keyof typeof PRESETS;
 export async function loadModelConfig(nameOrPath: string): Promise<IFlameConfig> {
   if (nameOrPath in PRESETS) return ModelConfigSchema.parse(PRESETS[nameOrPath as PresetName]);
   const file = Bun.file(nameOrPath);
-  if (!(await file.exists())) {
+  if (!existsSync(nameOrPath)) {
     throw new Error(`config ${nameOrPath}: not a preset (${Object.keys(PRESETS).join(", ")}) and no such file`);
   }
+  if (!statSync(nameOrPath).isFile() || file.size > 1 << 20) throw new Error(`config ${nameOrPath}: not a regular file of at most 1 MiB`);
   let json: unknown;
   try {
     json = await file.json();
   } catch (e) {
-    throw new Error(`config ${nameOrPath}: not valid JSON: ${(e as Error).message}`);
+    throw new Error(`config ${nameOrPath}: not valid JSON: ${oneLine((e as Error).message)}`);
   }
   const parsed = ModelConfigSchema.safeParse(json);
   if (!parsed.success) {

@@ -8,7 +8,7 @@ import { Batcher, evalBatches } from "../data/batcher.ts";
 import { openShardedDataset, type DatasetSpec } from "../data/index.ts";
 import { type ShardDataset, simplifiedCount } from "../data/shards.ts";
 import type { IFlameConfig } from "../model/config.ts";
-import type { TrainState } from "./checkpoint.ts";
+import type { TrainState } from "../checkpoint/checkpoint.ts";
 import type { TrainOptions } from "./options.ts";
 
 export interface TrainingData {

@@ -24,7 +24,7 @@ export const TrainOptionsSchema = z
     valEvery: z.coerce.number().int().positive().default(100).describe("validate every N steps (and at the end of each epoch)"),
     saveEvery: z.coerce.number().int().positive().default(100).describe("save a checkpoint every N steps (and at the end)"),
     category: z.string().optional().describe("category prefix for the ShapeNet pickle, e.g. 03001627 (chairs)"),
-    augment: z.boolean().default(true).describe("turn off training augmentation"),
+    augment: z.boolean().default(true).describe("training augmentation (each axis of a mesh scaled by U(0.75, 1.25))"),
     quiet: z.boolean().default(false).describe("no progress bar"),
     distributed: z.enum(["auto", "mpi", "off"]).default("auto").describe("data parallelism over MPI: auto (when launched by mpiexec), mpi, off"),
     bucketMb: z.coerce.number().positive().default(25).describe("gradient all-reduce bucket size in MiB (data-parallel runs)"),

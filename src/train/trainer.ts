@@ -15,8 +15,9 @@ import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
 import { IFlameModel } from "../model/model.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { loadCheckpoint, resumableCheckpoint, saveCheckpoint, type TrainState } from "../checkpoint/checkpoint.ts";
 import { openTrainingData, type TrainingData } from "./data.ts";
+import { metricsFile, truncateMetrics } from "./metrics.ts";
 import { Optimizer } from "./optimizer.ts";
 import type { TrainOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -68,7 +69,7 @@ export async function train(
   const model = new IFlameModel(gpu, config, B, L);
   const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer);
   let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null };
-  const resumeFrom = world.isRoot && opts.resume ? await latestCheckpoint(runDir) : null;
+  const resumeFrom = world.isRoot && opts.resume ? await resumableCheckpoint(runDir, config) : null;
   if (opts.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
     state = await loadCheckpoint(gpu, resumeFrom, model.params, optimizer.stateTensors());
@@ -79,6 +80,7 @@ export async function train(
   state = bcastJson(world, state);
   bcastTensors(world, gpu, model.params);
   bcastTensors(world, gpu, optimizer.stateTensors());
+  if (world.isRoot) await truncateMetrics(runDir, state.step);
   const reducer = K > 1 ? new GradientReducer(gpu, world, [...model.grads.values()].reverse(), opts.bucketMb * 2 ** 20) : null;
   say(
     `model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens` +
@@ -125,13 +127,13 @@ export async function train(
       ...(allreduceSeconds === undefined ? {} : { allreduceMs: 1000 * allreduceSeconds }),
     };
     history.push(m);
-    if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "train", ...m })}\n`);
+    if (world.isRoot) await appendFile(metricsFile(runDir), `${JSON.stringify({ kind: "train", ...m })}\n`);
     progress.update(state.step, m);
 
     const last = state.step === totalSteps;
     if (data.valSize > 0 && (state.step % opts.valEvery === 0 || last)) {
       val = validate(model, data, world);
-      if (world.isRoot) await appendFile(join(runDir, "metrics.jsonl"), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
+      if (world.isRoot) await appendFile(metricsFile(runDir), `${JSON.stringify({ kind: "val", step: state.step, ...val })}\n`);
       progress.note(`val loss ${val.loss.toFixed(4)} · acc ${(100 * val.acc).toFixed(1)}% · ppl ${val.perplexity.toFixed(3)}`);
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }

@@ -18,7 +18,7 @@ const TokenizeFlags = z
 
 export const tokenizeCommand = defineCommand({
   name: "tokenize",
-  summary: "Tokenize a mesh file (obj, ply, stl, glb, gltf) and report vertices, faces and tokens.",
+  summary: "Tokenize a mesh file (obj, ply, stl, off, glb, gltf) and report vertices, faces and tokens.",
   args: "<mesh file>",
   positionals: 1,
   flags: TokenizeFlags,
@@ -27,6 +27,7 @@ export const tokenizeCommand = defineCommand({
     const mesh = await readMesh(path);
     const augment = flags.augment ? { seed: flags.seed ?? 0 } : undefined;
     const result = tokenizeMesh(mesh, { augment });
+    if (result.faceCount === 0) throw new Error(`${path}: no faces left after merging vertices and dropping degenerate faces (${result.inputFaces} read)`);
 
     console.log(`${path}${augment ? ` (augmented, seed ${augment.seed})` : ""}`);
     console.log(`  input:  ${result.inputVertices} vertices, ${result.inputFaces} faces`);

@@ -15,7 +15,8 @@ import { Matrix4, Quaternion, Vector3 } from "three";
 import { z } from "zod";
 import { MeshBuilder } from "../builder.ts";
 import type { Mesh } from "../mesh.ts";
-import { byteError, isFiniteXYZ, nonEmpty } from "./errors.ts";
+import { quoted } from "../../util/text.ts";
+import { byteError, COORDINATE_RULE, isFiniteXYZ, MESH_BUDGET, nonEmpty } from "./errors.ts";
 import { fanTriangles } from "./triangulate.ts";
 
 const GLB_MAGIC = 0x46546c67; // "glTF"
@@ -53,7 +54,7 @@ const GltfSchema = z.object({
     type: z.enum(["SCALAR", "VEC2", "VEC3", "VEC4", "MAT2", "MAT3", "MAT4"]),
     sparse: z.unknown().optional(),
   })).default([]),
-  bufferViews: z.array(z.object({ buffer: Index, byteOffset: Index.default(0), byteLength: Index, byteStride: Index.optional() })).default([]),
+  bufferViews: z.array(z.object({ buffer: Index, byteOffset: Index.default(0), byteLength: Index, byteStride: z.number().int().min(4).max(252).multipleOf(4).optional() })).default([]),
   buffers: z.array(z.object({ uri: z.string().optional(), byteLength: Index })).default([]),
 });
 type Gltf = z.infer<typeof GltfSchema>;
@@ -66,8 +67,15 @@ export interface GltfBuffer {
   base: number;
 }
 
-/** Reads a buffer referenced by a relative URI (resolved by the caller, next to the .gltf). */
-export type ExternalReader = (uri: string) => Promise<{ bytes: Uint8Array; file: string }>;
+/**
+ * Reads at most `byteLength` bytes of the buffer a relative, already percent-decoded URI names
+ * (the caller resolves it inside the .gltf file's folder and refuses anything else).
+ */
+export type ExternalReader = (uri: string, byteLength: number) => Promise<{ bytes: Uint8Array; file: string }>;
+
+/** Node visits allowed when walking the scene: instancing a subtree from many parents multiplies them. */
+const MAX_NODE_VISITS = 1 << 16;
+const MAX_NODE_DEPTH = 256;
 
 const COMPONENT_SIZE = { 5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4 } as const;
 const COMPONENTS = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT2: 4, MAT3: 9, MAT4: 16 } as const;
@@ -129,7 +137,14 @@ async function loadBuffers(gltf: Gltf, file: string, bin: GltfBuffer | null, rea
       if (comma < 0 || !b.uri.slice(0, comma).endsWith(";base64")) throw new Error(`${file}: glTF buffer ${i} has a data: uri that is not base64`);
       buffer = { bytes: new Uint8Array(Buffer.from(b.uri.slice(comma + 1), "base64")), file: `${file} (buffer ${i})`, base: 0 };
     } else {
-      buffer = { ...(await readExternal(decodeURIComponent(b.uri))), base: 0 };
+      let uri: string;
+      try {
+        uri = decodeURIComponent(b.uri);
+      } catch {
+        throw new Error(`${file}: glTF buffer ${i} uri ${quoted(b.uri)} is not valid percent-encoding`);
+      }
+      const external = await readExternal(uri, b.byteLength);
+      buffer = { bytes: external.bytes, file: `${file} (buffer ${i}: ${external.file})`, base: 0 };
     }
     if (buffer.bytes.length < b.byteLength) throw byteError(buffer.file, buffer.base + buffer.bytes.length, `glTF buffer ${i} is truncated (${buffer.bytes.length} of ${b.byteLength} bytes)`);
     return buffer;
@@ -142,19 +157,24 @@ function readAccessor(gltf: Gltf, buffers: GltfBuffer[], index: number, file: st
   if (!accessor) throw new Error(`${file}: glTF accessor ${index} does not exist`);
   if (accessor.sparse !== undefined) throw new Error(`${file}: glTF accessor ${index} is sparse, which is not supported`);
   const components = COMPONENTS[accessor.type];
-  const values = new Float64Array(accessor.count * components);
-  if (accessor.bufferView === undefined) return { values, components, at: () => `accessor ${index} (all zeros)` };
+  // With a bufferView the count is bounded by the bytes below; without one (all zeros) only by the budget.
+  if (accessor.count * components > MESH_BUDGET.corners) {
+    throw new Error(`${file}: glTF accessor ${index} has ${accessor.count} × ${components} values, over the mesh budget of ${MESH_BUDGET.corners}`);
+  }
+  if (accessor.bufferView === undefined) return { values: new Float64Array(accessor.count * components), components, at: () => `accessor ${index} (all zeros)` };
   const bufferView = gltf.bufferViews[accessor.bufferView];
   if (!bufferView) throw new Error(`${file}: glTF accessor ${index} uses bufferView ${accessor.bufferView}, which does not exist`);
   const buffer = buffers[bufferView.buffer];
   if (!buffer) throw new Error(`${file}: glTF bufferView ${accessor.bufferView} uses buffer ${bufferView.buffer}, which does not exist`);
   const size = COMPONENT_SIZE[accessor.componentType];
   const stride = bufferView.byteStride ?? size * components;
+  if (stride < size * components) throw new Error(`${file}: glTF bufferView ${accessor.bufferView} byteStride ${stride} is smaller than accessor ${index}'s element (${size * components} bytes)`);
   const first = bufferView.byteOffset + accessor.byteOffset;
   const end = accessor.count === 0 ? first : first + stride * (accessor.count - 1) + size * components;
   if (bufferView.byteOffset + bufferView.byteLength > buffer.bytes.length || end > bufferView.byteOffset + bufferView.byteLength) {
     throw byteError(buffer.file, buffer.base + Math.min(end, buffer.bytes.length), `glTF accessor ${index} reads past the end of its bufferView ${accessor.bufferView} / buffer ${bufferView.buffer}`);
   }
+  const values = new Float64Array(accessor.count * components);
   const view = new DataView(buffer.bytes.buffer, buffer.bytes.byteOffset, buffer.bytes.byteLength);
   const read = {
     5120: (o: number) => (accessor.normalized ? Math.max(view.getInt8(o) / 127, -1) : view.getInt8(o)),
@@ -190,7 +210,7 @@ function trianglesOf(indices: ArrayLike<number>, mode: number): number[] {
 
 async function meshFromGltf(gltf: Gltf, file: string, bin: GltfBuffer | null, readExternal: ExternalReader): Promise<Mesh> {
   const buffers = await loadBuffers(gltf, file, bin, readExternal);
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   const addMesh = (meshIndex: number, world: Matrix4) => {
     const mesh = gltf.meshes[meshIndex];
     if (!mesh) throw new Error(`${file}: glTF mesh ${meshIndex} does not exist`);
@@ -207,7 +227,7 @@ async function meshFromGltf(gltf: Gltf, file: string, bin: GltfBuffer | null, re
       const p3 = new Vector3();
       for (let i = 0; i < count; i++) {
         p3.fromArray(positions.values, 3 * i).applyMatrix4(world);
-        if (!isFiniteXYZ(p3.x, p3.y, p3.z)) throw new Error(`${file}: glTF ${where}: vertex ${i} at ${positions.at(i)} is not finite`);
+        if (!isFiniteXYZ(p3.x, p3.y, p3.z)) throw new Error(`${file}: glTF ${where}: vertex ${i} at ${positions.at(i)} is not finite (${COORDINATE_RULE})`);
         builder.addVertex(p3.x, p3.y, p3.z);
       }
       let indices: ArrayLike<number> = Uint32Array.from({ length: count }, (_, i) => i);
@@ -227,10 +247,14 @@ async function meshFromGltf(gltf: Gltf, file: string, bin: GltfBuffer | null, re
       }
     });
   };
+  let visits = 0;
   const visit = (nodeIndex: number, parent: Matrix4, path: Set<number>) => {
     const node = gltf.nodes[nodeIndex];
     if (!node) throw new Error(`${file}: glTF node ${nodeIndex} does not exist`);
     if (path.has(nodeIndex)) throw new Error(`${file}: glTF node ${nodeIndex} is its own ancestor`);
+    if (++visits > MAX_NODE_VISITS || path.size >= MAX_NODE_DEPTH) {
+      throw new Error(`${file}: glTF scene places more than ${MAX_NODE_VISITS} nodes or nests deeper than ${MAX_NODE_DEPTH}`);
+    }
     const world = parent.clone().multiply(localMatrix(node));
     if (node.mesh !== undefined) addMesh(node.mesh, world);
     const below = new Set(path).add(nodeIndex);

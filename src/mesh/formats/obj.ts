@@ -5,12 +5,12 @@
  */
 import { MeshBuilder } from "../builder.ts";
 import { faceCount, type Mesh } from "../mesh.ts";
-import { isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
+import { COORDINATE_RULE, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
 
 const INTEGER = /^[+-]?\d+$/;
 
 export function parseObj(text: string, file: string): Mesh {
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   // A positive index may point at a vertex defined later in the file; such faces are checked at the end.
   const forwardRefs: { line: number; index: number }[] = [];
   const corners: number[] = [];
@@ -24,7 +24,7 @@ export function parseObj(text: string, file: string): Mesh {
     if (kind === "v") {
       if (fields.length < 4) throw lineError(file, lineNo, `vertex needs 3 coordinates: '${line.trim()}'`);
       const x = Number(fields[1]), y = Number(fields[2]), z = Number(fields[3]);
-      if (!isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, `vertex coordinate is not a finite number: '${line.trim()}'`);
+      if (!isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, `vertex coordinate is not a finite number: '${line.trim()}' (${COORDINATE_RULE})`);
       builder.addVertex(x, y, z);
       continue;
     }

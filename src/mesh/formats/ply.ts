@@ -6,7 +6,7 @@
  */
 import { MeshBuilder } from "../builder.ts";
 import { faceCount, type Mesh } from "../mesh.ts";
-import { byteError, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
+import { byteError, checkCount, COORDINATE_RULE, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
 
 type Scalar = "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64";
 
@@ -115,7 +115,7 @@ type Layout = ReturnType<typeof layoutOf>;
 
 function readAsciiBody(bytes: Uint8Array, header: Header, layout: Layout, file: string): Mesh {
   const lines = new TextDecoder("latin1").decode(bytes.subarray(header.bodyStart)).split("\n");
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   let l = 0;
   const corners: number[] = [];
   for (const element of header.elements) {
@@ -134,7 +134,7 @@ function readAsciiBody(bytes: Uint8Array, header: Header, layout: Layout, file: 
       if (values.slice(0, at).some((v) => Number.isNaN(v))) throw lineError(file, lineNo, "value is not a number");
       if (element.name === "vertex") {
         const [x, y, z] = layout.xyz.map((i) => values[starts[i]]);
-        if (!isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, "vertex coordinate is not finite");
+        if (!isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, `vertex coordinate is not finite (${COORDINATE_RULE})`);
         builder.addVertex(x, y, z);
       } else if (element.name === "face") {
         const s = starts[layout.indexList];
@@ -176,10 +176,15 @@ function readBinaryBody(bytes: Uint8Array, header: Header, layout: Layout, file:
       case "float64": return view.getFloat64(offset, little);
     }
   };
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   const values: number[] = [];
   const corners: number[] = [];
   for (const element of header.elements) {
+    // Each record takes at least its scalars and list counts; an element of no properties takes
+    // nothing, so it is skipped rather than looped over (its count is still bounded by the bytes).
+    const minBytes = element.properties.reduce((sum, p) => sum + SIZE[p.countType ?? p.type], 0);
+    checkCount(file, `element '${element.name}'`, element.count, minBytes, bytes.length - at);
+    if (minBytes === 0) continue;
     for (let n = 0; n < element.count; n++) {
       const start = at;
       const what = `element '${element.name}' #${n}`;
@@ -196,7 +201,7 @@ function readBinaryBody(bytes: Uint8Array, header: Header, layout: Layout, file:
       });
       if (element.name === "vertex") {
         const [x, y, z] = layout.xyz.map((i) => values[i]);
-        if (!isFiniteXYZ(x, y, z)) throw byteError(file, start, `vertex #${n} has a non-finite coordinate`);
+        if (!isFiniteXYZ(x, y, z)) throw byteError(file, start, `vertex #${n} has a non-finite coordinate (${COORDINATE_RULE})`);
         builder.addVertex(x, y, z);
       } else if (element.name === "face") {
         checkFace(corners, builder.vertexCount, header, (m) => byteError(file, start, `face #${n}: ${m}`));

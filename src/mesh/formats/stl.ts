@@ -5,9 +5,9 @@
  * triangles, normals from the corner order.
  */
 import { MeshBuilder } from "../builder.ts";
-import { faceCount, type Mesh } from "../mesh.ts";
+import type { Mesh } from "../mesh.ts";
 import { weldVertices } from "../weld.ts";
-import { byteError, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
+import { byteError, COORDINATE_RULE, isFiniteXYZ, lineError, nonEmpty } from "./errors.ts";
 import { fanTriangles } from "./triangulate.ts";
 
 const HEADER = 80;
@@ -30,14 +30,14 @@ function parseBinaryStl(bytes: Uint8Array, count: number, file: string): Mesh {
     throw byteError(file, HEADER + 4 + TRIANGLE * whole, `binary STL is truncated: triangle #${whole} of ${count} is incomplete (${bytes.length} bytes, needs ${needed})`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   const corners = [0, 0, 0];
   for (let t = 0; t < count; t++) {
     const at = HEADER + 4 + TRIANGLE * t + 12; // skip the stored normal
     for (let k = 0; k < 3; k++) {
       const o = at + 12 * k;
       const x = view.getFloat32(o, true), y = view.getFloat32(o + 4, true), z = view.getFloat32(o + 8, true);
-      if (!isFiniteXYZ(x, y, z)) throw byteError(file, o, `triangle #${t} has a non-finite coordinate`);
+      if (!isFiniteXYZ(x, y, z)) throw byteError(file, o, `triangle #${t} has a non-finite coordinate (${COORDINATE_RULE})`);
       corners[k] = builder.addVertex(x, y, z);
     }
     builder.addFace(corners);
@@ -46,7 +46,7 @@ function parseBinaryStl(bytes: Uint8Array, count: number, file: string): Mesh {
 }
 
 function parseAsciiStl(text: string, file: string): Mesh {
-  const builder = new MeshBuilder();
+  const builder = new MeshBuilder(file);
   const corners: number[] = [];
   let loopLine = 0;
   const lines = text.split("\n");
@@ -61,7 +61,7 @@ function parseAsciiStl(text: string, file: string): Mesh {
       case "vertex": {
         if (!loopLine) throw lineError(file, lineNo, "vertex outside 'outer loop'");
         const [x, y, z] = fields.slice(1, 4).map(Number);
-        if (fields.length !== 4 || !isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, `vertex needs 3 finite coordinates: '${lines[l].trim()}'`);
+        if (fields.length !== 4 || !isFiniteXYZ(x, y, z)) throw lineError(file, lineNo, `vertex needs 3 finite coordinates: '${lines[l].trim()}' (${COORDINATE_RULE})`);
         corners.push(builder.addVertex(x, y, z));
         break;
       }
