@@ -3,7 +3,6 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { GenerateFlags } from "../src/generate/options.ts";
@@ -11,7 +10,8 @@ import { generateMeshes } from "../src/generate/run.ts";
 import { encodeSafetensors } from "../src/interop/safetensors.ts";
 import { readMesh, writeMesh } from "../src/mesh/io.ts";
 import { faceCount } from "../src/mesh/mesh.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
 
 function run(args: string[]) {
   const p = Bun.spawnSync(["bun", "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });
@@ -37,8 +37,8 @@ describe("flags", () => {
 test("generates meshes from a checkpoint folder, completing a prompt mesh", async () => {
   const dir = mkdtempSync(join(tmpdir(), "iflame-generate-"));
   const config = ModelConfigSchema.parse({ name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 8 });
-  const params = initParams(networkOf(config), 3);
-  const tensors = Object.fromEntries(paramSpecs(networkOf(config)).map(({ name, shape }) => [name, { shape, data: params[name] }]));
+  const params = initParams(config, 3);
+  const tensors = Object.fromEntries(paramSpecs(config).map(({ name, shape }) => [name, { shape, data: params[name] }]));
   const checkpoint = join(dir, "checkpoint");
   await Bun.write(join(checkpoint, "model.safetensors"), encodeSafetensors(tensors, { config: JSON.stringify(config) }));
   const promptFile = join(dir, "prompt.obj");

@@ -1,6 +1,6 @@
 /** Grammar-safe decoding: the CPU reference's rules, real meshes under them, and the GPU mask. */
 import { describe, expect, test } from "bun:test";
-import { uniform01 } from "../src/cpu/rng.ts";
+import { uniform01 } from "../src/util/rng.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { checkTokenStream, grammarMask as cpuMask, tokenAllowed, type GrammarOptions } from "../src/generate/grammar.ts";
 import { Gpu } from "../src/gpu/runtime.ts";

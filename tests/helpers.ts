@@ -1,6 +1,6 @@
 /** What the kernel tests share: seeded random inputs and error measures. */
 import { expect } from "bun:test";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 
 /** n values uniform in [−scale, scale), f32, from a seed. */

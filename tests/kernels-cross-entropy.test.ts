@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { crossEntropy as cpuCrossEntropy, lossTargets, PAD_TOKEN } from "../src/cpu/cross-entropy.ts";
+import { crossEntropy as cpuCrossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
-import { randomUniform, uniform01 } from "../src/cpu/rng.ts";
+import { randomUniform, uniform01 } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets, crossEntropy, crossEntropyScratchSize } from "../src/kernels/cross-entropy.ts";
+import { TOKENS } from "../src/tokenizer/tokens.ts";
 import { maxAbsDiff } from "./helpers.ts";
+
+const PAD_TOKEN = TOKENS.pad;
 
 /** dlogits: absolute; the loss sum: relative; count and correct: exact. */
 const ABS_TOL = 1e-5;

@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { attentionForward } from "../src/cpu/attention.ts";
 import { rmsnormForward } from "../src/cpu/rmsnorm.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { attentionDecode } from "../src/kernels/attention-decode.ts";
 import { copyRows } from "../src/kernels/copy-rows.ts";

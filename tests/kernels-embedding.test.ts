@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { embeddingBackward as cpuBackward, embeddingForward as cpuForward } from "../src/cpu/embedding.ts";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
-import { uniform01 } from "../src/cpu/rng.ts";
+import { uniform01 } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../src/kernels/embedding.ts";
 import { rand } from "./helpers.ts";

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import {
-  alibiSlopes, linearAttentionBackward as cpuBackward, linearAttentionForward as cpuForward,
+  linearAttentionBackward as cpuBackward, linearAttentionForward as cpuForward,
   linearAttentionRecurrent as cpuRecurrent,
 } from "../src/cpu/linear-attention.ts";
 import { dot } from "../src/cpu/gradcheck.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { alibiSlopes } from "../src/model/tables.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import {

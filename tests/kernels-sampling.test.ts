@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { randomUniform, uniform01 } from "../src/cpu/rng.ts";
+import { randomUniform, uniform01 } from "../src/util/rng.ts";
 import { sampleToken, samplingWeights, type SamplingOptions } from "../src/cpu/sampling.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";

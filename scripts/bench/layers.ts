@@ -6,7 +6,7 @@
  */
 import type { Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
-import { uniform01 } from "../../src/cpu/rng.ts";
+import { uniform01 } from "../../src/util/rng.ts";
 import { crossEntropy, crossEntropyScratchSize } from "../../src/kernels/cross-entropy.ts";
 import { addInto } from "../../src/kernels/elementwise.ts";
 import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../../src/kernels/embedding.ts";

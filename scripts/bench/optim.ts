@@ -3,7 +3,7 @@
  * flat tensor, the global grad norm over the real list of parameter tensors and over one flat
  * tensor, Muon over the 168 block matrices (batched 16 at a time), sampling at B = 1 and 32.
  */
-import { randomUniform } from "../../src/cpu/rng.ts";
+import { randomUniform } from "../../src/util/rng.ts";
 import type { Gpu } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import {

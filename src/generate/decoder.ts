@@ -24,7 +24,6 @@
  * every matmul, so masking it would save nothing); with the grammar on it can only repeat `end`,
  * and the caller cuts each sequence at its first end token (`ended`).
  */
-import { blockSpecs, type BlockSpec, type ModelConfig } from "../cpu/model.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { attentionForward } from "../kernels/attention.ts";
@@ -44,10 +43,12 @@ import { ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
 import { rowsLinear, rowsQkvRope, rowsSwigluUp } from "../kernels/rows-gemv.ts";
 import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
 import { swigluForward } from "../kernels/swiglu.ts";
-import { HEAD_DIM } from "../model/config.ts";
+import { HEAD_DIM, hiddenDim, type Network } from "../model/config.ts";
+import { levelLengths } from "../model/hourglass.ts";
+import { blockSpecs, type BlockSpec } from "../model/params.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import type { GrammarOptions } from "./grammar.ts";
-import { levelLengths, stepLevels } from "./schedule.ts";
+import { stepLevels } from "./schedule.ts";
 
 const ROW = TOKENS.perFace;
 
@@ -145,7 +146,7 @@ export class Decoder {
 
   constructor(
     readonly gpu: Gpu,
-    readonly network: ModelConfig,
+    readonly network: Network,
     private readonly params: ReadonlyMap<string, Tensor>,
     readonly B: number,
     /** Tokens per sequence, a multiple of 9: start row, face rows, end row. */
@@ -194,12 +195,13 @@ export class Decoder {
   private allocateStepWorkspace(): StepWorkspace {
     const { gpu, B, D } = this;
     const t = (width: number, label: string) => gpu.tensor([B, width], "f32", `decoder step ${label}`);
-    return { q: t(D, "q"), k: t(D, "k"), v: t(D, "v"), att: t(D, "attention"), g: t(this.network.hidden, "gate") };
+    return { q: t(D, "q"), k: t(D, "k"), v: t(D, "v"), att: t(D, "attention"), g: t(hiddenDim(this.network), "gate") };
   }
 
   private allocatePrefillWorkspace(rows: number): PrefillWorkspace {
     const { gpu, B, D } = this;
-    const { hidden, heads: H } = this.network;
+    const { heads: H } = this.network;
+    const hidden = hiddenDim(this.network);
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
     return {
       h: t([rows, D], "decoder h"),
@@ -401,7 +403,8 @@ export class Decoder {
    */
   private stepBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, position: number): void {
     const { B, D } = this;
-    const { heads: H, hidden } = this.network;
+    const H = this.network.heads;
+    const hidden = hiddenDim(this.network);
     const w = this.work;
     const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
     const qkv = (k: Tensor, v: Tensor, kvStride: number, kvOffset: number) => {
@@ -433,7 +436,7 @@ export class Decoder {
   private prefillBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, n: number, w: PrefillWorkspace): void {
     const { B, D } = this;
     const H = this.network.heads;
-    const hidden = this.network.hidden;
+    const hidden = hiddenDim(this.network);
     const rows = B * n;
     const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
     r.label = "rmsnorm";

@@ -6,7 +6,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Gpu } from "../gpu/runtime.ts";
 import { faceCount } from "../mesh/mesh.ts";
-import { networkOf } from "../model/config.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { generateBatch } from "./batch.ts";
@@ -50,7 +49,7 @@ export interface GenerateSummary {
 export async function generateMeshes(o: GenerateOptions, log: (line: string) => void = console.log): Promise<GenerateSummary> {
   const gpu = Gpu.get();
   const weights = await loadWeights(gpu, o.checkpoint);
-  const network = networkOf(weights.config);
+  const network = weights.config;
   const maxFaces = o.maxFaces ?? weights.config.maxFaces;
   const capacity = TOKENS.perFace * (maxFaces + 2);
   const promptFaces = o.prompt === undefined ? 0 : (o.promptFaces ?? DEFAULT_PROMPT_FACES);

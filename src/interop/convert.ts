@@ -11,8 +11,8 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { blockSpecs, paramSpecs } from "../cpu/model.ts";
-import { HEAD_DIM, type IFlameConfig, ModelConfigSchema, networkOf, PRESETS } from "../model/config.ts";
+import { HEAD_DIM, type ModelConfig, ModelConfigSchema, PRESETS } from "../model/config.ts";
+import { blockSpecs, paramSpecs } from "../model/params.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
@@ -31,7 +31,7 @@ export interface InferOptions {
 const LEVEL_PREFIXES = [["encoder_blocks.0"], ["encoder_blocks.1"], ["bottlenecke", "bottleneckd"], ["decoder_blocks.0"], ["decoder_blocks.1"]];
 
 /** The model config a state dict (name → shape, prefixes already removed) was saved from. */
-export function inferConfig(shapes: Map<string, number[]>, options: InferOptions, file: string): IFlameConfig {
+export function inferConfig(shapes: Map<string, number[]>, options: InferOptions, file: string): ModelConfig {
   const embedding = shapes.get("embedding.weight");
   if (embedding?.length !== 2) throw new Error(`${file}: no 2-D embedding.weight, so this is not an iFlame state dict`);
   const [vocab, dim] = embedding;
@@ -42,11 +42,11 @@ export function inferConfig(shapes: Map<string, number[]>, options: InferOptions
       .filter(Number.isInteger);
     return indices.length ? Math.max(...indices) + 1 : 0; // gaps and odd names show up in the check below
   };
-  const blocksPerLevel = LEVEL_PREFIXES.map((prefixes) => prefixes.reduce((n, p) => n + blocksIn(p), 0)) as IFlameConfig["blocksPerLevel"];
+  const blocksPerLevel = LEVEL_PREFIXES.map((prefixes) => prefixes.reduce((n, p) => n + blocksIn(p), 0)) as ModelConfig["blocksPerLevel"];
   const candidate = {
     name: options.name ?? (basename(file).replace(/\.[^.]*$/, "") || "converted"),
     dim, heads: options.heads ?? dim / HEAD_DIM, blocksPerLevel, vocab,
-    fullPeriod: inferFullPeriod(shapes, blocksPerLevel, dim, file),
+    fullPeriod: inferFullPeriod(shapes, blocksPerLevel, file),
     maxFaces: options.maxFaces ?? PRESETS.shapenet.maxFaces,
     recompute: [],
   };
@@ -63,9 +63,8 @@ const issuesOf = (error: z.ZodError) => error.issues.map((i) => `${i.path.join("
  * Whole blocks missing (a gap in the numbering, an uneven bottleneck split) are reported first,
  * since a missing block would otherwise read as a full-attention one.
  */
-function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: IFlameConfig["blocksPerLevel"], dim: number, file: string): number {
-  const names = { dim, heads: 1, blocksPerLevel, fullPeriod: 1, vocab: 0, hidden: 0 }; // only the block names are used
-  const blocks = blockSpecs(names).flat();
+function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: ModelConfig["blocksPerLevel"], file: string): number {
+  const blocks = blockSpecs({ blocksPerLevel, fullPeriod: 1 }).flat(); // only the block names are used
   const keys = [...shapes.keys()];
   const absent = blocks.filter((b) => !keys.some((k) => k.startsWith(`${b.prefix}.`))).map((b) => b.prefix);
   if (absent.length) throw new Error(`${file}: no weights for block${absent.length > 1 ? "s" : ""} ${absent.join(", ")} (blocks per level [${blocksPerLevel}], the bottleneck split evenly)`);
@@ -78,12 +77,12 @@ function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: IFlameCo
 }
 
 /** A .pth's model weights as f32 in the reference's parameter order, with the inferred config. */
-export function loadTorchModel(path: string, options: InferOptions = {}): { config: IFlameConfig; params: Map<string, { shape: number[]; data: Float32Array }> } {
+export function loadTorchModel(path: string, options: InferOptions = {}): { config: ModelConfig; params: Map<string, { shape: number[]; data: Float32Array }> } {
   const archive = TorchArchive.open(path);
   try {
     const tensors = modelStateDict(archive.root, path);
     const config = inferConfig(new Map([...tensors].map(([name, t]) => [name, t.shape])), options, path);
-    const params = new Map(paramSpecs(networkOf(config)).map((s) => {
+    const params = new Map(paramSpecs(config).map((s) => {
       const t = tensors.get(s.name)!;
       if (!t.floating) throw new Error(`${path}: parameter ${s.name} has dtype ${t.dtype}, not floating point`);
       return [s.name, { shape: s.shape, data: t.toFloat32() }];
@@ -95,7 +94,7 @@ export function loadTorchModel(path: string, options: InferOptions = {}): { conf
 }
 
 /** Converts a .pth into our checkpoint folder (`model.safetensors`, config in its metadata). */
-export async function convertTorchCheckpoint(inPth: string, outDir: string, options: InferOptions = {}): Promise<{ config: IFlameConfig; file: string }> {
+export async function convertTorchCheckpoint(inPth: string, outDir: string, options: InferOptions = {}): Promise<{ config: ModelConfig; file: string }> {
   const { config, params } = loadTorchModel(inPth, options);
   await mkdir(outDir, { recursive: true });
   const file = join(outDir, "model.safetensors");
@@ -113,7 +112,7 @@ async function modelFile(path: string): Promise<string> {
 }
 
 /** Writes our checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accept. */
-export async function exportTorchCheckpoint(ckptDir: string, outPth: string, options: Pick<TorchWriteOptions, "layout" | "epoch"> = {}): Promise<{ config: IFlameConfig }> {
+export async function exportTorchCheckpoint(ckptDir: string, outPth: string, options: Pick<TorchWriteOptions, "layout" | "epoch"> = {}): Promise<{ config: ModelConfig }> {
   const file = await modelFile(ckptDir);
   const { tensors, metadata } = decodeSafetensors(new Uint8Array(await Bun.file(file).arrayBuffer()), file);
   let configJson: unknown;
@@ -126,7 +125,7 @@ export async function exportTorchCheckpoint(ckptDir: string, outPth: string, opt
   if (!parsed.success) throw new Error(`${file}: metadata config: ${issuesOf(parsed.error)}`);
   const config = parsed.data;
   checkStateDict(new Map(Object.entries(tensors).map(([name, t]) => [name, t.shape])), config, file);
-  const ordered = paramSpecs(networkOf(config)).map((s): [string, { shape: number[]; data: Float32Array }] => {
+  const ordered = paramSpecs(config).map((s): [string, { shape: number[]; data: Float32Array }] => {
     const t = tensors[s.name];
     if (!(t.data instanceof Float32Array)) throw new Error(`${file}: ${s.name} is not floating point`);
     return [s.name, { shape: t.shape, data: t.data }];

@@ -7,7 +7,8 @@
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { FIRST_LOSS_POSITION, PAD_TOKEN } from "../cpu/cross-entropy.ts";
+import { FIRST_LOSS_POSITION } from "../model/constants.ts";
+import { TOKENS } from "../tokenizer/tokens.ts";
 import { sumRows } from "./elementwise.ts";
 import src from "../../wgsl/cross-entropy.wgsl" with { type: "text" };
 
@@ -22,7 +23,7 @@ const LANES = 32;
 export function countTargets(tokens: ArrayLike<number>, B: number, L: number): number {
   let count = 0;
   for (let b = 0; b < B; b++) {
-    for (let p = FIRST_LOSS_POSITION + 1; p < L; p++) if (tokens[b * L + p] !== PAD_TOKEN) count++;
+    for (let p = FIRST_LOSS_POSITION + 1; p < L; p++) if (tokens[b * L + p] !== TOKENS.pad) count++;
   }
   return count;
 }
@@ -47,7 +48,7 @@ export function crossEntropy(
   if (scratch.size < 3 * groups) throw new Error(`crossEntropy: scratch has ${scratch.size} elements, needs ${3 * groups}`);
   const k = r.gpu.kernel({
     file: "cross-entropy.wgsl", code: src, entry: "forward",
-    constants: { V, LANES, ROWS, FIRST: FIRST_LOSS_POSITION, IGNORE: { i32: PAD_TOKEN } },
+    constants: { V, LANES, ROWS, FIRST: FIRST_LOSS_POSITION, IGNORE: { i32: TOKENS.pad } },
   });
   const { workgroups, row } = grid1d(groups, 1);
   r.dispatch(k, [logits, tokens, scale, dlogits, scratch], workgroups, { u32: [rows, L, row] });

@@ -7,8 +7,8 @@
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { TOKENS } from "../tokenizer/index.ts";
-import { RMSNORM_EPS } from "./rmsnorm.ts";
+import { RMSNORM_EPS } from "../model/constants.ts";
+import { TOKENS } from "../tokenizer/tokens.ts";
 import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import embedSrc from "../../wgsl/embed-at-cursor.wgsl" with { type: "text" };
 import advanceSrc from "../../wgsl/advance-cursor.wgsl" with { type: "text" };

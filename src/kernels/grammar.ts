@@ -7,7 +7,7 @@
 import type { Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { GrammarOptions } from "../generate/grammar.ts";
-import { TOKENS } from "../tokenizer/index.ts";
+import { TOKENS } from "../tokenizer/tokens.ts";
 import src from "../../wgsl/grammar.wgsl" with { type: "text" };
 
 /** Reads tokens [B, S] i32 and cursor u32 [1]; writes mask [B, V]. */

@@ -12,7 +12,7 @@
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { alibiSlopes } from "../cpu/linear-attention.ts";
+import { alibiSlopes } from "../model/tables.ts";
 import src from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 
 const HD = 32;

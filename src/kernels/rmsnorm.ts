@@ -6,13 +6,13 @@
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { RMSNORM_EPS } from "../model/constants.ts";
 import { rowThreads, sumRows } from "./elementwise.ts";
 import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import forwardSrc from "../../wgsl/rmsnorm.wgsl" with { type: "text" };
 import residualSrc from "../../wgsl/rmsnorm-residual.wgsl" with { type: "text" };
 import backwardSrc from "../../wgsl/rmsnorm-backward.wgsl" with { type: "text" };
 
-export const RMSNORM_EPS = 1e-5;
 /**
  * Backward workgroups (each writes one row of dweight partial sums) and the fewest rows each
  * handles: enough groups to fill the GPU, few enough that the partial sums stay cheap to add up

@@ -1,12 +1,12 @@
 /**
- * Half-truncated rotary embedding (wgsl/rope.wgsl; SPEC §2, src/cpu/rope.ts). Layouts: x, out,
+ * Half-truncated rotary embedding (wgsl/rope.wgsl; SPEC §2, tables from src/model/tables.ts). Layouts: x, out,
  * dy, dx [B, L, H, headDim] contiguous; row l of every batch is position `position + l` (0 for a
  * full forward at any hourglass level, the level position for a cached decoding step).
  * Out of place: `out` must not share memory with `x` (a writable binding may not alias another).
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { ropeTables as cpuRopeTables } from "../cpu/rope.ts";
+import { ropeTables as hostRopeTables } from "../model/tables.ts";
 import src from "../../wgsl/rope.wgsl" with { type: "text" };
 
 /** cos θ and sin θ for positions 0..maxLen−1: [maxLen, 2, headDim/2] (cosines, then sines). */
@@ -20,8 +20,8 @@ const tablesCache = new WeakMap<Gpu, Map<string, RopeTables>>();
 
 /**
  * The tables for positions below maxLen, uploaded once per (maxLen, headDim) and kept for the
- * process. Angles and cosines are those of the CPU reference (f32 angle t·f, cosine in f64), so
- * the GPU matches it whatever t.
+ * process. Angles and cosines are the model's (f32 angle t·f, cosine in f64), so the GPU
+ * matches the CPU reference whatever t.
  */
 export function ropeTables(gpu: Gpu, maxLen: number, headDim: number): RopeTables {
   let perGpu = tablesCache.get(gpu);
@@ -31,7 +31,7 @@ export function ropeTables(gpu: Gpu, maxLen: number, headDim: number): RopeTable
   if (!t) {
     if (headDim % 8 !== 0) throw new Error(`rope: head dim ${headDim} is not a multiple of 8`);
     const half = headDim / 2;
-    const { cos, sin } = cpuRopeTables(maxLen, headDim);
+    const { cos, sin } = hostRopeTables(maxLen, headDim);
     const rows = new Float32Array(maxLen * headDim);
     for (let l = 0; l < maxLen; l++) {
       rows.set(cos.subarray(l * half, (l + 1) * half), l * headDim);

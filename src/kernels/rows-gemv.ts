@@ -11,8 +11,8 @@
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
-import { ropeTables } from "../cpu/rope.ts";
-import { RMSNORM_EPS } from "./rmsnorm.ts";
+import { RMSNORM_EPS } from "../model/constants.ts";
+import { ropeTables } from "../model/tables.ts";
 import coreSrc from "../../wgsl/rows-gemv.wgsl" with { type: "text" };
 import linearSrc from "../../wgsl/rows-linear.wgsl" with { type: "text" };
 import qkvSrc from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };

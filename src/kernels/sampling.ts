@@ -2,7 +2,7 @@
  * Next-token sampling on the GPU (wgsl/sampling.wgsl): temperature, top-k, top-p and an optional
  * token mask over B rows of V logits, one workgroup per row, choosing exactly the token that
  * src/cpu/sampling.ts sampleToken chooses for the same logits and uniform (up to f32 rounding at a
- * boundary, see the WGSL). Row b of a batch draws u = uniform01(seed + b, counter) (src/cpu/rng.ts),
+ * boundary, see the WGSL). Row b of a batch draws u = uniform01(seed + b, counter) (src/util/rng.ts),
  * so every row is its own stream and the counter is the decoding step.
  *
  * Layouts: logits [B, V] f32; mask [B, V] u32 (0 = never choose; at least one allowed per row);

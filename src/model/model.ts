@@ -12,7 +12,6 @@
  *   logits = output_proj(x)
  * Every block: x = x + Attn(norm1(x)); x = x + SwiGLU(norm2(x)).
  */
-import { blockSpecs, initParams, paramSpecs, type BlockSpec, type ModelConfig } from "../cpu/model.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../kernels/attention.ts";
@@ -27,7 +26,8 @@ import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeBackward, ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
 import { swigluBackward, swigluForward } from "../kernels/swiglu.ts";
-import { HEAD_DIM, networkOf, type IFlameConfig } from "./config.ts";
+import { HEAD_DIM, hiddenDim, type ModelConfig } from "./config.ts";
+import { blockSpecs, initParams, paramSpecs, type BlockSpec } from "./params.ts";
 
 /** What one block keeps from its forward for its backward. */
 interface BlockActivations {
@@ -86,7 +86,7 @@ interface Level {
 }
 
 export class IFlameModel {
-  readonly network: ModelConfig;
+  readonly network: ModelConfig & { hidden: number };
   readonly params = new Map<string, Tensor>();
   readonly grads = new Map<string, Tensor>();
   private readonly levels: Level[];
@@ -107,12 +107,12 @@ export class IFlameModel {
 
   constructor(
     readonly gpu: Gpu,
-    readonly config: IFlameConfig,
+    readonly config: ModelConfig,
     readonly B: number,
     readonly L: number,
   ) {
     if (L % 9 !== 0) throw new Error(`sequence length ${L} must be a multiple of 9 (the hourglass pools by 3 twice)`);
-    this.network = networkOf(config);
+    this.network = { ...config, hidden: hiddenDim(config) };
     const { dim: D, vocab: V } = this.network;
     for (const spec of paramSpecs(this.network)) {
       this.params.set(spec.name, gpu.tensor(spec.shape, "f32", spec.name));

@@ -1,14 +1,14 @@
 /**
  * The reference optimizer over a model's parameters: Muon for the 2-D weights its rule selects
- * (src/cpu/optim.ts usesMuon), the AdamW backup for everything else, gradient clipping at 1.0 —
+ * (recipe.ts usesMuon), the AdamW backup for everything else, gradient clipping at 1.0 —
  * all on the GPU, driven by one small step tensor (see src/kernels/optim.ts).
  */
-import { usesMuon, WEIGHT_DECAY } from "../cpu/optim.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import {
   adamwStep, createGradNormPartials, createOptimStep, gradNorm, MuonScratch, muonStep, readGradNorm, writeOptimStep, type MuonMatrix,
 } from "../kernels/optim.ts";
+import { usesMuon, WEIGHT_DECAY } from "./recipe.ts";
 
 export type OptimizerKind = "muon" | "adamw";
 
