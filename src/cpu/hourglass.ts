@@ -1,4 +1,4 @@
-import { FACTOR } from "../model/hourglass.ts";
+import { FACTOR } from "../model/levels.ts";
 import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
 
 /**
