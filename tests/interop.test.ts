@@ -8,7 +8,7 @@ import { PyCall, PyGlobalRef, PyPersistentId, type PyValue, writePickle } from "
 import { decodeSafetensors, encodeSafetensors } from "../src/interop/safetensors.ts";
 import { checkStateDict, encodeTorchCheckpoint, modelStateDict, stripPrefixes, TorchArchive, type TorchTensor } from "../src/interop/torch.ts";
 import { writeStoredZip } from "../src/interop/zip.ts";
-import { type ModelConfig, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
+import { type IFlameConfig, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
 import { initParams, paramSpecs } from "../src/model/params.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "iflame-interop-"));
@@ -26,12 +26,12 @@ function runPython(args: string[]): string {
 }
 
 /** The smallest config the schema takes: one head of 32, six blocks, every 2nd one full. */
-const SMALL: ModelConfig = ModelConfigSchema.parse({ name: "small", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 767 });
+const SMALL: IFlameConfig = ModelConfigSchema.parse({ name: "small", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 767 });
 
 type Weights = Record<string, { shape: number[]; data: Float32Array }>;
 
 /** Our checkpoint folder as the trainer writes it (model.safetensors, config in the metadata). */
-async function writeOurCheckpoint(dir: string, config: ModelConfig, seed: number): Promise<Weights> {
+async function writeOurCheckpoint(dir: string, config: IFlameConfig, seed: number): Promise<Weights> {
   const params = initParams(config, seed);
   const weights: Weights = Object.fromEntries(paramSpecs(config).map((s) => [s.name, { shape: s.shape, data: params[s.name] }]));
   await mkdir(dir, { recursive: true });
@@ -44,7 +44,7 @@ async function readOurCheckpoint(dir: string) {
   return { tensors, config: JSON.parse(metadata.config) };
 }
 
-const shapesOf = (config: ModelConfig, prefix = "") => new Map(paramSpecs(config).map((s) => [prefix + s.name, s.shape]));
+const shapesOf = (config: IFlameConfig, prefix = "") => new Map(paramSpecs(config).map((s) => [prefix + s.name, s.shape]));
 
 interface Expected {
   prefix: string;

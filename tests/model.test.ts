@@ -3,13 +3,13 @@ import { forward as cpuForward, lossAndGrads } from "../src/cpu/model.ts";
 import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
-import { ModelConfigSchema, type ModelConfig } from "../src/model/config.ts";
+import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
 import { maxRelDiff } from "./helpers.ts";
 
 // A tiny network with every kind of block: full and linear attention at every level.
-const config: ModelConfig = ModelConfigSchema.parse({
+const config: IFlameConfig = ModelConfigSchema.parse({
   name: "test", dim: 32, heads: 1, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 4,
 });
 const B = 2;

@@ -11,11 +11,11 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { loadTorchModel } from "../interop/convert.ts";
 import { decodeSafetensors } from "../interop/safetensors.ts";
 import { checkStateDict } from "../interop/torch.ts";
-import { type ModelConfig, ModelConfigSchema } from "../model/config.ts";
+import { type IFlameConfig, ModelConfigSchema } from "../model/config.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 
 export interface LoadedWeights {
-  config: ModelConfig;
+  config: IFlameConfig;
   params: Map<string, Tensor>;
   /** The file the weights came from. */
   file: string;
@@ -32,7 +32,7 @@ async function weightsFile(path: string): Promise<string> {
 
 type Values = Map<string, { shape: number[]; data: Float32Array }>;
 
-function safetensorsWeights(file: string, bytes: Uint8Array): { config: ModelConfig; values: Values } {
+function safetensorsWeights(file: string, bytes: Uint8Array): { config: IFlameConfig; values: Values } {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   let json: unknown;
   try {
@@ -54,7 +54,7 @@ function safetensorsWeights(file: string, bytes: Uint8Array): { config: ModelCon
 /** Reads the weights at `path` and uploads them. */
 export async function loadWeights(gpu: Gpu, path: string): Promise<LoadedWeights> {
   const file = await weightsFile(path);
-  let config: ModelConfig;
+  let config: IFlameConfig;
   let values: Values;
   if ([".pth", ".pt"].includes(extname(file).toLowerCase())) {
     ({ config, params: values } = loadTorchModel(file));

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { HEAD_DIM, type ModelConfig, ModelConfigSchema, PRESETS } from "../model/config.ts";
+import { HEAD_DIM, type IFlameConfig, ModelConfigSchema, PRESETS } from "../model/config.ts";
 import { blockSpecs, paramSpecs } from "../model/params.ts";
 import { latestCheckpoint } from "../train/checkpoint.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
@@ -31,7 +31,7 @@ export interface InferOptions {
 const LEVEL_PREFIXES = [["encoder_blocks.0"], ["encoder_blocks.1"], ["bottlenecke", "bottleneckd"], ["decoder_blocks.0"], ["decoder_blocks.1"]];
 
 /** The model config a state dict (name → shape, prefixes already removed) was saved from. */
-export function inferConfig(shapes: Map<string, number[]>, options: InferOptions, file: string): ModelConfig {
+export function inferConfig(shapes: Map<string, number[]>, options: InferOptions, file: string): IFlameConfig {
   const embedding = shapes.get("embedding.weight");
   if (embedding?.length !== 2) throw new Error(`${file}: no 2-D embedding.weight, so this is not an iFlame state dict`);
   const [vocab, dim] = embedding;
@@ -42,7 +42,7 @@ export function inferConfig(shapes: Map<string, number[]>, options: InferOptions
       .filter(Number.isInteger);
     return indices.length ? Math.max(...indices) + 1 : 0; // gaps and odd names show up in the check below
   };
-  const blocksPerLevel = LEVEL_PREFIXES.map((prefixes) => prefixes.reduce((n, p) => n + blocksIn(p), 0)) as ModelConfig["blocksPerLevel"];
+  const blocksPerLevel = LEVEL_PREFIXES.map((prefixes) => prefixes.reduce((n, p) => n + blocksIn(p), 0)) as IFlameConfig["blocksPerLevel"];
   const candidate = {
     name: options.name ?? (basename(file).replace(/\.[^.]*$/, "") || "converted"),
     dim, heads: options.heads ?? dim / HEAD_DIM, blocksPerLevel, vocab,
@@ -63,7 +63,7 @@ const issuesOf = (error: z.ZodError) => error.issues.map((i) => `${i.path.join("
  * Whole blocks missing (a gap in the numbering, an uneven bottleneck split) are reported first,
  * since a missing block would otherwise read as a full-attention one.
  */
-function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: ModelConfig["blocksPerLevel"], file: string): number {
+function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: IFlameConfig["blocksPerLevel"], file: string): number {
   const blocks = blockSpecs({ blocksPerLevel, fullPeriod: 1 }).flat(); // only the block names are used
   const keys = [...shapes.keys()];
   const absent = blocks.filter((b) => !keys.some((k) => k.startsWith(`${b.prefix}.`))).map((b) => b.prefix);
@@ -77,7 +77,7 @@ function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: ModelCon
 }
 
 /** A .pth's model weights as f32 in the reference's parameter order, with the inferred config. */
-export function loadTorchModel(path: string, options: InferOptions = {}): { config: ModelConfig; params: Map<string, { shape: number[]; data: Float32Array }> } {
+export function loadTorchModel(path: string, options: InferOptions = {}): { config: IFlameConfig; params: Map<string, { shape: number[]; data: Float32Array }> } {
   const archive = TorchArchive.open(path);
   try {
     const tensors = modelStateDict(archive.root, path);
@@ -94,7 +94,7 @@ export function loadTorchModel(path: string, options: InferOptions = {}): { conf
 }
 
 /** Converts a .pth into our checkpoint folder (`model.safetensors`, config in its metadata). */
-export async function convertTorchCheckpoint(inPth: string, outDir: string, options: InferOptions = {}): Promise<{ config: ModelConfig; file: string }> {
+export async function convertTorchCheckpoint(inPth: string, outDir: string, options: InferOptions = {}): Promise<{ config: IFlameConfig; file: string }> {
   const { config, params } = loadTorchModel(inPth, options);
   await mkdir(outDir, { recursive: true });
   const file = join(outDir, "model.safetensors");
@@ -112,7 +112,7 @@ async function modelFile(path: string): Promise<string> {
 }
 
 /** Writes our checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accept. */
-export async function exportTorchCheckpoint(ckptDir: string, outPth: string, options: Pick<TorchWriteOptions, "layout" | "epoch"> = {}): Promise<{ config: ModelConfig }> {
+export async function exportTorchCheckpoint(ckptDir: string, outPth: string, options: Pick<TorchWriteOptions, "layout" | "epoch"> = {}): Promise<{ config: IFlameConfig }> {
   const file = await modelFile(ckptDir);
   const { tensors, metadata } = decodeSafetensors(new Uint8Array(await Bun.file(file).arrayBuffer()), file);
   let configJson: unknown;

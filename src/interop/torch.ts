@@ -17,7 +17,7 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { type PickleGlobal, PyGlobal, readPickle } from "../data/pickle.ts";
-import type { ModelConfig } from "../model/config.ts";
+import type { IFlameConfig } from "../model/config.ts";
 import { paramSpecs } from "../model/params.ts";
 import { PyCall, PyGlobalRef, PyPersistentId, type PyValue, PyFloat, writePickle } from "./pickle-writer.ts";
 import { halfToFloat } from "./safetensors.ts";
@@ -291,7 +291,7 @@ export function stripPrefixes<T>(dict: Map<string, T>, file: string): Map<string
 }
 
 /** Throws, naming the file, unless `shapes` has exactly the config's parameters with their shapes. */
-export function checkStateDict(shapes: Map<string, number[]>, config: ModelConfig, file: string): void {
+export function checkStateDict(shapes: Map<string, number[]>, config: IFlameConfig, file: string): void {
   const specs = paramSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
   const missing = specs.filter((s) => !shapes.has(s.name)).map((s) => s.name);

@@ -34,13 +34,13 @@ export const ModelConfigSchema = z
     }
   });
 
-export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type IFlameConfig = z.infer<typeof ModelConfigSchema>;
 
 /**
- * The fields of a ModelConfig the network's arithmetic reads (the CPU reference takes any head
+ * The fields of a IFlameConfig the network's arithmetic reads (the CPU reference takes any head
  * dim, so its tests build these by hand; the schema pins head dim 32 for the kernels).
  */
-export type Network = Pick<ModelConfig, "dim" | "heads" | "blocksPerLevel" | "fullPeriod" | "vocab">;
+export type Network = Pick<IFlameConfig, "dim" | "heads" | "blocksPerLevel" | "fullPeriod" | "vocab">;
 
 /** Feed-forward width: int(8/3 · dim), as the reference (1365 at dim 512). */
 export const hiddenDim = (network: Pick<Network, "dim">): number => Math.floor((8 / 3) * network.dim);
@@ -52,12 +52,12 @@ export const PRESETS = {
   objaverse: { name: "objaverse", dim: 512, heads: 16, blocksPerLevel: [4, 4, 8, 4, 4], fullPeriod: 4, vocab: 132, maxFaces: 4000, recompute: [0] },
   /** Small enough to train on a CPU Vulkan driver: tests and the quick start. */
   tiny: { name: "tiny", dim: 64, heads: 2, blocksPerLevel: [2, 2, 2, 2, 2], fullPeriod: 2, vocab: 132, maxFaces: 48, recompute: [] },
-} as const satisfies Record<string, ModelConfig>;
+} as const satisfies Record<string, IFlameConfig>;
 
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset name or a path to a JSON config file; errors name the file and the field. */
-export async function loadModelConfig(nameOrPath: string): Promise<ModelConfig> {
+export async function loadModelConfig(nameOrPath: string): Promise<IFlameConfig> {
   if (nameOrPath in PRESETS) return ModelConfigSchema.parse(PRESETS[nameOrPath as PresetName]);
   const file = Bun.file(nameOrPath);
   if (!(await file.exists())) {
@@ -78,4 +78,4 @@ export async function loadModelConfig(nameOrPath: string): Promise<ModelConfig> 
 }
 
 /** Tokens in a full training sequence: (maxFaces + 2) rows of 9. */
-export const sequenceLength = (c: Pick<ModelConfig, "maxFaces">): number => TOKENS.perFace * (c.maxFaces + 2);
+export const sequenceLength = (c: Pick<IFlameConfig, "maxFaces">): number => TOKENS.perFace * (c.maxFaces + 2);

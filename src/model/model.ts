@@ -15,7 +15,7 @@ import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import { rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeTables } from "../kernels/rope.ts";
 import { blockBackward, blockForward, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
-import { HEAD_DIM, hiddenDim, type ModelConfig } from "./config.ts";
+import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
 import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassShape, type HourglassStreams } from "./hourglass.ts";
 import { levelLengths } from "./levels.ts";
 import { initParams, paramSpecs, resolveWeights, type BlockWeights, type ModelWeights } from "./params.ts";
@@ -54,7 +54,7 @@ export class IFlameModel {
 
   constructor(
     readonly gpu: Gpu,
-    readonly config: ModelConfig,
+    readonly config: IFlameConfig,
     readonly B: number,
     readonly L: number,
   ) {

@@ -7,7 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { Batcher, evalBatches } from "../data/batcher.ts";
 import { openShardedDataset, type DatasetSpec } from "../data/index.ts";
 import type { ShardDataset } from "../data/shards.ts";
-import type { ModelConfig } from "../model/config.ts";
+import type { IFlameConfig } from "../model/config.ts";
 import type { TrainState } from "./checkpoint.ts";
 import type { TrainOptions } from "./options.ts";
 
@@ -30,7 +30,7 @@ export function datasetSpec(opts: TrainOptions): DatasetSpec {
 /** Where shard caches live: beside the data for files and folders, in .cache/ for procedural data. */
 const CACHE_DIR = ".cache/iflame";
 
-export async function openTrainingData(opts: TrainOptions, config: ModelConfig, log: (line: string) => void): Promise<TrainingData> {
+export async function openTrainingData(opts: TrainOptions, config: IFlameConfig, log: (line: string) => void): Promise<TrainingData> {
   const spec = datasetSpec(opts);
   const splits = await openShardedDataset(spec, { maxFaces: config.maxFaces, cacheDir: CACHE_DIR, log });
   const B = opts.batch;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { learningRate } from "./recipe.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
-import { loadModelConfig, sequenceLength, type ModelConfig } from "../model/config.ts";
+import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
 import { IFlameModel } from "../model/model.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 import { openTrainingData, type TrainingData } from "./data.ts";
@@ -45,7 +45,7 @@ export class NonFiniteError extends Error {}
 export async function train(opts: TrainOptions, log: (line: string) => void = console.log): Promise<TrainResult> {
   const gpu = Gpu.get();
   log(gpu.describe());
-  const config: ModelConfig = await loadModelConfig(opts.config);
+  const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
   const B = opts.batch;
   const data: TrainingData = await openTrainingData(opts, config, log);
