@@ -11,7 +11,7 @@ import type { RopeTables } from "../kernels/rope.ts";
 import { blockForward, type BlockActivations, type ForwardScratch } from "../model/block.ts";
 import { hiddenDim, type Network } from "../model/config.ts";
 import { hourglassForward, type HourglassStreams } from "../model/hourglass.ts";
-import { levelLengths } from "../model/levels.ts";
+import { LEVELS, levelLengths } from "../model/levels.ts";
 import type { ModelWeights } from "../model/params.ts";
 import type { CachedBlock } from "./step.ts";
 
@@ -43,7 +43,7 @@ export class Prefill {
     const rows = B * length;
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", `prefill ${label}`);
     this.tokens = gpu.tensor([rows], "i32", "prefill tokens");
-    this.streams = levelLengths(length).map((n, i) => t([B * n, D], `level ${i}`));
+    this.streams = levelLengths(length).map((n, i) => t([B * n, D], LEVELS[i]));
     const h = t([rows, D], "h"), rstd = t([rows], "rstd");
     this.shared = {
       h1: h, rstd1: rstd, h2: h, rstd2: rstd, rstdAtt: rstd,

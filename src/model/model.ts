@@ -17,7 +17,7 @@ import { ropeTables } from "../kernels/rope.ts";
 import { blockBackward, blockForward, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
 import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
 import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassShape, type HourglassStreams } from "./hourglass.ts";
-import { levelLengths } from "./levels.ts";
+import { LEVELS, levelLengths } from "./levels.ts";
 import { initParams, paramSpecs, resolveWeights, type BlockWeights, type ModelWeights } from "./params.ts";
 
 interface ModelBlock {
@@ -68,7 +68,10 @@ export class IFlameModel {
     this.gradWeights = resolveWeights(config, (name) => this.grads.get(name)!);
     const rope = ropeTables(gpu, L, HEAD_DIM);
     const lengths = levelLengths(L);
-    this.levels = this.weights.levels.map((blocks, i) => this.allocateLevel(blocks, this.gradWeights.levels[i], { B, L: lengths[i], H: config.heads, D, hidden: hiddenDim(config), rope }, config.recompute.includes(i)));
+    this.levels = this.weights.levels.map((blocks, i) => {
+      const shape = { B, L: lengths[i], H: config.heads, D, hidden: hiddenDim(config), rope };
+      return this.allocateLevel(LEVELS[i], blocks, this.gradWeights.levels[i], shape, config.recompute.includes(i));
+    });
     const n = B * L;
     this.shape = { B, L, D };
     this.streams = {
@@ -96,7 +99,7 @@ export class IFlameModel {
    * A level's buffers. Each block keeps its input and output; the intermediates it needs for
    * backward are its own, or — for a recomputed level — one set shared by all its blocks.
    */
-  private allocateLevel(weights: BlockWeights<Tensor>[], grads: BlockWeights<Tensor>[], shape: BlockShape, recompute: boolean): Level {
+  private allocateLevel(name: string, weights: BlockWeights<Tensor>[], grads: BlockWeights<Tensor>[], shape: BlockShape, recompute: boolean): Level {
     const { gpu } = this;
     const { B, L, H, D, hidden } = shape;
     const rows = B * L;
@@ -118,8 +121,8 @@ export class IFlameModel {
       p2: t([rows, hidden], `${p} p2`),
     });
     const anyFull = weights.some((w) => !w.headNorm), anyLinear = weights.some((w) => w.headNorm);
-    const shared = recompute ? intermediates(`L${L} recomputed`, anyFull, anyLinear) : null;
-    let input = t([rows, D], `L${L} input`);
+    const shared = recompute ? intermediates(`${name} recomputed`, anyFull, anyLinear) : null;
+    let input = t([rows, D], `${name} input`);
     const blocks = weights.map((w, i): ModelBlock => {
       const p = w.spec.prefix;
       const act = { x: input, ...(shared ?? intermediates(p, !w.headNorm, !!w.headNorm)), out: t([rows, D], `${p} out`) };
