@@ -13,7 +13,7 @@ import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../..
 import {
   avgPool3Backward, avgPool3Forward, upsampleScratchSize, upsampleShiftAddBackward, upsampleShiftAddForward,
 } from "../../src/kernels/hourglass.ts";
-import { rmsnormBackward, rmsnormForward, rmsnormResidualForward, rmsnormScratchSize } from "../../src/kernels/rmsnorm.ts";
+import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../../src/kernels/rmsnorm.ts";
 import { swigluBackward, swigluForward } from "../../src/kernels/swiglu.ts";
 import type { BenchCase } from "./common.ts";
 
@@ -67,10 +67,6 @@ export function benchCases(gpu: Gpu, B = 8): BenchCase[] {
     {
       name: "rmsnorm forward", shape: rows, flops: 0, bytes: f * (2 * nd + ROWS),
       record: (r) => rmsnormForward(r, act[0], weight, act[1], rstd, ROWS, D),
-    },
-    {
-      name: "residual add + rmsnorm forward", shape: rows, flops: 0, bytes: f * (4 * nd + ROWS),
-      record: (r) => rmsnormResidualForward(r, act[0], act[3], weight, act[2], act[1], rstd, ROWS, D),
     },
     {
       name: "rmsnorm backward (+ dweight, dx +=)", shape: rows, flops: 0, bytes: f * (4 * nd + ROWS + 2 * rmsPartials),

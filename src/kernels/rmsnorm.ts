@@ -1,6 +1,6 @@
 /**
- * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl (+ rmsnorm-residual.wgsl
- * for the fused residual add) and rmsnorm-backward.wgsl. Layouts: x, y, dy, dx [rows, D];
+ * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl and
+ * rmsnorm-backward.wgsl. Layouts: x, y, dy, dx [rows, D];
  * weight, dweight [D]; rstd [rows] (1 / rms of each row, saved by the forward for the backward).
  * 1 ≤ D ≤ 4096.
  */
@@ -9,7 +9,6 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { rowThreads, sumRows } from "./elementwise.ts";
 import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 import forwardSrc from "../../wgsl/rmsnorm.wgsl" with { type: "text" };
-import residualSrc from "../../wgsl/rmsnorm-residual.wgsl" with { type: "text" };
 import backwardSrc from "../../wgsl/rmsnorm-backward.wgsl" with { type: "text" };
 
 export const RMSNORM_EPS = 1e-5;
@@ -31,30 +30,14 @@ export function rmsnormScratchSize(rows: number, D: number): number {
   return backwardSplit(rows).groups * D;
 }
 
-function forwardKernel(r: Recorder, D: number, residual: boolean) {
-  return r.gpu.kernel({
-    file: residual ? "workgroup-sum.wgsl+rmsnorm.wgsl+rmsnorm-residual.wgsl" : "workgroup-sum.wgsl+rmsnorm.wgsl",
-    code: sumSrc + forwardSrc + (residual ? residualSrc : ""),
-    entry: residual ? "forward_residual" : "forward",
-    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
-  });
-}
-
 /** Reads x, weight; writes y and rstd. */
 export function rmsnormForward(r: Recorder, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor, rows: number, D: number): void {
   const { workgroups, row } = grid1d(rows, 1);
-  r.dispatch(forwardKernel(r, D, false), [x, weight, y, rstd], workgroups, { u32: [rows, row] });
-}
-
-/**
- * The residual add fused with the norm after it: xNext = x + delta, y = RMSNorm(xNext).
- * Reads x, delta, weight; writes xNext, y and rstd (the backward takes xNext as its x).
- */
-export function rmsnormResidualForward(
-  r: Recorder, x: Tensor, delta: Tensor, weight: Tensor, xNext: Tensor, y: Tensor, rstd: Tensor, rows: number, D: number,
-): void {
-  const { workgroups, row } = grid1d(rows, 1);
-  r.dispatch(forwardKernel(r, D, true), [x, weight, y, rstd, delta, xNext], workgroups, { u32: [rows, row] });
+  const k = r.gpu.kernel({
+    file: "workgroup-sum.wgsl+rmsnorm.wgsl", code: sumSrc + forwardSrc, entry: "forward",
+    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
+  });
+  r.dispatch(k, [x, weight, y, rstd], workgroups, { u32: [rows, row] });
 }
 
 /**
