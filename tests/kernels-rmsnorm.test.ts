@@ -34,8 +34,8 @@ describe("rmsnorm", () => {
     test(`forward and backward match the CPU, rows=${rows} D=${D}`, () => {
       const { x, w, dy, t, free } = setup(rows, D, rows + D);
       gpu.record((r) => {
-        rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D);
-        rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D);
+        rmsnormForward(r, { x: t.x, weight: t.w, y: t.y, rstd: t.rstd });
+        rmsnormBackward(r, { x: t.x, weight: t.w, rstd: t.rstd, dy: t.dy, dx: t.dx, dweight: t.dw, scratch: t.scratch });
       });
       const ref = cpuForward(x, w, rows, D);
       const grad = cpuBackward(x, w, ref.rstd, dy, rows, D);
@@ -54,8 +54,8 @@ describe("rmsnorm", () => {
     gpu.write(t.dw, priorDw);
     gpu.write(t.dx, priorDx);
     gpu.record((r) => {
-      rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D);
-      rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D, true, true);
+      rmsnormForward(r, { x: t.x, weight: t.w, y: t.y, rstd: t.rstd });
+      rmsnormBackward(r, { x: t.x, weight: t.w, rstd: t.rstd, dy: t.dy, dx: t.dx, dweight: t.dw, scratch: t.scratch, accumulate: true, addToDx: true });
     });
     const ref = cpuForward(x, w, rows, D);
     const grad = cpuBackward(x, w, ref.rstd, dy, rows, D);
@@ -70,11 +70,11 @@ describe("rmsnorm", () => {
     const loss = () => {
       gpu.write(t.x, x);
       gpu.write(t.w, w);
-      gpu.record((r) => rmsnormForward(r, t.x, t.w, t.y, t.rstd, rows, D));
+      gpu.record((r) => rmsnormForward(r, { x: t.x, weight: t.w, y: t.y, rstd: t.rstd }));
       return dot(gpu.read(t.y), dy);
     };
     loss();
-    gpu.record((r) => rmsnormBackward(r, t.x, t.w, t.rstd, t.dy, t.dx, t.dw, t.scratch, rows, D));
+    gpu.record((r) => rmsnormBackward(r, { x: t.x, weight: t.w, rstd: t.rstd, dy: t.dy, dx: t.dx, dweight: t.dw, scratch: t.scratch }));
     const dx = gpu.read(t.dx), dw = gpu.read(t.dw);
     for (const [param, grad] of [[x, dx], [w, dw]] as const) {
       const res = gradcheck(loss, param, grad, { count: 8, eps: FD_EPS, floor: 1e-2 });
