@@ -429,14 +429,17 @@ export class WebGPUDevice {
     return c.status === StatusSuccess && c.kind !== 1 ? c.message : null;
   }
 
-  /** Compiles WGSL; a compile error names `file` with line and column. */
-  createShaderModule(code: string, file: string): Handle {
+  /**
+   * Compiles WGSL; a compile error names `file` with line and column, or the file and line
+   * `locate` gives for a line of `code` (a module assembled from several files).
+   */
+  createShaderModule(code: string, file: string, locate?: (line: number) => SourceLocation): Handle {
     const source = new Struct(32).u32(8, SType_ShaderSourceWGSL).string(16, code);
     const desc = new Struct(24).pointer(0, source).string(8, file);
     this.lib.wgpuDevicePushErrorScope(this.device, ErrorFilterValidation);
     const module = this.lib.wgpuDeviceCreateShaderModule(this.device, desc.address);
     const error = this.popErrorScope();
-    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code));
+    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code, locate));
     return handle(module, "wgpuDeviceCreateShaderModule");
   }
 
@@ -607,12 +610,19 @@ function noAdapterError(message: string): Error {
 }
 
 /** Turns Dawn's "…:LINE:COL error: …" messages into "file:LINE:COL: message" plus the source line. */
-export function formatWGSLError(message: string, file: string, code: string): string {
+/** Where a line of a compiled module came from. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  text: string;
+}
+
+export function formatWGSLError(message: string, file: string, code: string, locate?: (line: number) => SourceLocation): string {
   const at = /:(\d+):(\d+)\s+error:\s*([^\n]*)/.exec(message);
   if (!at) return `${file}: WGSL compile error: ${message}`;
   const [line, col, text] = [Number(at[1]), Number(at[2]), at[3]];
-  const sourceLine = code.split("\n")[line - 1] ?? "";
-  return `${file}:${line}:${col}: WGSL error: ${text}\n    ${sourceLine}\n    ${" ".repeat(Math.max(0, col - 1))}^\n${message}`;
+  const where = locate?.(line) ?? { file, line, text: code.split("\n")[line - 1] ?? "" };
+  return `${where.file}:${where.line}:${col}: WGSL error: ${text}\n    ${where.text}\n    ${" ".repeat(Math.max(0, col - 1))}^\n${message}`;
 }
 
 export function formatBytes(n: number): string {

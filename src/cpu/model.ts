@@ -1,6 +1,6 @@
 import { hiddenDim, type Network } from "../model/config.ts";
 import { FACTOR } from "../model/levels.ts";
-import { type BlockWeights, type ModelWeights, type StateDict, blockSpecs, resolveWeights } from "../model/params.ts";
+import { type BlockWeights, type ModelWeights, type StateDict, resolveWeights } from "../model/params.ts";
 import { alibiSlopes } from "../model/tables.ts";
 import { type FloatArray, add, check, zerosLike } from "./array.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";

@@ -192,7 +192,7 @@ export class Decoder {
     const lengths = levelLengths(L);
     const last = (level: number, to: Tensor) => {
       const n = lengths[level];
-      copyRows(r, pf.streams[level], to, { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 });
+      copyRows(r, { from: pf.streams[level], to, copy: { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 }, label: "hourglass" });
     };
     last(2, this.bottleneck);
     last(3, this.dec0);
@@ -204,24 +204,23 @@ export class Decoder {
   /** Records the step at `position` (see schedule.ts), then its emit. */
   step(r: Recorder): void {
     if (!this.canStep) throw new Error(`decoder: no token to decode at position ${this.next}`);
-    const { B, D } = this;
     const { t, coarse, bottleneck } = stepLevels(this.next);
     const w = this.weights;
     const fine = this.fineRing[t % 3];
-    embedAtCursor(r, this.tokens, this.cursor, w.embedding, w.norm, fine, B, this.capacity, D);
+    embedAtCursor(r, { tokens: this.tokens, cursor: this.cursor, table: w.embedding, normWeight: w.norm, out: fine });
     this.stepLevel(r, 0, fine, t);
     if (coarse !== null) {
       const coarseSlot = this.coarseRing[coarse % 3];
-      mean3(r, this.fineRing[0], this.fineRing[1], this.fineRing[2], coarseSlot, B * D);
+      mean3(r, { a: this.fineRing[0], b: this.fineRing[1], c: this.fineRing[2], out: coarseSlot });
       this.stepLevel(r, 1, coarseSlot, coarse);
       if (bottleneck !== null) {
-        mean3(r, this.coarseRing[0], this.coarseRing[1], this.coarseRing[2], this.bottleneck, B * D);
+        mean3(r, { a: this.coarseRing[0], b: this.coarseRing[1], c: this.coarseRing[2], out: this.bottleneck });
         this.stepLevel(r, 2, this.bottleneck, bottleneck);
       }
-      scaleAdd(r, this.bottleneck, coarseSlot, w.skipWeights, 0, this.dec0, B * D);
+      scaleAdd(r, { coarse: this.bottleneck, skip: coarseSlot, weights: w.skipWeights, index: 0, out: this.dec0 });
       this.stepLevel(r, 3, this.dec0, coarse);
     }
-    scaleAdd(r, this.dec0, fine, w.skipWeights, 1, this.dec1, B * D);
+    scaleAdd(r, { coarse: this.dec0, skip: fine, weights: w.skipWeights, index: 1, out: this.dec1 });
     this.stepLevel(r, 4, this.dec1, t);
     this.output(r);
     this.emit(r, t);
@@ -229,7 +228,7 @@ export class Decoder {
   }
 
   private output(r: Recorder): void {
-    rowsLinear(r, this.dec1, this.weights.outputWeight, this.weights.outputBias, null, this.logits, { rows: this.B, K: this.D, N: this.V });
+    rowsLinear(r, { x: this.dec1, weight: this.weights.outputWeight, bias: this.weights.outputBias, y: this.logits, label: "output" });
   }
 
   /**
@@ -238,19 +237,21 @@ export class Decoder {
    * advance the cursor.
    */
   private emit(r: Recorder, t: number): void {
-    const { B, V, capacity } = this;
     const e = this.emitOptions;
     if (e && t + 1 >= this.given) {
-      if (e.grammar) grammarMask(r, this.tokens, this.cursor, this.mask, B, capacity, e.grammar);
-      sampleAtPosition(r, this.logits, e.grammar ? this.mask : null, this.tokens, this.cursor, B, V, capacity, { ...e.sampling, counter: 0 });
+      if (e.grammar) grammarMask(r, { tokens: this.tokens, cursor: this.cursor, mask: this.mask, strictOrder: e.grammar.strictOrder, label: "sampling" });
+      sampleAtPosition(r, {
+        logits: this.logits, mask: e.grammar ? this.mask : undefined, tokens: this.tokens, position: this.cursor,
+        options: { ...e.sampling, counter: 0 },
+      });
     }
-    advanceCursor(r, this.tokens, this.cursor, this.ended, B, capacity);
+    advanceCursor(r, { tokens: this.tokens, cursor: this.cursor, ended: this.ended });
   }
 
   /** Runs a level's blocks in place on its stream x [B, D] at the level's position `position`. */
   private stepLevel(r: Recorder, level: number, x: Tensor, position: number): void {
     const { capacity, blocks } = this.levels[level];
-    for (const block of blocks) stepBlock(r, block, x, position, capacity, this.work, this.network);
+    for (const block of blocks) stepBlock(r, block, x, position, capacity, this.work, this.network.heads);
   }
 
   /** Frees every tensor the decoder allocated (not the weights). */

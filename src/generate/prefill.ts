@@ -67,21 +67,30 @@ export class Prefill {
     const { B, length } = this;
     const { dim: D, heads: H } = this.network;
     const lengths = levelLengths(length);
-    hourglassForward(r, weights, this.io, { B, L: length, D }, (level) => {
+    hourglassForward(r, weights, this.io, B, (level) => {
       const x = this.streams[level], n = lengths[level];
-      const shape = { B, L: n, H, D, hidden: hiddenDim(this.network), rope };
+      // The intermediates are sized for the finest level; this one uses their first B·n rows.
+      const a: BlockActivations = { ...this.sharedRows(B * n), x, x1: x, out: x };
+      const scratch = { ...this.scratch, raw: this.scratch.raw.head(B * n), g: this.scratch.g.head(B * n) };
       for (const block of levels[level].blocks) {
-        const a = { ...this.shared, x, x1: x, out: x };
-        blockForward(r, block.weights, a, this.scratch, shape);
+        blockForward(r, block.weights, a, scratch, { B, L: n, H, rope });
         if (block.keys && block.values) {
-          const append = { B, rows: n, W: D, srcStride: n * D, srcRow: 0, dstStride: levels[level].capacity * D, dstRow: 0 };
-          copyRows(r, a.k, block.keys, append);
-          copyRows(r, a.v, block.values, append);
+          const copy = { B, rows: n, W: D, srcStride: n * D, srcRow: 0, dstStride: levels[level].capacity * D, dstRow: 0 };
+          copyRows(r, { from: a.k, to: block.keys, copy, label: "kv cache" });
+          copyRows(r, { from: a.v, to: block.values, copy, label: "kv cache" });
         } else {
-          r.copy(this.scratch.linear!.final, block.state!);
+          r.copy(scratch.linear!.final, block.state!);
         }
       }
     });
+  }
+
+  /** The shared intermediates' first `rows` rows. */
+  private sharedRows(rows: number): Omit<BlockActivations, "x" | "x1" | "out"> {
+    const s = this.shared;
+    const h = s.h1.head(rows), rstd = s.rstd1.head(rows);
+    const [q, k, v, att, attNorm, lse, p1, p2] = [s.q, s.k, s.v, s.att, s.attNorm!, s.lse!, s.p1, s.p2].map((t) => t.head(rows));
+    return { h1: h, rstd1: rstd, h2: h, rstd2: rstd, rstdAtt: rstd, q, k, v, att, attNorm, lse, p1, p2 };
   }
 
   destroy(): void {

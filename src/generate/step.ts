@@ -54,23 +54,20 @@ export function allocateStepWorkspace(gpu: Gpu, network: Network, B: number): St
  * Records x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)) for the B rows of x [B, D] at the level
  * position `position`, appending to the block's cache; `capacity` is the level's.
  */
-export function stepBlock(
-  r: Recorder, block: CachedBlock, x: Tensor, position: number, capacity: number, work: StepWorkspace, network: Network,
-): void {
+export function stepBlock(r: Recorder, block: CachedBlock, x: Tensor, position: number, capacity: number, work: StepWorkspace, H: number): void {
   const w = block.weights;
-  const B = x.shape[0];
-  const { dim: D, heads: H } = network;
-  const hidden = hiddenDim(network);
-  const qkv = (k: Tensor, v: Tensor, kvStride: number, kvOffset: number) =>
-    rowsQkvRope(r, x, w.norm1, w.q, w.k, w.v, work.q, k, v, { rows: B, D, heads: H, position, kvStride, kvOffset });
+  const [B, D] = x.shape;
+  const qkv = (kOut: Tensor, vOut: Tensor, kvStride: number, kvOffset: number) => rowsQkvRope(r, {
+    x, normWeight: w.norm1, wq: w.q, wk: w.k, wv: w.v, q: work.q, kOut, vOut, kvStride, kvOffset, heads: H, position, label: "qkv",
+  });
   if (block.keys && block.values) {
     qkv(block.keys, block.values, capacity * D, position * D);
-    attentionDecode(r, work.q, block.keys, block.values, work.att, { B, H, Lk: position + 1, capacity });
+    attentionDecode(r, { q: work.q, keys: block.keys, values: block.values, out: work.att, shape: { B, H, Lk: position + 1, capacity } });
   } else {
     qkv(work.k, work.v, D, 0);
-    linearAttentionStep(r, work.q, work.k, work.v, block.state!, work.att, B, H);
+    linearAttentionStep(r, { q: work.q, k: work.k, v: work.v, state: block.state!, out: work.att });
   }
-  rowsLinear(r, work.att, w.out, null, w.headNorm, x, { rows: B, K: D, N: D, accumulate: true });
-  rowsSwigluUp(r, x, w.norm2, w.w1, w.b1, w.w2, w.b2, work.g, { rows: B, K: D, hidden });
-  rowsLinear(r, work.g, w.w3, w.b3, null, x, { rows: B, K: hidden, N: D, accumulate: true });
+  rowsLinear(r, { x: work.att, weight: w.out, normWeight: w.headNorm ?? undefined, y: x, accumulate: true, label: "out proj" });
+  rowsSwigluUp(r, { x, normWeight: w.norm2, w1: w.w1, b1: w.b1, w2: w.w2, b2: w.b2, g: work.g, label: "feed-forward" });
+  rowsLinear(r, { x: work.g, weight: w.w3, bias: w.b3, y: x, accumulate: true, label: "feed-forward" });
 }

@@ -16,13 +16,14 @@ import { ropeBackward, ropeForward, type RopeTables } from "../kernels/rope.ts";
 import { swigluBackward, swigluForward } from "../kernels/swiglu.ts";
 import type { BlockWeights } from "./params.ts";
 
-/** The sizes of a block's sequence: B sequences of L positions, H heads of 32, rows = B·L. */
+/**
+ * What a block's tensors do not say: B sequences of L positions (rows = B·L), H heads of 32, and
+ * the RoPE tables. Widths come from the tensors' shapes.
+ */
 export interface BlockShape {
   B: number;
   L: number;
   H: number;
-  D: number;
-  hidden: number;
   rope: RopeTables;
 }
 
@@ -85,31 +86,30 @@ const linearShape = (s: BlockShape) => ({ B: s.B, L: s.L, H: s.H });
 
 /** Records the block's forward: x → a.out, every activation into `a`. */
 export function blockForward(r: Recorder, w: BlockWeights<Tensor>, a: BlockActivations, scratch: ForwardScratch, s: BlockShape): void {
-  const { B, L, H, D, hidden } = s;
-  const rows = B * L;
-  rmsnormForward(r, a.x, w.norm1, a.h1, a.rstd1, rows, D);
-  linearForward(r, a.h1, w.v, undefined, a.v, rows, D, D);
+  const { B, H } = s;
+  rmsnormForward(r, { x: a.x, weight: w.norm1, y: a.h1, rstd: a.rstd1 });
+  linearForward(r, { x: a.h1, weight: w.v, y: a.v });
   for (const [weight, rotated] of [[w.q, a.q], [w.k, a.k]] as const) {
-    linearForward(r, a.h1, weight, undefined, scratch.raw, rows, D, D);
-    ropeForward(r, scratch.raw, rotated, B, L, H, s.rope);
+    linearForward(r, { x: a.h1, weight, y: scratch.raw });
+    ropeForward(r, { x: scratch.raw, out: rotated, B, H, tables: s.rope });
   }
   let attended = a.att;
   if (w.headNorm) {
-    linearAttentionForward(r, a.q, a.k, a.v, a.att, scratch.linear!, linearShape(s));
-    rmsnormForward(r, a.att, w.headNorm, a.attNorm!, a.rstdAtt!, rows, D);
+    linearAttentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, scratch: scratch.linear!, shape: linearShape(s) });
+    rmsnormForward(r, { x: a.att, weight: w.headNorm, y: a.attNorm!, rstd: a.rstdAtt! });
     attended = a.attNorm!;
   } else {
-    attentionForward(r, a.q, a.k, a.v, a.att, a.lse!, attentionShape(s));
+    attentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse!, shape: attentionShape(s) });
   }
   // x1 = x + attended·Woᵀ: copy the residual (unless in place), then let the matmul accumulate into it.
   if (a.x1 !== a.x) r.copy(a.x, a.x1);
-  linearForward(r, attended, w.out, undefined, a.x1, rows, D, D, true);
-  rmsnormForward(r, a.x1, w.norm2, a.h2, a.rstd2, rows, D);
-  linearForward(r, a.h2, w.w1, w.b1, a.p1, rows, D, hidden);
-  linearForward(r, a.h2, w.w2, w.b2, a.p2, rows, D, hidden);
-  swigluForward(r, a.p1, a.p2, scratch.g, rows * hidden);
+  linearForward(r, { x: attended, weight: w.out, y: a.x1, accumulate: true });
+  rmsnormForward(r, { x: a.x1, weight: w.norm2, y: a.h2, rstd: a.rstd2 });
+  linearForward(r, { x: a.h2, weight: w.w1, bias: w.b1, y: a.p1 });
+  linearForward(r, { x: a.h2, weight: w.w2, bias: w.b2, y: a.p2 });
+  swigluForward(r, { a: a.p1, b: a.p2, h: scratch.g });
   if (a.out !== a.x1) r.copy(a.x1, a.out);
-  linearForward(r, scratch.g, w.w3, w.b3, a.out, rows, hidden, D, true);
+  linearForward(r, { x: scratch.g, weight: w.w3, bias: w.b3, y: a.out, accumulate: true });
 }
 
 /**
@@ -119,33 +119,34 @@ export function blockForward(r: Recorder, w: BlockWeights<Tensor>, a: BlockActiv
 export function blockBackward(
   r: Recorder, w: BlockWeights<Tensor>, g: BlockWeights<Tensor>, a: BlockActivations, s: BackwardScratch, shape: BlockShape,
 ): void {
-  const { B, L, H, D, hidden } = shape;
-  const rows = B * L;
+  const { B, H } = shape;
   // out = x1 + proj3(silu(p1)·p2): the residual passes dx through unchanged.
-  swigluForward(r, a.p1, a.p2, s.g, rows * hidden); // recompute the gate rather than keep it
-  linearBackward(r, s.g, w.w3, s.dx, s.dg, g.w3, g.b3, rows, hidden, D, true);
-  swigluBackward(r, a.p1, a.p2, s.dg, s.dp1, s.dp2, rows * hidden);
-  linearBackward(r, a.h2, w.w1, s.dp1, s.dh, g.w1, g.b1, rows, D, hidden, true);
-  linearBackward(r, a.h2, w.w2, s.dp2, s.dTmp, g.w2, g.b2, rows, D, hidden, true);
-  addInto(r, s.dh, s.dTmp, rows * D);
+  swigluForward(r, { a: a.p1, b: a.p2, h: s.g }); // recompute the gate rather than keep it
+  linearBackward(r, { x: s.g, weight: w.w3, dy: s.dx, dx: s.dg, dweight: g.w3, dbias: g.b3, accumulate: true });
+  swigluBackward(r, { a: a.p1, b: a.p2, dh: s.dg, da: s.dp1, db: s.dp2 });
+  linearBackward(r, { x: a.h2, weight: w.w1, dy: s.dp1, dx: s.dh, dweight: g.w1, dbias: g.b1, accumulate: true });
+  linearBackward(r, { x: a.h2, weight: w.w2, dy: s.dp2, dx: s.dTmp, dweight: g.w2, dbias: g.b2, accumulate: true });
+  addInto(r, { x: s.dh, y: s.dTmp });
   // dx += norm2's backward: now d(x1).
-  rmsnormBackward(r, a.x1, w.norm2, a.rstd2, s.dh, s.dx, g.norm2, s.norm, rows, D, true, true);
+  rmsnormBackward(r, { x: a.x1, weight: w.norm2, rstd: a.rstd2, dy: s.dh, dx: s.dx, dweight: g.norm2, scratch: s.norm, accumulate: true, addToDx: true });
 
   // x1 = x + out_proj(att'): d(x) = d(x1) + norm1's backward.
-  linearBackward(r, w.headNorm ? a.attNorm! : a.att, w.out, s.dx, s.datt, g.out, undefined, rows, D, D, true);
+  linearBackward(r, { x: w.headNorm ? a.attNorm! : a.att, weight: w.out, dy: s.dx, dx: s.datt, dweight: g.out, accumulate: true });
   if (w.headNorm) {
-    rmsnormBackward(r, a.att, w.headNorm, a.rstdAtt!, s.datt, s.dTmp, g.headNorm!, s.norm, rows, D, true);
-    linearAttentionBackward(r, a.q, a.k, a.v, s.dTmp, s.dq, s.dk, s.dv, s.linear!, linearShape(shape));
+    rmsnormBackward(r, { x: a.att, weight: w.headNorm, rstd: a.rstdAtt!, dy: s.datt, dx: s.dTmp, dweight: g.headNorm!, scratch: s.norm, accumulate: true });
+    linearAttentionBackward(r, { q: a.q, k: a.k, v: a.v, dOut: s.dTmp, dq: s.dq, dk: s.dk, dv: s.dv, scratch: s.linear!, shape: linearShape(shape) });
   } else {
-    attentionBackward(r, a.q, a.k, a.v, a.att, a.lse!, s.datt, s.dq, s.dk, s.dv, { delta: s.delta }, attentionShape(shape));
+    attentionBackward(r, {
+      q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse!, dOut: s.datt, dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta, shape: attentionShape(shape),
+    });
   }
   // q and k were rotated after projection: take their gradients back through RoPE first.
-  ropeBackward(r, s.dq, s.raw, B, L, H, shape.rope);
-  linearBackward(r, a.h1, w.q, s.raw, s.dh, g.q, undefined, rows, D, D, true);
-  ropeBackward(r, s.dk, s.raw, B, L, H, shape.rope);
-  linearBackward(r, a.h1, w.k, s.raw, s.dTmp, g.k, undefined, rows, D, D, true);
-  addInto(r, s.dh, s.dTmp, rows * D);
-  linearBackward(r, a.h1, w.v, s.dv, s.dTmp, g.v, undefined, rows, D, D, true);
-  addInto(r, s.dh, s.dTmp, rows * D);
-  rmsnormBackward(r, a.x, w.norm1, a.rstd1, s.dh, s.dx, g.norm1, s.norm, rows, D, true, true);
+  ropeBackward(r, { x: s.dq, out: s.raw, B, H, tables: shape.rope });
+  linearBackward(r, { x: a.h1, weight: w.q, dy: s.raw, dx: s.dh, dweight: g.q, accumulate: true });
+  ropeBackward(r, { x: s.dk, out: s.raw, B, H, tables: shape.rope });
+  linearBackward(r, { x: a.h1, weight: w.k, dy: s.raw, dx: s.dTmp, dweight: g.k, accumulate: true });
+  addInto(r, { x: s.dh, y: s.dTmp });
+  linearBackward(r, { x: a.h1, weight: w.v, dy: s.dv, dx: s.dTmp, dweight: g.v, accumulate: true });
+  addInto(r, { x: s.dh, y: s.dTmp });
+  rmsnormBackward(r, { x: a.x, weight: w.norm1, rstd: a.rstd1, dy: s.dh, dx: s.dx, dweight: g.norm1, scratch: s.norm, accumulate: true, addToDx: true });
 }

@@ -16,15 +16,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { embeddingBackward, embeddingForward } from "../kernels/embedding.ts";
 import { avgPool3Backward, avgPool3Forward, upsampleShiftAddBackward, upsampleShiftAddForward } from "../kernels/hourglass.ts";
 import { rmsnormBackward, rmsnormForward } from "../kernels/rmsnorm.ts";
-import { FACTOR } from "./levels.ts";
 import type { ModelWeights } from "./params.ts";
-
-/** B sequences of L tokens (a multiple of 9), width D. */
-export interface HourglassShape {
-  B: number;
-  L: number;
-  D: number;
-}
 
 /** The streams between levels. A level may run in place (its input tensor is its output). */
 export interface HourglassStreams {
@@ -38,22 +30,22 @@ export interface HourglassStreams {
   outputs: readonly Tensor[];
 }
 
-/** Records the forward from the tokens to dec1's output; `runLevel(i)` records level i's blocks. */
-export function hourglassForward(
-  r: Recorder, w: ModelWeights<Tensor>, io: HourglassStreams, { B, L, D }: HourglassShape, runLevel: (level: number) => void,
-): void {
-  const L1 = L / FACTOR, L2 = L1 / FACTOR;
+/**
+ * Records the forward from the tokens to dec1's output for B sequences; `runLevel(i)` records
+ * level i's blocks.
+ */
+export function hourglassForward(r: Recorder, w: ModelWeights<Tensor>, io: HourglassStreams, B: number, runLevel: (level: number) => void): void {
   const { inputs, outputs } = io;
-  embeddingForward(r, io.tokens, w.embedding, io.embedded, B * L, D);
-  rmsnormForward(r, io.embedded, w.norm, inputs[0], io.rstd, B * L, D);
+  embeddingForward(r, { tokens: io.tokens, table: w.embedding, out: io.embedded });
+  rmsnormForward(r, { x: io.embedded, weight: w.norm, y: inputs[0], rstd: io.rstd });
   runLevel(0);
-  avgPool3Forward(r, outputs[0], inputs[1], B, L, D);
+  avgPool3Forward(r, { x: outputs[0], y: inputs[1], B });
   runLevel(1);
-  avgPool3Forward(r, outputs[1], inputs[2], B, L1, D);
+  avgPool3Forward(r, { x: outputs[1], y: inputs[2], B });
   runLevel(2);
-  upsampleShiftAddForward(r, outputs[2], outputs[1], w.skipWeights, 0, inputs[3], B, L2, D);
+  upsampleShiftAddForward(r, { x: outputs[2], skip: outputs[1], weights: w.skipWeights, index: 0, out: inputs[3], B });
   runLevel(3);
-  upsampleShiftAddForward(r, outputs[3], outputs[0], w.skipWeights, 1, inputs[4], B, L1, D);
+  upsampleShiftAddForward(r, { x: outputs[3], skip: outputs[0], weights: w.skipWeights, index: 1, out: inputs[4], B });
   runLevel(4);
 }
 
@@ -73,25 +65,28 @@ export interface HourglassGradients {
  * gradients `g`; `runLevel(i)` records level i's blocks' backward (d.levels[i] in place).
  */
 export function hourglassBackward(
-  r: Recorder, w: ModelWeights<Tensor>, g: ModelWeights<Tensor>, io: HourglassStreams, d: HourglassGradients,
-  { B, L, D }: HourglassShape, runLevel: (level: number) => void,
+  r: Recorder, w: ModelWeights<Tensor>, g: ModelWeights<Tensor>, io: HourglassStreams, d: HourglassGradients, B: number,
+  runLevel: (level: number) => void,
 ): void {
-  const L1 = L / FACTOR, L2 = L1 / FACTOR;
   const [d0, d1, d2, d3, d4] = d.levels;
   const { outputs } = io;
+  const upsampleBackward = (dout: Tensor, x: Tensor, index: number, dx: Tensor) =>
+    upsampleShiftAddBackward(r, { dout, x, weights: w.skipWeights, index, dx, dweights: g.skipWeights, scratch: d.upsampleScratch, B, accumulate: true });
   runLevel(4);
   // dec1 input = w1·shift2(up(dec0 out)) + enc0 out: the skip's gradient is d(dec1 input) itself.
-  upsampleShiftAddBackward(r, d4, outputs[3], w.skipWeights, 1, d3, g.skipWeights, d.upsampleScratch, B, L1, D, true);
+  upsampleBackward(d4, outputs[3], 1, d3);
   r.copy(d4, d0);
   runLevel(3);
-  upsampleShiftAddBackward(r, d3, outputs[2], w.skipWeights, 0, d2, g.skipWeights, d.upsampleScratch, B, L2, D, true);
+  upsampleBackward(d3, outputs[2], 0, d2);
   r.copy(d3, d1);
   runLevel(2);
   // bottleneck input = avgpool3(enc1 out), enc1 input = avgpool3(enc0 out)
-  avgPool3Backward(r, d2, d1, B, L1, D, true);
+  avgPool3Backward(r, { dy: d2, dx: d1, B, accumulate: true });
   runLevel(1);
-  avgPool3Backward(r, d1, d0, B, L, D, true);
+  avgPool3Backward(r, { dy: d1, dx: d0, B, accumulate: true });
   runLevel(0);
-  rmsnormBackward(r, io.embedded, w.norm, io.rstd, d0, d.dEmbedded, g.norm, d.normScratch, B * L, D, true);
-  embeddingBackward(r, io.tokens, d.dEmbedded, g.embedding, d.embeddingScratch, B * L, w.embedding.shape[0], D, true);
+  rmsnormBackward(r, {
+    x: io.embedded, weight: w.norm, rstd: io.rstd, dy: d0, dx: d.dEmbedded, dweight: g.norm, scratch: d.normScratch, accumulate: true,
+  });
+  embeddingBackward(r, { tokens: io.tokens, dout: d.dEmbedded, dtable: g.embedding, scratch: d.embeddingScratch, accumulate: true });
 }

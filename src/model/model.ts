@@ -16,7 +16,7 @@ import { rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeTables } from "../kernels/rope.ts";
 import { blockBackward, blockForward, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
 import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
-import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassShape, type HourglassStreams } from "./hourglass.ts";
+import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassStreams } from "./hourglass.ts";
 import { LEVELS, levelLengths } from "./levels.ts";
 import { initParams, paramSpecs, resolveWeights, type BlockWeights, type ModelWeights } from "./params.ts";
 
@@ -41,7 +41,6 @@ export class IFlameModel {
   private readonly weights: ModelWeights<Tensor>;
   private readonly gradWeights: ModelWeights<Tensor>;
   private readonly levels: Level[];
-  private readonly shape: HourglassShape;
   private readonly streams: HourglassStreams;
   private readonly gradients: HourglassGradients;
   readonly logits: Tensor;
@@ -69,11 +68,10 @@ export class IFlameModel {
     const rope = ropeTables(gpu, L, HEAD_DIM);
     const lengths = levelLengths(L);
     this.levels = this.weights.levels.map((blocks, i) => {
-      const shape = { B, L: lengths[i], H: config.heads, D, hidden: hiddenDim(config), rope };
-      return this.allocateLevel(LEVELS[i], blocks, this.gradWeights.levels[i], shape, config.recompute.includes(i));
+      const shape = { B, L: lengths[i], H: config.heads, rope };
+      return this.allocateLevel(LEVELS[i], blocks, this.gradWeights.levels[i], shape, D, config.recompute.includes(i));
     });
     const n = B * L;
-    this.shape = { B, L, D };
     this.streams = {
       tokens: gpu.tensor([B, L], "i32", "tokens"),
       embedded: gpu.tensor([n, D], "f32", "embedded"),
@@ -99,10 +97,10 @@ export class IFlameModel {
    * A level's buffers. Each block keeps its input and output; the intermediates it needs for
    * backward are its own, or — for a recomputed level — one set shared by all its blocks.
    */
-  private allocateLevel(name: string, weights: BlockWeights<Tensor>[], grads: BlockWeights<Tensor>[], shape: BlockShape, recompute: boolean): Level {
+  private allocateLevel(name: string, weights: BlockWeights<Tensor>[], grads: BlockWeights<Tensor>[], shape: BlockShape, D: number, recompute: boolean): Level {
     const { gpu } = this;
-    const { B, L, H, D, hidden } = shape;
-    const rows = B * L;
+    const { B, L, H } = shape;
+    const rows = B * L, hidden = hiddenDim(this.config);
     const t = (dims: number[], label: string) => gpu.tensor(dims, "f32", label);
     const intermediates = (p: string, full: boolean, linear: boolean) => ({
       h1: t([rows, D], `${p} h1`),
@@ -194,12 +192,12 @@ export class IFlameModel {
 
   /** Records the forward pass; logits land in `this.logits` [B·L, V]. */
   forward(r: Recorder): void {
-    const { B, L, D } = this.shape;
-    hourglassForward(r, this.weights, this.streams, this.shape, (level) => {
+    const w = this.weights;
+    hourglassForward(r, w, this.streams, this.B, (level) => {
       const lv = this.levels[level];
       for (const b of lv.blocks) blockForward(r, b.weights, b.act, lv.scratch, lv.shape);
     });
-    linearForward(r, this.streams.outputs[4], this.weights.outputWeight, this.weights.outputBias, this.logits, B * L, D, this.config.vocab);
+    linearForward(r, { x: this.streams.outputs[4], weight: w.outputWeight, bias: w.outputBias, y: this.logits, label: "output" });
   }
 
   /** Sets the factor of dlogits (1 / the step's non-pad target count); takes effect for work recorded after. */
@@ -212,8 +210,9 @@ export class IFlameModel {
    * into `this.dlogits`; the totals go to lossStats (added to them with `accumulate`).
    */
   loss(r: Recorder, accumulate = false): void {
-    const { B, L } = this;
-    crossEntropy(r, this.logits, this.streams.tokens, this.lossScale, this.dlogits, this.lossStats, this.lossScratch, B, L, this.config.vocab, accumulate);
+    crossEntropy(r, {
+      logits: this.logits, tokens: this.streams.tokens, scale: this.lossScale, dlogits: this.dlogits, stats: this.lossStats, scratch: this.lossScratch, accumulate,
+    });
   }
 
   /** Records forward, loss and backward for the current tokens (gradients add up). */
@@ -230,10 +229,12 @@ export class IFlameModel {
    * before the first micro-batch of a step).
    */
   backward(r: Recorder): void {
-    const { B, L, D } = this.shape;
     const w = this.weights, g = this.gradWeights;
-    linearBackward(r, this.streams.outputs[4], w.outputWeight, this.dlogits, this.gradients.levels[4], g.outputWeight, g.outputBias, B * L, D, this.config.vocab, true);
-    hourglassBackward(r, w, g, this.streams, this.gradients, this.shape, (level) => {
+    linearBackward(r, {
+      x: this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
+      dweight: g.outputWeight, dbias: g.outputBias, accumulate: true, label: "output",
+    });
+    hourglassBackward(r, w, g, this.streams, this.gradients, this.B, (level) => {
       const lv = this.levels[level];
       for (let i = lv.blocks.length - 1; i >= 0; i--) {
         const b = lv.blocks[i];
