@@ -9,7 +9,6 @@ import copyRows from "../../wgsl/copy-rows.wgsl" with { type: "text" };
 import crossEntropy from "../../wgsl/cross-entropy.wgsl" with { type: "text" };
 import elementwise from "../../wgsl/elementwise.wgsl" with { type: "text" };
 import embedAtCursor from "../../wgsl/embed-at-cursor.wgsl" with { type: "text" };
-import embeddingBackward from "../../wgsl/embedding-backward.wgsl" with { type: "text" };
 import embedding from "../../wgsl/embedding.wgsl" with { type: "text" };
 import fill from "../../wgsl/fill.wgsl" with { type: "text" };
 import grammar from "../../wgsl/grammar.wgsl" with { type: "text" };
@@ -44,7 +43,6 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "cross-entropy.wgsl": crossEntropy,
   "elementwise.wgsl": elementwise,
   "embed-at-cursor.wgsl": embedAtCursor,
-  "embedding-backward.wgsl": embeddingBackward,
   "embedding.wgsl": embedding,
   "fill.wgsl": fill,
   "grammar.wgsl": grammar,
