@@ -103,20 +103,9 @@ function declarations(file: string, tokens: Token[]): Map<string, Declaration> {
         i++;
       }
       functionBody(tokens, i, scopes, refs);
-      // Skip to the end of the body.
-      let braces = 0;
-      do {
-        if (tokens[i].text === "{") braces++;
-        if (tokens[i].text === "}") braces--;
-        i++;
-      } while (braces > 0);
+      i = pastBraces(tokens, i);
     } else if (t === "struct") {
-      let braces = 0;
-      do {
-        if (tokens[i].text === "{") braces++;
-        if (tokens[i].text === "}") braces--;
-        i++;
-      } while (braces > 0);
+      i = pastBraces(tokens, i);
     } else {
       for (; i < tokens.length && tokens[i].text !== ";"; i++) {
         if (/^[A-Za-z_]/.test(tokens[i].text) && tokens[i - 1]?.text !== ".") refs.add(tokens[i].text);
@@ -131,6 +120,17 @@ function declarations(file: string, tokens: Token[]): Map<string, Declaration> {
     decls.set(name, decl);
   }
   return decls;
+}
+
+/** The index after the brace block that opens at or after tokens[i]. */
+function pastBraces(tokens: Token[], i: number): number {
+  let braces = 0;
+  do {
+    if (tokens[i].text === "{") braces++;
+    if (tokens[i].text === "}") braces--;
+    i++;
+  } while (braces > 0 || tokens[i - 1].text !== "}");
+  return i;
 }
 
 /** Adds the free names of the function body starting at tokens[start] = "{" to refs. */
@@ -175,10 +175,8 @@ function functionBody(tokens: Token[], start: number, outer: Set<string>[], refs
   }
 }
 
-/**
- * The bindings `entry` uses (or every binding of the module without an entry), in binding order.
- */
-export function parseBindings(file: string, code: string, entry?: string): Binding[] {
+/** The bindings `entry` uses, in binding order. */
+export function parseBindings(file: string, code: string, entry: string): Binding[] {
   const decls = declarations(file, tokenize(code));
   const used = new Set<string>();
   const visit = (name: string) => {
@@ -186,9 +184,8 @@ export function parseBindings(file: string, code: string, entry?: string): Bindi
     used.add(name);
     for (const r of decls.get(name)!.refs) visit(r);
   };
-  if (entry === undefined) for (const name of decls.keys()) visit(name);
-  else if (!decls.has(entry)) throw new Error(`${file}: no entry point '${entry}'`);
-  else visit(entry);
+  if (!decls.has(entry)) throw new Error(`${file}: no entry point '${entry}'`);
+  visit(entry);
   const bindings = [...used].flatMap((n) => (decls.get(n)!.binding ? [decls.get(n)!.binding!] : [])).sort((a, b) => a.binding - b.binding);
   for (let i = 1; i < bindings.length; i++) {
     if (bindings[i].binding === bindings[i - 1].binding) throw new Error(`${file}:${entry}: two variables at binding ${bindings[i].binding}`);
