@@ -189,7 +189,7 @@ export function matmul(r: Recorder, o: Matmul): void {
     checkTensorSizes("matmul", { "split-K workspace": [partials, splits * M * N] });
     r.dispatch(kernel("matmul", false, false), [a, b, a, partials], grid, params(M * N));
     const { workgroups, row } = grid1d(M * N, 256);
-    r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, partials, bias ?? partials, c], workgroups, params(M * N, row));
+    r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, bias ?? partials, c], workgroups, params(M * N, row));
   });
 }
 
@@ -210,9 +210,9 @@ export function columnSums(r: Recorder, o: { x: Tensor; out: Tensor; accumulate?
   const flags = { transA: false, transB: false, bias: false, accumulate: false };
   const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
   r.span(o.label ?? "matmul", () => `column sums ${rows}×${cols}`, () => {
-    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
+    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
     const { workgroups, row } = grid1d(cols, 256);
-    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
+    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, out], workgroups, params(1, cols, used, row));
   });
 }
 
