@@ -24,13 +24,14 @@ import {
   type Limits,
   type SubgroupMatrixConfig,
 } from "./adapter.ts";
-import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError } from "./errors.ts";
+import { formatBytes, formatWGSLError, GPUOutOfMemoryError, type SourceLocation, WGSLCompileError } from "./errors.ts";
 import { openWebGPULibrary, type WebGPULibrary } from "./library.ts";
 import { compileShim, withStderrFiltered, type Shim } from "./shim.ts";
 import { Completion, handle, Struct, type Bytes, type Handle } from "./struct.ts";
 
 export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SubgroupMatrixConfig };
 export { featureNames, formatBytes, formatWGSLError, GPUOutOfMemoryError, parseDawnToggles, WGSLCompileError };
+export type { SourceLocation };
 
 // webgpu.h enum and flag values (webgpu-native/webgpu-headers).
 export const BufferUsage = {
@@ -287,25 +288,28 @@ export class WebGPUDevice {
     return c.status === StatusSuccess && c.kind !== 1 ? c.message : null;
   }
 
-  /** Compiles WGSL; a compile error names `file` with line and column. */
-  createShaderModule(code: string, file: string): Handle {
+  /**
+   * Compiles WGSL; a compile error names `file` with line and column, or the file and line
+   * `locate` gives for a line of `code` (a module assembled from several files).
+   */
+  createShaderModule(code: string, file: string, locate?: (line: number) => SourceLocation): Handle {
     const source = new Struct(32).u32(8, SType_ShaderSourceWGSL).string(16, code);
     const desc = new Struct(24).pointer(0, source).string(8, file);
     this.lib.wgpuDevicePushErrorScope(this.device, ErrorFilterValidation);
     const module = this.lib.wgpuDeviceCreateShaderModule(this.device, desc.address);
     const error = this.popErrorScope();
-    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code));
+    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code, locate));
     return handle(module, "wgpuDeviceCreateShaderModule");
   }
 
   /** Uniform bindings take a dynamic offset (set per dispatch in setBindGroup). */
-  createBindGroupLayout(types: BindingType[], label?: string): Handle {
+  createBindGroupLayout(types: readonly { binding: number; type: BindingType }[], label?: string): Handle {
     const entrySize = 120;
     const entries = new Struct(entrySize * types.length);
-    types.forEach((type, i) => {
+    types.forEach(({ binding, type }, i) => {
       const o = i * entrySize;
       // {next 0, binding 8, visibility 16, bindingArraySize 24, buffer {next 32, type 40, dyn 44, minSize 48}, ...}
-      entries.u32(o + 8, i).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]).u32(o + 44, type === "uniform" ? 1 : 0);
+      entries.u32(o + 8, binding).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]).u32(o + 44, type === "uniform" ? 1 : 0);
     });
     const desc = new Struct(40).string(8, label).u64(24, types.length).pointer(32, entries);
     return handle(this.lib.wgpuDeviceCreateBindGroupLayout(this.device, desc.address), "wgpuDeviceCreateBindGroupLayout");
@@ -440,4 +444,3 @@ export class WebGPUDevice {
     this.lib.wgpuInstanceRelease(this.instance);
   }
 }
-

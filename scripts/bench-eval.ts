@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { pairwiseChamfer } from "../src/eval/chamfer.ts";
 import { jsdBetweenSets } from "../src/eval/jsd.ts";
 import { mmdCov, oneNearestNeighbourAccuracy } from "../src/eval/metrics.ts";

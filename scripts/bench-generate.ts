@@ -8,7 +8,6 @@
  */
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { DEFAULT_STEPS_PER_SUBMIT, generateBatch } from "../src/generate/batch.ts";
 import { Decoder } from "../src/generate/decoder.ts";
 import { cacheMemory, formatCacheMemory } from "../src/generate/memory.ts";
@@ -16,7 +15,8 @@ import { unconditionalPrompt } from "../src/generate/prompt.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
 import { Gpu, Recorder } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
-import { loadModelConfig, networkOf } from "../src/model/config.ts";
+import { loadModelConfig } from "../src/model/config.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
 
 const Flags = z
   .object({
@@ -33,7 +33,7 @@ const Flags = z
 const flags = parseScriptFlags("bench-generate", Flags, process.argv.slice(2));
 
 const config = await loadModelConfig(flags.config);
-const network = networkOf(config);
+const network = config;
 const gpu = Gpu.get();
 console.log(gpu.describe());
 const values = initParams(network, 0);

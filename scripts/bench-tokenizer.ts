@@ -3,7 +3,7 @@
  * augmentation on (the training path). One thread, so one core.
  *   bun scripts/bench-tokenizer.ts
  */
-import { uniform01 } from "../src/cpu/rng.ts";
+import { uniform01 } from "../src/util/rng.ts";
 import { type Mesh, faceCount, triangleMesh } from "../src/mesh/mesh.ts";
 import { type Tokenized, type TokenizeOptions, tokenizeMesh } from "../src/tokenizer/index.ts";
 import { referenceTokenize } from "../src/cpu/tokenizer.ts";

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
-import { pcgHash } from "../src/cpu/rng.ts";
+import { pcgHash } from "../src/util/rng.ts";
 import { formatBytes } from "../ffi/webgpu.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Profiler, byFamily } from "../src/gpu/profiler.ts";

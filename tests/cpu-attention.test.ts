@@ -2,9 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { attentionBackward, attentionForward } from "../src/cpu/attention.ts";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
 import {
-  alibiSlopes, linearAttentionBackward, linearAttentionForward, linearAttentionRecurrent, linearAttentionStep,
+  linearAttentionBackward, linearAttentionForward, linearAttentionRecurrent, linearAttentionStep,
 } from "../src/cpu/linear-attention.ts";
-import { randomUniform as rand } from "../src/cpu/rng.ts";
+import { alibiSlopes } from "../src/model/tables.ts";
+import { randomUniform as rand } from "../src/util/rng.ts";
 
 const TOL = 1e-6;
 const B = 2, L = 7, H = 2, hd = 4, n = B * L * H * hd;

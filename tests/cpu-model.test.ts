@@ -1,13 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { crossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
-import {
-  type ModelConfig, type Params, SHAPENET_CONFIG, blockSpecs, forward, initParams, lossAndGrads, paramSpecs,
-} from "../src/cpu/model.ts";
-import { uniform01 } from "../src/cpu/rng.ts";
+import { type Params, forward, lossAndGrads } from "../src/cpu/model.ts";
+import { type Network, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
+import { blockSpecs, initParams, paramSpecs } from "../src/model/params.ts";
+import { uniform01 } from "../src/util/rng.ts";
 
-/** Tiny config where both attention kinds appear at several levels: blocks 2, 4, 6 are full. */
-const TINY: ModelConfig = { dim: 16, heads: 2, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, hidden: 42 };
+const SHAPENET_CONFIG = ModelConfigSchema.parse(PRESETS.shapenet);
+/** Tiny network where both attention kinds appear at several levels: blocks 2, 4, 6 are full (hidden 42). */
+const TINY: Network = { dim: 16, heads: 2, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132 };
 const B = 2, L = 36;
 
 /** Row 0: 9 start tokens; coordinate rows; an end row; pad rows (batch 1 is shorter). */

@@ -6,9 +6,10 @@ import {
   upsample3Backward, upsample3Forward,
 } from "../src/cpu/hourglass.ts";
 import { gemm, linearBackward, linearForward, matmul, matmulABt, matmulAtB } from "../src/cpu/matmul.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { rmsnormBackward, rmsnormForward } from "../src/cpu/rmsnorm.ts";
-import { ropeBackward, ropeForward, ropeFrequencies, ropeTables } from "../src/cpu/rope.ts";
+import { ropeBackward, ropeForward } from "../src/cpu/rope.ts";
+import { ropeFrequencies, ropeTables } from "../src/model/tables.ts";
 import { feedForwardBackward, feedForwardForward, swigluBackward, swigluForward } from "../src/cpu/swiglu.ts";
 
 /** Gradient checks run in f64; 1e-6 relative separates rounding (~1e-9) from wrong formulas. */

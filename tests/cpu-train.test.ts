@@ -1,12 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { PAD_TOKEN, crossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
+import { crossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
 import { matmulABt } from "../src/cpu/matmul.ts";
 import {
-  adamwState, adamwStep, clipScale, globalGradNorm, learningRate, muonStep, newtonSchulz5, usesMuon,
+  adamwState, adamwStep, clipScale, globalGradNorm, muonStep, newtonSchulz5,
 } from "../src/cpu/optim.ts";
-import { pcgHash, randomUniform as rand, uniform01 } from "../src/cpu/rng.ts";
+import { pcgHash, randomUniform as rand, uniform01 } from "../src/util/rng.ts";
 import { sampleToken, samplingWeights } from "../src/cpu/sampling.ts";
+import { TOKENS } from "../src/tokenizer/tokens.ts";
+import { learningRate, usesMuon } from "../src/train/recipe.ts";
+
+const PAD_TOKEN = TOKENS.pad;
 
 describe("cross-entropy", () => {
   const N = 5, V = 6;

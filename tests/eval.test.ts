@@ -1,7 +1,7 @@
 /** Point sampling, the set metrics, JSD and the validity figures against hand-computed values. */
 import { describe, expect, test } from "bun:test";
 import { chamferCpu, directionalMeanCpu, nearestPointCpu, pairwiseChamferCpu } from "../src/cpu/eval.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { jensenShannonDivergence, jsdBetweenSets, occupancyCounts, SphereGrid } from "../src/eval/jsd.ts";
 import { mmdCov, oneNearestNeighbourAccuracy } from "../src/eval/metrics.ts";
 import { cloudSeed, samplePoints } from "../src/eval/points.ts";

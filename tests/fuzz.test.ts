@@ -13,7 +13,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { latestCheckpoint, loadTrainState } from "../src/checkpoint/checkpoint.ts";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { readShapeNetPickle } from "../src/data/shapenet.ts";
 import { loadTorchModel } from "../src/interop/convert.ts";
@@ -27,7 +27,7 @@ import { encodePly } from "../src/mesh/formats/ply.ts";
 import { encodeStl } from "../src/mesh/formats/stl.ts";
 import { readMesh } from "../src/mesh/io.ts";
 import { faceCount, type Mesh, vertexCount } from "../src/mesh/mesh.ts";
-import { loadModelConfig, ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { loadModelConfig, ModelConfigSchema } from "../src/model/config.ts";
 import { mutate, type MutateOptions, Rng } from "./fuzz/mutate.ts";
 
 const SEED = Number(process.env.IFLAME_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -198,8 +198,8 @@ function otherReaders(): Reader[] {
     ["name_train", ["03001627/a", "03001627/b"]], ["vertices_train", [tri(0), tri(2)]], ["faces_train", [[[0, 1, 2]], [[0, 2, 1]]]],
     ["name_val", ["04379243/c"]], ["vertices_val", [tri(3)]], ["faces_val", [[[0, 1, 2]]]],
   ]));
-  const params = initParams(networkOf(SMALL), 1);
-  const named = paramSpecs(networkOf(SMALL)).map(({ name, shape }): [string, { shape: number[]; data: Float32Array }] => [name, { shape, data: params[name] }]);
+  const params = initParams(SMALL, 1);
+  const named = paramSpecs(SMALL).map(({ name, shape }): [string, { shape: number[]; data: Float32Array }] => [name, { shape, data: params[name] }]);
   const pth = encodeTorchCheckpoint(named, { archiveName: "fuzz" });
   const safetensors = encodeSafetensors(
     Object.fromEntries(named.slice(0, 4).map(([n, t]) => [n, { shape: t.shape, data: t.data.subarray(0, t.shape.reduce((a, b) => a * b, 1)) }])),

@@ -4,17 +4,17 @@
  * logits and the cursor, over a whole 9-step cycle (every level runs in it).
  */
 import { expect, test } from "bun:test";
-import { blockSpecs } from "../src/cpu/model.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Decoder } from "../src/generate/decoder.ts";
 import { stepLevels } from "../src/generate/schedule.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
+import { blockSpecs } from "../src/model/params.ts";
 
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 2,
 });
-const network = networkOf(config);
+const network = config;
 
 test("a step records five dispatches per block it runs, plus 4 to 7 for the rest", () => {
   const gpu = Gpu.get();

@@ -4,21 +4,22 @@
  * prefix (same uniform, same grammar mask), and grammar-on sequences are valid token streams.
  */
 import { describe, expect, test } from "bun:test";
-import { forward as cpuForward, initParams } from "../src/cpu/model.ts";
-import { uniform01 } from "../src/cpu/rng.ts";
+import { forward as cpuForward } from "../src/cpu/model.ts";
+import { uniform01 } from "../src/util/rng.ts";
 import { sampleToken } from "../src/cpu/sampling.ts";
 import { generateBatch } from "../src/generate/batch.ts";
 import { Decoder } from "../src/generate/decoder.ts";
 import { checkTokenStream, grammarMask, type GrammarOptions } from "../src/generate/grammar.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
+import { initParams } from "../src/model/params.ts";
 import { TOKENS } from "../src/tokenizer/index.ts";
 
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 6,
 });
-const network = networkOf(config);
+const network = config;
 const { vocab: V } = network;
 const B = 4;
 const CAPACITY = 9 * (config.maxFaces + 2);

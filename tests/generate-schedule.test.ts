@@ -1,6 +1,7 @@
 /** The level schedule hands every level exactly the inputs the full forward gives it. */
 import { expect, test } from "bun:test";
-import { levelLengths, stepLevels } from "../src/generate/schedule.ts";
+import { stepLevels } from "../src/generate/schedule.ts";
+import { levelLengths } from "../src/model/levels.ts";
 
 test("each coarse output is made by the first step that has its inputs, and is the newest when consumed", () => {
   let coarseDone = -1; // newest enc1/dec0 position computed

@@ -3,18 +3,19 @@
  * (the CPU reference, in f64) over the same prefix.
  */
 import { describe, expect, test } from "bun:test";
-import { forward as cpuForward, initParams } from "../src/cpu/model.ts";
-import { pcgHash } from "../src/cpu/rng.ts";
+import { forward as cpuForward } from "../src/cpu/model.ts";
+import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Decoder } from "../src/generate/decoder.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
+import { initParams } from "../src/model/params.ts";
 
 // Tiny, with full and linear attention in the hourglass (blocks 2, 4, 6, 8 full).
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 2,
 });
-const network = networkOf(config);
+const network = config;
 const B = 2;
 /** Tokens per sequence: 4 rows (start row, 3 rows of random coordinates). */
 const T = 36;

@@ -1,11 +1,11 @@
 /** What the kernel tests share: seeded random inputs and error measures. */
 import { expect } from "bun:test";
 import { join } from "node:path";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
-import { randomUniform } from "../src/cpu/rng.ts";
 import { encodeSafetensors } from "../src/interop/safetensors.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
+import { randomUniform } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
 
 /** n values uniform in [−scale, scale), f32, from a seed. */
 export const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
@@ -33,8 +33,8 @@ export function packageMesh(name: "bunny" | "teapot" | "snowden"): Mesh {
 /** A checkpoint folder of a tiny random model (dim 64, at most 8 faces) under `dir`; returns its path. */
 export async function writeTinyCheckpoint(dir: string): Promise<string> {
   const config = ModelConfigSchema.parse({ name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 8 });
-  const params = initParams(networkOf(config), 3);
-  const tensors = Object.fromEntries(paramSpecs(networkOf(config)).map(({ name, shape }) => [name, { shape, data: params[name] }]));
+  const params = initParams(config, 3);
+  const tensors = Object.fromEntries(paramSpecs(config).map(({ name, shape }) => [name, { shape, data: params[name] }]));
   const checkpoint = join(dir, "checkpoint");
   await Bun.write(join(checkpoint, "model.safetensors"), encodeSafetensors(tensors, { config: JSON.stringify(config) }));
   return checkpoint;

@@ -10,13 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { formatFlagHelp, parseFlags } from "../src/cli/flags.ts";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
 import { GenerateFlags } from "../src/generate/options.ts";
 import { generateMeshes } from "../src/generate/run.ts";
 import { encodeSafetensors } from "../src/interop/safetensors.ts";
 import { writeMesh } from "../src/mesh/io.ts";
 import { triangleMesh } from "../src/mesh/mesh.ts";
-import { ModelConfigSchema, networkOf } from "../src/model/config.ts";
+import { ModelConfigSchema } from "../src/model/config.ts";
 import { startViewer } from "../src/viewer/server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "iflame-input-"));
@@ -24,9 +24,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function checkpoint(name: string, poison: boolean): Promise<string> {
   const config = ModelConfigSchema.parse({ name: "t", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 8 });
-  const params = initParams(networkOf(config), 1);
+  const params = initParams(config, 1);
   if (poison) params["embedding.weight"][5] = Number.NaN;
-  const tensors = Object.fromEntries(paramSpecs(networkOf(config)).map(({ name, shape }) => [name, { shape, data: params[name] }]));
+  const tensors = Object.fromEntries(paramSpecs(config).map(({ name, shape }) => [name, { shape, data: params[name] }]));
   const path = join(dir, name, "model.safetensors");
   await Bun.write(path, encodeSafetensors(tensors, { config: JSON.stringify(config) }));
   return join(dir, name);

@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initParams, paramSpecs } from "../src/cpu/model.ts";
 import { inferConfig, convertTorchCheckpoint, exportTorchCheckpoint, loadTorchModel } from "../src/interop/convert.ts";
 import { PyCall, PyGlobalRef, PyPersistentId, type PyValue, writePickle } from "../src/interop/pickle-writer.ts";
 import { decodeSafetensors, encodeSafetensors } from "../src/interop/safetensors.ts";
 import { checkStateDict, encodeTorchCheckpoint, modelStateDict, stripPrefixes, TorchArchive, type TorchTensor } from "../src/interop/torch.ts";
 import { writeStoredZip } from "../src/interop/zip.ts";
-import { type IFlameConfig, ModelConfigSchema, networkOf, PRESETS } from "../src/model/config.ts";
+import { type IFlameConfig, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
+import { initParams, paramSpecs } from "../src/model/params.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "iflame-interop-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -32,8 +32,8 @@ type Weights = Record<string, { shape: number[]; data: Float32Array }>;
 
 /** Our checkpoint folder as the trainer writes it (model.safetensors, config in the metadata). */
 async function writeOurCheckpoint(dir: string, config: IFlameConfig, seed: number): Promise<Weights> {
-  const params = initParams(networkOf(config), seed);
-  const weights: Weights = Object.fromEntries(paramSpecs(networkOf(config)).map((s) => [s.name, { shape: s.shape, data: params[s.name] }]));
+  const params = initParams(config, seed);
+  const weights: Weights = Object.fromEntries(paramSpecs(config).map((s) => [s.name, { shape: s.shape, data: params[s.name] }]));
   await mkdir(dir, { recursive: true });
   await Bun.write(join(dir, "model.safetensors"), encodeSafetensors(weights, { format: "iflame", step: "5", config: JSON.stringify(config) }));
   return weights;
@@ -44,7 +44,7 @@ async function readOurCheckpoint(dir: string) {
   return { tensors, config: JSON.parse(metadata.config) };
 }
 
-const shapesOf = (config: IFlameConfig, prefix = "") => new Map(paramSpecs(networkOf(config)).map((s) => [prefix + s.name, s.shape]));
+const shapesOf = (config: IFlameConfig, prefix = "") => new Map(paramSpecs(config).map((s) => [prefix + s.name, s.shape]));
 
 interface Expected {
   prefix: string;
@@ -218,7 +218,7 @@ function findCentralEntry(zip: Uint8Array, name: string): number {
 describe("config inference", () => {
   test("the ShapeNet state dict gives the ShapeNet config", () => {
     const shapes = shapesOf(ModelConfigSchema.parse(PRESETS.shapenet));
-    expect(paramSpecs(networkOf(ModelConfigSchema.parse(PRESETS.shapenet))).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0)).toBeGreaterThan(75e6);
+    expect(paramSpecs(ModelConfigSchema.parse(PRESETS.shapenet)).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0)).toBeGreaterThan(75e6);
     const config = inferConfig(shapes, {}, "shapenet.pth");
     expect(config).toEqual({ ...ModelConfigSchema.parse(PRESETS.shapenet), name: "shapenet" });
     // Prefixed keys as the reference saves them go through stripPrefixes first.
@@ -264,7 +264,7 @@ describe("conversion both ways", () => {
         expect(top.get("epoch")).toBe(9);
         expect([...(top.get("model_state_dict") as Map<string, unknown>).keys()][0]).toBe("_orig_mod.skip_weights2");
       } else {
-        expect([...top.keys()]).toEqual(paramSpecs(networkOf(SMALL)).map((s) => s.name)); // the reference's order
+        expect([...top.keys()]).toEqual(paramSpecs(SMALL).map((s) => s.name)); // the reference's order
       }
       archive.close();
       const back = join(scratch, `back-${layout}`);
@@ -301,7 +301,7 @@ describe("conversion both ways", () => {
     const loaded = JSON.parse(runPython(["--fake-torch", "--load", pth]));
     expect(loaded.scaler_state_dict).toEqual({ scale: 65536, growth_factor: 2, backoff_factor: 0.5, growth_interval: 2000, _growth_tracker: 0 });
     const state = loaded.model_state_dict as Record<string, { dtype: string; shape: number[]; values: number[] }>;
-    expect(Object.keys(state)).toEqual(paramSpecs(networkOf(SMALL)).map((s) => `_orig_mod.${s.name}`));
+    expect(Object.keys(state)).toEqual(paramSpecs(SMALL).map((s) => `_orig_mod.${s.name}`));
     for (const [name, w] of Object.entries(weights)) {
       const t = state[`_orig_mod.${name}`];
       expect([t.dtype, t.shape]).toEqual(["float32", w.shape]);

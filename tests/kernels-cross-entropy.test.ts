@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { crossEntropy as cpuCrossEntropy, lossTargets, PAD_TOKEN } from "../src/cpu/cross-entropy.ts";
+import { crossEntropy as cpuCrossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
-import { randomUniform, uniform01 } from "../src/cpu/rng.ts";
+import { randomUniform, uniform01 } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets, crossEntropy, crossEntropyScratchSize } from "../src/kernels/cross-entropy.ts";
+import { TOKENS } from "../src/tokenizer/tokens.ts";
 import { maxAbsDiff } from "./helpers.ts";
+
+const PAD_TOKEN = TOKENS.pad;
 
 /** dlogits: absolute; the loss sum: relative; count and correct: exact. */
 const ABS_TOL = 1e-5;
@@ -29,11 +32,11 @@ function randomTokens(B: number, L: number, V: number, pad: number, seed: number
 function run(logits: Float32Array, tokens: Int32Array, B: number, L: number, V: number, prior?: Float32Array) {
   const count = countTargets(tokens, B, L);
   const t = {
-    logits: gpu.upload(logits), tokens: gpu.upload(tokens), scale: gpu.upload(Float32Array.of(count ? 1 / count : 0)),
+    logits: gpu.upload(logits, [B * L, V]), tokens: gpu.upload(tokens, [B, L]), scale: gpu.upload(Float32Array.of(count ? 1 / count : 0)),
     dlogits: gpu.tensor([B * L * V]), stats: gpu.upload(prior ?? new Float32Array(3)),
     scratch: gpu.tensor([crossEntropyScratchSize(B, L)]),
   };
-  gpu.record((r) => crossEntropy(r, t.logits, t.tokens, t.scale, t.dlogits, t.stats, t.scratch, B, L, V, prior !== undefined));
+  gpu.record((r) => crossEntropy(r, { ...t, accumulate: prior !== undefined }));
   const out = { count, dlogits: gpu.read(t.dlogits) as Float32Array, stats: gpu.read(t.stats) as Float32Array };
   Object.values(t).forEach((x) => gpu.destroy(x));
   return out;

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { forward as cpuForward, initParams, lossAndGrads } from "../src/cpu/model.ts";
-import { pcgHash } from "../src/cpu/rng.ts";
+import { forward as cpuForward, lossAndGrads } from "../src/cpu/model.ts";
+import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
-import { ModelConfigSchema, networkOf, type IFlameConfig } from "../src/model/config.ts";
+import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
+import { initParams } from "../src/model/params.ts";
 import { maxRelDiff } from "./helpers.ts";
 
 // A tiny network with every kind of block: full and linear attention at every level.
@@ -30,7 +31,7 @@ function tokens(seed: number): Int32Array {
 describe("the GPU model matches the CPU reference", () => {
   const gpu = Gpu.get();
   const model = new IFlameModel(gpu, config, B, L);
-  const params = initParams(networkOf(config), 3);
+  const params = initParams(config, 3);
   model.setParams(params);
   const batch = tokens(1);
   model.setTokens(batch);
@@ -39,7 +40,7 @@ describe("the GPU model matches the CPU reference", () => {
   test("logits (max error ≤ 1e-4 of the largest logit)", () => {
     gpu.record((r) => model.forward(r));
     const gpuLogits = gpu.read(model.logits);
-    const cpuLogits = cpuForward(networkOf(config), params, batch, B, L);
+    const cpuLogits = cpuForward(config, params, batch, B, L);
     expect(maxRelDiff(gpuLogits, cpuLogits)).toBeLessThan(1e-4);
   });
 
@@ -50,7 +51,7 @@ describe("the GPU model matches the CPU reference", () => {
       model.forwardBackward(r);
     });
     const stats = gpu.read(model.lossStats);
-    const ref = lossAndGrads(networkOf(config), params, batch, B, L);
+    const ref = lossAndGrads(config, params, batch, B, L);
     expect(stats[1]).toBe(ref.count);
     expect(Math.abs(stats[0] / stats[1] - ref.loss)).toBeLessThan(1e-4 * ref.loss);
     const grads = model.readGrads();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { uniform01 } from "../src/cpu/rng.ts";
+import { uniform01 } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, type TokenizeOptions, type Tokenized, detokenize, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
 import { packageMesh } from "./helpers.ts";

@@ -5,7 +5,7 @@
  */
 import type { Gpu, Recorder } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
-import { columnSums, matmul, type MatmulOptions, type MatmulPlan } from "../../src/kernels/matmul.ts";
+import { columnSums, matmul, type Matmul, type MatmulPlan } from "../../src/kernels/matmul.ts";
 import type { BenchCase } from "./common.ts";
 
 const LEVEL_ROWS = [55368, 18456, 6152];
@@ -42,9 +42,11 @@ function lazyCase(
 }
 
 /** C = op(A)·op(B) over [M, N, K] (opts without bias); `plan` forces a tile / split (for tuning). */
-export function matmulCase(gpu: Gpu, name: string, M: number, N: number, K: number, opts: MatmulOptions = {}, plan?: MatmulPlan): BenchCase {
+export function matmulCase(
+  gpu: Gpu, name: string, M: number, N: number, K: number, opts: Pick<Matmul, "transA" | "transB" | "accumulate"> = {}, plan?: MatmulPlan,
+): BenchCase {
   return lazyCase(gpu, name, `M=${M} N=${N} K=${K}`, 2 * M * N * K, [M * K, K * N, M * N], (r, [a, b, c]) =>
-    matmul(r, a, b, c, M, N, K, opts, plan));
+    matmul(r, { a: a.reshape(opts.transA ? [K, M] : [M, K]), b: b.reshape(opts.transB ? [N, K] : [K, N]), out: c, ...opts, plan }));
 }
 
 export function benchCases(gpu: Gpu): BenchCase[] {
@@ -64,7 +66,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   for (const [what, outF] of [["proj1 db", HIDDEN], ["proj3 db", DIM]] as const) {
     const rows = LEVEL_ROWS[0];
     cases.push(lazyCase(gpu, `${what} = Σ rows dy`, `rows=${rows} out=${outF}`, 0, [rows * outF, outF], (r, [dy, db]) =>
-      columnSums(r, dy, db, rows, outF, true)));
+      columnSums(r, { x: dy, out: db, accumulate: true })));
   }
   return cases;
 }

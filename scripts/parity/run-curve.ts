@@ -14,9 +14,9 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseScriptFlags } from "../../src/cli/flags.ts";
-import { initParams, paramSpecs } from "../../src/cpu/model.ts";
+import { initParams, paramSpecs } from "../../src/model/params.ts";
 import { encodeSafetensors } from "../../src/interop/safetensors.ts";
-import { loadModelConfig, networkOf, sequenceLength } from "../../src/model/config.ts";
+import { loadModelConfig, sequenceLength } from "../../src/model/config.ts";
 import type { TrainState } from "../../src/checkpoint/checkpoint.ts";
 import { openTrainingData } from "../../src/train/data.ts";
 import { parseTrainArgs } from "../../src/train/options.ts";
@@ -56,8 +56,8 @@ const config = await loadModelConfig(opts.config);
 const L = sequenceLength(config);
 
 // The initial weights the trainer draws from its seed, and the batches it will take.
-const weights = initParams(networkOf(config), opts.seed);
-const named = Object.fromEntries(paramSpecs(networkOf(config)).map((p) => [p.name, { shape: p.shape, data: weights[p.name] }]));
+const weights = initParams(config, opts.seed);
+const named = Object.fromEntries(paramSpecs(config).map((p) => [p.name, { shape: p.shape, data: weights[p.name] }]));
 await Bun.write(join(dir, "weights.safetensors"), encodeSafetensors(named));
 const data = await openTrainingData(opts, config, () => {});
 const replay = { step: 0, epoch: 0, cursor: 0 } as TrainState;

@@ -9,13 +9,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseScriptFlags } from "../../src/cli/flags.ts";
-import { initParams, paramSpecs } from "../../src/cpu/model.ts";
-import { pcgHash } from "../../src/cpu/rng.ts";
+import { pcgHash } from "../../src/util/rng.ts";
 import { Gpu } from "../../src/gpu/runtime.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../src/interop/safetensors.ts";
 import { countTargets } from "../../src/kernels/cross-entropy.ts";
-import { loadModelConfig, networkOf } from "../../src/model/config.ts";
+import { loadModelConfig } from "../../src/model/config.ts";
 import { IFlameModel } from "../../src/model/model.ts";
+import { initParams, paramSpecs } from "../../src/model/params.ts";
 import { readNpyF32, relError } from "./tensors.ts";
 
 const flags = parseScriptFlags(
@@ -46,8 +46,8 @@ for (let b = 0; b < B; b++) {
   for (let i = 9; i < 9 * (faces + 1); i++) tokens[b * L + i] = pcgHash(seed * 7919 + b * L + i) % 129;
   tokens.fill(131, b * L + 9 * (faces + 1), b * L + 9 * (faces + 2));
 }
-const params = initParams(networkOf(config), seed);
-const weights = Object.fromEntries(paramSpecs(networkOf(config)).map((p) => [p.name, { shape: p.shape, data: params[p.name] }]));
+const params = initParams(config, seed);
+const weights = Object.fromEntries(paramSpecs(config).map((p) => [p.name, { shape: p.shape, data: params[p.name] }]));
 writeFileSync(join(dir, "weights.safetensors"), encodeSafetensors(weights));
 writeFileSync(join(dir, "tokens.bin"), new Uint8Array(tokens.buffer));
 

@@ -1,10 +1,9 @@
+import { FIRST_LOSS_POSITION } from "../model/constants.ts";
+import { TOKENS } from "../tokenizer/tokens.ts";
 import { type FloatArray, checkLength, zerosLike } from "./array.ts";
 
-/** Token id of padding; its targets are ignored (CrossEntropyLoss(ignore_index=129) in the reference). */
-export const PAD_TOKEN = 129;
-
-/** Loss positions start here: position 8 (the last start token) predicts the first coordinate. */
-export const FIRST_LOSS_POSITION = 8;
+/** Pad targets are ignored (CrossEntropyLoss(ignore_index=129) in the reference). */
+const PAD_TOKEN = TOKENS.pad;
 
 /**
  * Per-position targets for the reference's loss, which compares logits[:, 8:-1] with tokens[:, 9:].

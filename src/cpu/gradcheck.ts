@@ -1,5 +1,5 @@
 import { type FloatArray, check, checkLength } from "./array.ts";
-import { uniform01 } from "./rng.ts";
+import { uniform01 } from "../util/rng.ts";
 
 /**
  * Finite-difference gradient checker. For a scalar function f of the array x (f reads x; x is

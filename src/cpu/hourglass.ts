@@ -1,3 +1,4 @@
+import { FACTOR } from "../model/levels.ts";
 import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
 
 /**
@@ -5,8 +6,6 @@ import { type FloatArray, check, checkLength, zerosLike } from "./array.ts";
  * Going down a level: avgpool3. Coming back up: upsample3, then shift by 2, then w·x + skip.
  */
 
-/** Window size of one hourglass level (AvgPool1d(3, 3) and Upsample(×3) in the reference). */
-export const FACTOR = 3;
 
 /** y[b, i, :] = Σ_{r<3} x[b, 3i+r, :] / divisor; x [B, 3·Lo, D] → y [B, Lo, D]. */
 function windowSum<T extends FloatArray>(x: T, B: number, Lo: number, D: number, divisor: number): T {

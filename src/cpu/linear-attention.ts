@@ -1,8 +1,8 @@
-import { type FloatArray, check, checkLength, checkLengths, zerosLike } from "./array.ts";
+import { type FloatArray, checkLength, checkLengths, zerosLike } from "./array.ts";
 
 /**
  * Decayed linear attention ("lightning attention" with decay, lightning_attn_func in the reference),
- * per head h with slope s_h; no softmax, no scale, no normaliser. RoPE is applied to q, k by the
+ * per head h with slope s_h (alibiSlopes, src/model/tables.ts); no softmax, no scale, no normaliser. RoPE is applied to q, k by the
  * caller; the RMSNorm over the concatenated heads and the out projection belong to the block.
  *
  * Layouts: q, k, v, o: [B, L, H, hd]; recurrent state S: [B, H, hd, hd] with S[b,h][d][e] indexed
@@ -14,26 +14,6 @@ import { type FloatArray, check, checkLength, checkLengths, zerosLike } from "./
  * form evaluates each decay exp(−s_h (t−u)) directly, the recurrent one multiplies by exp(−s_h) per
  * step (both in f64 here), so in f32 they agree to rounding, not bit for bit.
  */
-
-/**
- * ALiBi slopes, as lightning_attn.utils._build_slope_tensor (stored f32 there):
- *   n a power of 2: s_i = start^(i+1), start = 2^(−8/n)     (n = 16: s_h = 2^(−0.5(h+1)))
- *   otherwise, with p the largest power of 2 below n: the p slopes for p, followed by the
- *   even-indexed slopes for 2p (0th, 2nd, ...), first n − p of them.
- */
-export function alibiSlopes(n: number): Float32Array {
-  check(Number.isInteger(n) && n >= 1, `alibiSlopes: bad head count ${n}`);
-  const powerOf2 = (m: number) => {
-    const start = Math.pow(2, -8 / m);
-    return Array.from({ length: m }, (_, i) => start * Math.pow(start, i));
-  };
-  const slopes = (m: number): number[] => {
-    if (Number.isInteger(Math.log2(m))) return powerOf2(m);
-    const p = Math.pow(2, Math.floor(Math.log2(m)));
-    return powerOf2(p).concat(slopes(2 * p).filter((_, i) => i % 2 === 0).slice(0, m - p));
-  };
-  return Float32Array.from(slopes(n));
-}
 
 /** Quadratic (direct) form: o[B,L,H,hd] from q, k, v [B,L,H,hd] and slopes [H]. */
 export function linearAttentionForward<T extends FloatArray>(

@@ -1,3 +1,4 @@
+import { RMSNORM_EPS } from "../model/constants.ts";
 import { type FloatArray, checkLength, zerosLike } from "./array.ts";
 
 /**
@@ -5,7 +6,6 @@ import { type FloatArray, checkLength, zerosLike } from "./array.ts";
  *   rstd[n] = 1 / sqrt(mean_d x[n,d]² + eps),   y[n,d] = (x[n,d] · rstd[n]) · w[d]
  * x, y: [N, D] (N = B·L rows); w: [D]; rstd: [N], kept for the backward as the GPU does.
  */
-export const RMSNORM_EPS = 1e-5;
 
 export function rmsnormForward<T extends FloatArray>(
   x: T, w: FloatArray, N: number, D: number, eps = RMSNORM_EPS,

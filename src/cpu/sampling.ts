@@ -3,7 +3,7 @@ import { check } from "./array.ts";
 /**
  * Next-token sampling as the reference's generate_sequence: temperature, then softmax, then top-k,
  * then top-p on the top-k probabilities (not renormalised in between), then a multinomial draw.
- * Here the draw takes its uniform u ∈ [0, 1) from the caller (rng.ts uniform01(seed, counter)), so
+ * Here the draw takes its uniform u ∈ [0, 1) from the caller (src/util/rng.ts uniform01(seed, counter)), so
  * given logits and u the chosen token is deterministic and a GPU kernel can reproduce it.
  */
 export interface SamplingOptions {

@@ -1,9 +1,9 @@
 /**
  * Seeded randomness for data (procedural shapes, epoch shuffles, augmentation seeds), built on the
- * counter-based PCG hash of src/cpu/rng.ts: a value depends only on its seed and position in the
+ * counter-based PCG hash of src/util/rng.ts: a value depends only on its seed and position in the
  * stream, so a run repeats exactly and a resumed run picks up the same sequence.
  */
-import { pcgHash, uniform01 } from "../cpu/rng.ts";
+import { pcgHash, uniform01 } from "../util/rng.ts";
 
 /** Folds integers (any safe integers, order matters) into one 32-bit seed. */
 export function mixSeed(...parts: number[]): number {

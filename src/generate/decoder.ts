@@ -13,8 +13,9 @@
  * sampled into the sequence buffer.
  *
  * A step's blocks run on B rows, one position per sequence: each is five dispatches of kernels
- * fused for that (kernels/rows-gemv.ts), since at a few rows a step is bound by its count of
- * dispatches. The prefill runs the general kernels over every row of the prompt.
+ * fused for that (generate/step.ts), since at a few rows a step is bound by its count of
+ * dispatches. The prefill (generate/prefill.ts) is the training forward over every row of the
+ * prompt. Both read the weights as the records of model/params.ts, resolved once here.
  *
  * Prompts are prefilled in one batched forward pass over their first `prefill` tokens (a multiple
  * of 9, so every level sees whole positions: real prompts are whole rows anyway); any further
@@ -24,30 +25,23 @@
  * every matmul, so masking it would save nothing); with the grammar on it can only repeat `end`,
  * and the caller cuts each sequence at its first end token (`ended`).
  */
-import { blockSpecs, type BlockSpec, type ModelConfig } from "../cpu/model.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { attentionForward } from "../kernels/attention.ts";
-import { attentionDecode } from "../kernels/attention-decode.ts";
 import { copyRows } from "../kernels/copy-rows.ts";
 import { advanceCursor, embedAtCursor } from "../kernels/cursor.ts";
-import { embeddingForward } from "../kernels/embedding.ts";
 import { grammarMask } from "../kernels/grammar.ts";
-import { avgPool3Forward, upsampleShiftAddForward } from "../kernels/hourglass.ts";
 import { mean3, scaleAdd } from "../kernels/hourglass-step.ts";
-import {
-  linearAttentionForward, linearAttentionScratch, linearAttentionStep, type LinearAttentionScratch,
-} from "../kernels/linear-attention.ts";
-import { linearForward } from "../kernels/matmul.ts";
-import { rmsnormForward } from "../kernels/rmsnorm.ts";
-import { ropeForward, ropeTables, type RopeTables } from "../kernels/rope.ts";
-import { rowsLinear, rowsQkvRope, rowsSwigluUp } from "../kernels/rows-gemv.ts";
+import { rowsLinear } from "../kernels/rows-gemv.ts";
+import { ropeTables, type RopeTables } from "../kernels/rope.ts";
 import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
-import { swigluForward } from "../kernels/swiglu.ts";
-import { HEAD_DIM } from "../model/config.ts";
+import { HEAD_DIM, type Network } from "../model/config.ts";
+import { levelLengths } from "../model/levels.ts";
+import { resolveWeights, type ModelWeights } from "../model/params.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import type { GrammarOptions } from "./grammar.ts";
-import { levelLengths, stepLevels } from "./schedule.ts";
+import { type CachedLevel, Prefill } from "./prefill.ts";
+import { stepLevels } from "./schedule.ts";
+import { allocateCache, allocateStepWorkspace, stepBlock, type StepWorkspace } from "./step.ts";
 
 const ROW = TOKENS.perFace;
 
@@ -56,61 +50,6 @@ export interface EmitOptions {
   /** Row b draws with seed + b (its own stream); the draw counter is the position. */
   sampling: Omit<SampleOptions, "counter">;
   grammar: GrammarOptions | null;
-}
-
-interface CachedBlock {
-  spec: BlockSpec;
-  /** Full attention: RoPE'd keys and values of every position so far, [B, capacity, H, 32]. */
-  keys: Tensor | null;
-  values: Tensor | null;
-  /** Linear attention: S [B, H, 32, 32]. */
-  state: Tensor | null;
-}
-
-interface Level {
-  blocks: CachedBlock[];
-  /** Positions the level's caches hold. */
-  capacity: number;
-}
-
-/**
- * The working tensors of a decoding step's blocks, [B, ·] (the fused kernels of rows-gemv.ts keep
- * every other intermediate on chip).
- */
-interface StepWorkspace {
-  /** Full blocks write k and v straight into their caches; linear blocks here. */
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  att: Tensor;
-  g: Tensor;
-}
-
-/** The prefill's working tensors, over all B·L rows, for the general kernels. */
-interface PrefillWorkspace {
-  h: Tensor;
-  rstd: Tensor;
-  raw: Tensor;
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  att: Tensor;
-  attNorm: Tensor;
-  p1: Tensor;
-  p2: Tensor;
-  g: Tensor;
-  /** What the parallel forms need: the full-attention forward's log-sum-exp rows, the linear one's chunk states. */
-  lse: Tensor;
-  linear: LinearAttentionScratch;
-}
-
-/** The prefill's activations: each level's stream over the whole prompt, [B·n, D]. */
-interface Prefill {
-  length: number;
-  tokens: Tensor;
-  embedded: Tensor;
-  streams: [Tensor, Tensor, Tensor, Tensor, Tensor];
-  work: PrefillWorkspace;
 }
 
 export class Decoder {
@@ -124,7 +63,8 @@ export class Decoder {
   readonly cursor: Tensor;
   /** [B] i32: position of each sequence's first end token, 0 while it has none. */
   readonly ended: Tensor;
-  private readonly levels: Level[];
+  private readonly weights: ModelWeights<Tensor>;
+  private readonly levels: CachedLevel[];
   private readonly rope: RopeTables;
   private readonly work: StepWorkspace;
   /** enc0 outputs at the last three fine positions (slot t % 3), enc1's at coarse ones (j % 3). */
@@ -145,8 +85,8 @@ export class Decoder {
 
   constructor(
     readonly gpu: Gpu,
-    readonly network: ModelConfig,
-    private readonly params: ReadonlyMap<string, Tensor>,
+    readonly network: Network,
+    params: ReadonlyMap<string, Tensor>,
     readonly B: number,
     /** Tokens per sequence, a multiple of 9: start row, face rows, end row. */
     readonly capacity: number,
@@ -159,12 +99,17 @@ export class Decoder {
     this.D = network.dim;
     const { D, V } = this;
     const capacities = levelLengths(capacity);
-    this.levels = blockSpecs(network).map((specs, i) => ({
+    this.weights = resolveWeights(network, (name) => {
+      const t = params.get(name);
+      if (!t) throw new Error(`decoder: no parameter ${name}`);
+      return t;
+    });
+    this.levels = this.weights.levels.map((blocks, i) => ({
       capacity: capacities[i],
-      blocks: specs.map((spec) => this.allocateBlock(spec, capacities[i])),
+      blocks: blocks.map((w) => allocateCache(gpu, w, B, network.heads, capacities[i])),
     }));
     this.rope = ropeTables(gpu, capacity, HEAD_DIM);
-    this.work = this.allocateStepWorkspace();
+    this.work = allocateStepWorkspace(gpu, network, B);
     this.tokens = gpu.tensor([B, capacity], "i32", "decoder tokens");
     this.logits = gpu.tensor([B, V], "f32", "decoder logits");
     this.cursor = gpu.tensor([1], "u32", "decoder cursor");
@@ -175,60 +120,6 @@ export class Decoder {
     this.bottleneck = gpu.tensor([B, D], "f32", "newest bottleneck output");
     this.dec0 = gpu.tensor([B, D], "f32", "newest dec0 output");
     this.dec1 = gpu.tensor([B, D], "f32", "dec1 stream");
-  }
-
-  private allocateBlock(spec: BlockSpec, capacity: number): CachedBlock {
-    const { gpu, B } = this;
-    const H = this.network.heads;
-    if (spec.full) {
-      return {
-        spec,
-        keys: gpu.tensor([B, capacity, H, HEAD_DIM], "f32", `${spec.prefix} keys`),
-        values: gpu.tensor([B, capacity, H, HEAD_DIM], "f32", `${spec.prefix} values`),
-        state: null,
-      };
-    }
-    return { spec, keys: null, values: null, state: gpu.tensor([B, H, HEAD_DIM, HEAD_DIM], "f32", `${spec.prefix} state`) };
-  }
-
-  private allocateStepWorkspace(): StepWorkspace {
-    const { gpu, B, D } = this;
-    const t = (width: number, label: string) => gpu.tensor([B, width], "f32", `decoder step ${label}`);
-    return { q: t(D, "q"), k: t(D, "k"), v: t(D, "v"), att: t(D, "attention"), g: t(this.network.hidden, "gate") };
-  }
-
-  private allocatePrefillWorkspace(rows: number): PrefillWorkspace {
-    const { gpu, B, D } = this;
-    const { hidden, heads: H } = this.network;
-    const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", label);
-    return {
-      h: t([rows, D], "decoder h"),
-      rstd: t([rows], "decoder rstd"),
-      raw: t([rows, D], "decoder raw q/k"),
-      q: t([rows, D], "decoder q"),
-      k: t([rows, D], "decoder k"),
-      v: t([rows, D], "decoder v"),
-      att: t([rows, D], "decoder attention"),
-      attNorm: t([rows, D], "decoder attention norm"),
-      p1: t([rows, hidden], "decoder p1"),
-      p2: t([rows, hidden], "decoder p2"),
-      g: t([rows, hidden], "decoder gate"),
-      lse: t([rows, H], "decoder lse"),
-      linear: linearAttentionScratch(gpu, { B, L: rows / B, H }),
-    };
-  }
-
-  private destroyPrefill(pf: Prefill): void {
-    const w = pf.work;
-    for (const t of [pf.tokens, pf.embedded, ...pf.streams, w.h, w.rstd, w.raw, w.q, w.k, w.v, w.att, w.attNorm, w.p1, w.p2, w.g, w.lse, w.linear.states, w.linear.final]) {
-      this.gpu.destroy(t);
-    }
-  }
-
-  private p(name: string): Tensor {
-    const t = this.params.get(name);
-    if (!t) throw new Error(`decoder: no parameter ${name}`);
-    return t;
   }
 
   /** Bytes of decoding state one sequence holds: K/V caches, linear states, rings and streams. */
@@ -280,19 +171,10 @@ export class Decoder {
   }
 
   private preparePrefill(length: number): Prefill {
-    const { gpu, B, D } = this;
     const old = this.prefillState;
     if (old && old.length === length) return old;
-    if (old) this.destroyPrefill(old);
-    const [n0, n1, n2, n3, n4] = levelLengths(length);
-    const stream = (n: number, label: string) => gpu.tensor([B * n, D], "f32", `prefill ${label}`);
-    this.prefillState = {
-      length,
-      tokens: gpu.tensor([B * length], "i32", "prefill tokens"),
-      embedded: stream(n0, "embedded"),
-      streams: [stream(n0, "enc0"), stream(n1, "enc1"), stream(n2, "bottleneck"), stream(n3, "dec0"), stream(n4, "dec1")],
-      work: this.allocatePrefillWorkspace(B * length),
-    };
+    old?.destroy();
+    this.prefillState = new Prefill(this.gpu, this.network, this.B, length);
     return this.prefillState;
   }
 
@@ -306,32 +188,15 @@ export class Decoder {
     const L = this.prefillLength;
     if (!pf || pf.length !== L || this.next !== L) throw new Error("decoder: prefill() must follow begin()");
     const { B, D } = this;
-    const [e0, e1, bott, d0, d1] = pf.streams;
+    pf.record(r, this.weights, this.levels, this.rope);
     const lengths = levelLengths(L);
-    const w = this.p("skip_weights2");
-    r.label = "embedding";
-    embeddingForward(r, pf.tokens, this.p("embedding.weight"), pf.embedded, B * L, D);
-    rmsnormForward(r, pf.embedded, this.p("norm.weight"), e0, pf.work.rstd, B * L, D);
-    const run = (level: number, x: Tensor) => {
-      for (const block of this.levels[level].blocks) this.prefillBlock(r, block, this.levels[level].capacity, x, lengths[level], pf.work);
+    const last = (level: number, to: Tensor) => {
+      const n = lengths[level];
+      copyRows(r, { from: pf.streams[level], to, copy: { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 }, label: "hourglass" });
     };
-    run(0, e0);
-    r.label = "hourglass";
-    avgPool3Forward(r, e0, e1, B, L, D);
-    run(1, e1);
-    r.label = "hourglass";
-    avgPool3Forward(r, e1, bott, B, L / 3, D);
-    run(2, bott);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, bott, e1, w, 0, d0, B, L / 9, D);
-    run(3, d0);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, d0, e0, w, 1, d1, B, L / 3, D);
-    run(4, d1);
-    const last = (from: Tensor, n: number, to: Tensor) => copyRows(r, from, to, { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 });
-    last(bott, lengths[2], this.bottleneck);
-    last(d0, lengths[3], this.dec0);
-    last(d1, lengths[4], this.dec1);
+    last(2, this.bottleneck);
+    last(3, this.dec0);
+    last(4, this.dec1);
     this.output(r);
     this.emit(r, L - 1);
   }
@@ -339,29 +204,23 @@ export class Decoder {
   /** Records the step at `position` (see schedule.ts), then its emit. */
   step(r: Recorder): void {
     if (!this.canStep) throw new Error(`decoder: no token to decode at position ${this.next}`);
-    const { B, D } = this;
     const { t, coarse, bottleneck } = stepLevels(this.next);
-    const w = this.p("skip_weights2");
+    const w = this.weights;
     const fine = this.fineRing[t % 3];
-    r.label = "embedding";
-    embedAtCursor(r, this.tokens, this.cursor, this.p("embedding.weight"), this.p("norm.weight"), fine, B, this.capacity, D);
+    embedAtCursor(r, { tokens: this.tokens, cursor: this.cursor, table: w.embedding, normWeight: w.norm, out: fine });
     this.stepLevel(r, 0, fine, t);
     if (coarse !== null) {
       const coarseSlot = this.coarseRing[coarse % 3];
-      r.label = "hourglass";
-      mean3(r, this.fineRing[0], this.fineRing[1], this.fineRing[2], coarseSlot, B * D);
+      mean3(r, { a: this.fineRing[0], b: this.fineRing[1], c: this.fineRing[2], out: coarseSlot });
       this.stepLevel(r, 1, coarseSlot, coarse);
       if (bottleneck !== null) {
-        r.label = "hourglass";
-        mean3(r, this.coarseRing[0], this.coarseRing[1], this.coarseRing[2], this.bottleneck, B * D);
+        mean3(r, { a: this.coarseRing[0], b: this.coarseRing[1], c: this.coarseRing[2], out: this.bottleneck });
         this.stepLevel(r, 2, this.bottleneck, bottleneck);
       }
-      r.label = "hourglass";
-      scaleAdd(r, this.bottleneck, coarseSlot, w, 0, this.dec0, B * D);
+      scaleAdd(r, { coarse: this.bottleneck, skip: coarseSlot, weights: w.skipWeights, index: 0, out: this.dec0 });
       this.stepLevel(r, 3, this.dec0, coarse);
     }
-    r.label = "hourglass";
-    scaleAdd(r, this.dec0, fine, w, 1, this.dec1, B * D);
+    scaleAdd(r, { coarse: this.dec0, skip: fine, weights: w.skipWeights, index: 1, out: this.dec1 });
     this.stepLevel(r, 4, this.dec1, t);
     this.output(r);
     this.emit(r, t);
@@ -369,8 +228,7 @@ export class Decoder {
   }
 
   private output(r: Recorder): void {
-    r.label = "output";
-    rowsLinear(r, this.dec1, this.p("output_proj.weight"), this.p("output_proj.bias"), null, this.logits, { rows: this.B, K: this.D, N: this.V });
+    rowsLinear(r, { x: this.dec1, weight: this.weights.outputWeight, bias: this.weights.outputBias, y: this.logits, label: "output" });
   }
 
   /**
@@ -379,101 +237,21 @@ export class Decoder {
    * advance the cursor.
    */
   private emit(r: Recorder, t: number): void {
-    const { B, V, capacity } = this;
     const e = this.emitOptions;
     if (e && t + 1 >= this.given) {
-      r.label = "sampling";
-      if (e.grammar) grammarMask(r, this.tokens, this.cursor, this.mask, B, capacity, e.grammar);
-      sampleAtPosition(r, this.logits, e.grammar ? this.mask : null, this.tokens, this.cursor, B, V, capacity, { ...e.sampling, counter: 0 });
+      if (e.grammar) grammarMask(r, { tokens: this.tokens, cursor: this.cursor, mask: this.mask, strictOrder: e.grammar.strictOrder, label: "sampling" });
+      sampleAtPosition(r, {
+        logits: this.logits, mask: e.grammar ? this.mask : undefined, tokens: this.tokens, position: this.cursor,
+        options: { ...e.sampling, counter: 0 },
+      });
     }
-    advanceCursor(r, this.tokens, this.cursor, this.ended, B, capacity);
+    advanceCursor(r, { tokens: this.tokens, cursor: this.cursor, ended: this.ended });
   }
 
   /** Runs a level's blocks in place on its stream x [B, D] at the level's position `position`. */
   private stepLevel(r: Recorder, level: number, x: Tensor, position: number): void {
     const { capacity, blocks } = this.levels[level];
-    for (const block of blocks) this.stepBlock(r, block, capacity, x, position);
-  }
-
-  /**
-   * One block on one position per sequence, against its cache: five dispatches, the norms, RoPE,
-   * the cache append, the gate and the residual adds fused into the projections (rows-gemv.ts).
-   */
-  private stepBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, position: number): void {
-    const { B, D } = this;
-    const { heads: H, hidden } = this.network;
-    const w = this.work;
-    const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
-    const qkv = (k: Tensor, v: Tensor, kvStride: number, kvOffset: number) => {
-      r.label = "qkv";
-      rowsQkvRope(r, x, p("norm1.weight"), p("attn.q_proj.weight"), p("attn.k_proj.weight"), p("attn.v_proj.weight"), w.q, k, v, {
-        rows: B, D, heads: H, position, kvStride, kvOffset,
-      });
-    };
-    let outNorm: Tensor | null = null;
-    if (block.keys && block.values) {
-      qkv(block.keys, block.values, capacity * D, position * D);
-      r.label = "attention";
-      attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: position + 1, capacity });
-    } else {
-      qkv(w.k, w.v, D, 0);
-      r.label = "linear attention";
-      linearAttentionStep(r, w.q, w.k, w.v, block.state!, w.att, B, H);
-      outNorm = p("attn.rms_norm.weight");
-    }
-    r.label = "out proj";
-    rowsLinear(r, w.att, p("attn.out_proj.weight"), null, outNorm, x, { rows: B, K: D, N: D, accumulate: true });
-    r.label = "feed-forward";
-    rowsSwigluUp(r, x, p("norm2.weight"), p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"),
-      p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.g, { rows: B, K: D, hidden });
-    rowsLinear(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), null, x, { rows: B, K: hidden, N: D, accumulate: true });
-  }
-
-  /** x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)) over positions 0..n−1 of every sequence, filling the block's cache. */
-  private prefillBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, n: number, w: PrefillWorkspace): void {
-    const { B, D } = this;
-    const H = this.network.heads;
-    const hidden = this.network.hidden;
-    const rows = B * n;
-    const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
-    r.label = "rmsnorm";
-    rmsnormForward(r, x, p("norm1.weight"), w.h, w.rstd, rows, D);
-    r.label = "matmul";
-    linearForward(r, w.h, p("attn.v_proj.weight"), undefined, w.v, rows, D, D);
-    for (const [proj, rotated] of [["q", w.q], ["k", w.k]] as const) {
-      r.label = "matmul";
-      linearForward(r, w.h, p(`attn.${proj}_proj.weight`), undefined, w.raw, rows, D, D);
-      r.label = "rope";
-      ropeForward(r, w.raw, rotated, B, n, H, this.rope, 0);
-    }
-    let attended: Tensor;
-    if (block.keys && block.values) {
-      r.label = "kv cache";
-      const append = { B, rows: n, W: D, srcStride: n * D, srcRow: 0, dstStride: capacity * D, dstRow: 0 };
-      copyRows(r, w.k, block.keys, append);
-      copyRows(r, w.v, block.values, append);
-      r.label = "attention";
-      attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, { B, H, Lq: n, Lk: n, qOffset: 0, kvCapacity: capacity });
-      attended = w.att;
-    } else {
-      r.label = "linear attention";
-      linearAttentionForward(r, w.q, w.k, w.v, w.att, w.linear, { B, L: n, H });
-      r.copy(w.linear.final, block.state!);
-      r.label = "rmsnorm";
-      rmsnormForward(r, w.att, p("attn.rms_norm.weight"), w.attNorm, w.rstd, rows, D);
-      attended = w.attNorm;
-    }
-    r.label = "matmul";
-    linearForward(r, attended, p("attn.out_proj.weight"), undefined, x, rows, D, D, true);
-    r.label = "rmsnorm";
-    rmsnormForward(r, x, p("norm2.weight"), w.h, w.rstd, rows, D);
-    r.label = "matmul";
-    linearForward(r, w.h, p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"), w.p1, rows, D, hidden);
-    linearForward(r, w.h, p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.p2, rows, D, hidden);
-    r.label = "swiglu";
-    swigluForward(r, w.p1, w.p2, w.g, rows * hidden);
-    r.label = "matmul";
-    linearForward(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), x, rows, hidden, D, true);
+    for (const block of blocks) stepBlock(r, block, x, position, capacity, this.work, this.network.heads);
   }
 
   /** Frees every tensor the decoder allocated (not the weights). */
@@ -484,7 +262,7 @@ export class Decoder {
     }
     const w = this.work;
     for (const t of [w.q, w.k, w.v, w.att, w.g]) gpu.destroy(t);
-    if (this.prefillState) this.destroyPrefill(this.prefillState);
+    this.prefillState?.destroy();
     this.prefillState = null;
     for (const t of [this.tokens, this.logits, this.cursor, this.ended, this.mask, ...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0, this.dec1]) {
       gpu.destroy(t);

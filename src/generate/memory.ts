@@ -4,11 +4,11 @@
  * its full-attention blocks, each at its level's length (L, L/3 or L/9), the linear blocks'
  * 32×32 states, and the rings and streams between levels.
  */
-import type { ModelConfig } from "../cpu/model.ts";
+import type { Network } from "../model/config.ts";
 import type { Decoder } from "./decoder.ts";
 
 /** K and V of every block over all `capacity` positions (f32): a plain transformer of the same width and depth. */
-export function plainTransformerCacheBytes(network: ModelConfig, capacity: number): number {
+export function plainTransformerCacheBytes(network: Network, capacity: number): number {
   const blocks = network.blocksPerLevel.reduce((a, b) => a + b, 0);
   return blocks * 2 * capacity * network.dim * 4;
 }
@@ -28,7 +28,7 @@ export function cacheMemory(decoder: Decoder): CacheMemory {
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 2 : 1)} MiB`;
 
-export function formatCacheMemory(m: CacheMemory, network: ModelConfig, capacity: number): string {
+export function formatCacheMemory(m: CacheMemory, network: Network, capacity: number): string {
   const blocks = network.blocksPerLevel.reduce((a, b) => a + b, 0);
   return `cache per sequence: ${mib(m.bytes)}; a plain ${blocks}-block transformer (width ${network.dim}) at ${capacity} tokens: ${mib(m.plainBytes)}; ratio ${m.ratio.toFixed(3)} (1/${(1 / m.ratio).toFixed(1)})`;
 }

@@ -8,7 +8,6 @@ import { DEFAULT_EVAL_POINTS, checkMeshFolder, evaluateFolders } from "../eval/e
 import { formatEvalTable } from "../eval/table.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { faceCount } from "../mesh/mesh.ts";
-import { networkOf } from "../model/config.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { generateBatch } from "./batch.ts";
@@ -53,7 +52,7 @@ export async function generateMeshes(o: GenerateOptions, log: (line: string) => 
   if (o.evalAgainst !== undefined) checkMeshFolder("eval-against", o.evalAgainst);
   const gpu = Gpu.get();
   const weights = await loadWeights(gpu, o.checkpoint);
-  const network = networkOf(weights.config);
+  const network = weights.config;
   if (o.maxFaces !== undefined && o.maxFaces > weights.config.maxFaces) {
     for (const t of weights.params.values()) gpu.destroy(t);
     throw new Error(`--max-faces ${o.maxFaces}: ${weights.file} was trained on sequences of at most ${weights.config.maxFaces} faces (its config's maxFaces); ask for ${weights.config.maxFaces} or fewer`);

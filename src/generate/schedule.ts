@@ -2,7 +2,7 @@
  * The level schedule of cached decoding (SPEC §4): which hourglass levels a decoding step at fine
  * position t runs, and at which position of each level's own sequence.
  *
- * Derived from the full forward (src/cpu/model.ts), with e0 = enc0's outputs at fine positions,
+ * Derived from the full forward (src/model/hourglass.ts), with e0 = enc0's outputs at fine positions,
  * e1 = enc1's at coarse positions j, b = the bottleneck's at positions m, d0 = dec0's:
  *   enc1 input  c1[j] = mean(e0[3j], e0[3j+1], e0[3j+2])          → ready at t = 3j + 2
  *   bottleneck  c2[m] = mean(e1[3m], e1[3m+1], e1[3m+2])          → ready at j = 3m + 2, t = 9m + 8
@@ -37,10 +37,4 @@ export function stepLevels(t: number): StepLevels {
   const coarse = t % 3 === 2 ? (t - 2) / 3 : null;
   const bottleneck = coarse !== null && coarse % 3 === 2 ? (coarse - 2) / 3 : null;
   return { t, coarse, bottleneck };
-}
-
-/** Positions each level has seen after the fine positions 0..n−1: [enc0, enc1, bottleneck, dec0, dec1]. */
-export function levelLengths(n: number): [number, number, number, number, number] {
-  const coarse = Math.floor(n / 3);
-  return [n, coarse, Math.floor(n / 9), coarse, n];
 }

@@ -1,16 +1,20 @@
 /**
- * A WGSL compute kernel: source text (imported from wgsl/*.wgsl), specialised by constants
- * appended at the end of the module (WGSL allows use before declaration at module scope, so
- * error line numbers still match the file), and its bindings read from the source.
+ * A WGSL compute kernel: a file of wgsl/ (wgsl-files.ts) with its includes expanded, specialised
+ * by constants appended at the end of the module (WGSL allows use before declaration at module
+ * scope), and its bindings read from the source. A line `//#include "name.wgsl"` is replaced by
+ * that file (once per module); `SourceMap.locate` turns a line of the expanded module back into
+ * the file and line it came from, so compile errors name the right one.
  */
-import type { BindingType } from "../../ffi/webgpu.ts";
+import type { SourceLocation } from "../../ffi/webgpu.ts";
+import { WGSL_FILES } from "./wgsl-files.ts";
 
 export type ConstValue = number | boolean | { u32: number } | { i32: number } | { f32: number };
 
 export interface KernelSource {
-  /** The file name, for error messages (e.g. "matmul.wgsl"). */
+  /** The file name: its source in wgsl/, and the name errors give (e.g. "matmul.wgsl"). */
   file: string;
-  code: string;
+  /** The source, when it is not a file of wgsl/ (tests). */
+  code?: string;
 }
 
 export interface KernelSpec extends KernelSource {
@@ -30,31 +34,52 @@ function wgslConst(name: string, v: ConstValue): string {
   return `const ${name}: f32 = ${Number.isInteger(v.f32) ? v.f32.toFixed(1) : v.f32};`;
 }
 
-export function specialise(spec: KernelSpec): string {
+/** The expanded module and where each of its lines came from. */
+export interface SourceMap {
+  code: string;
+  locate(line: number): SourceLocation;
+}
+
+const INCLUDE = /^\s*\/\/#include\s+"([^"]+)"\s*$/;
+
+/**
+ * `file`'s source (or `code`) with its includes expanded, recursively and each file once;
+ * `files` resolves included names (default: wgsl/).
+ */
+export function loadWgsl(file: string, code?: string, files: Readonly<Record<string, string>> = WGSL_FILES): SourceMap {
+  const lines: string[] = [];
+  const origins: SourceLocation[] = [];
+  const seen = new Set<string>();
+  const expand = (name: string, text: string, from: string) => {
+    seen.add(name);
+    text.split("\n").forEach((line, i) => {
+      const inc = INCLUDE.exec(line);
+      if (!inc) {
+        lines.push(line);
+        origins.push({ file: name, line: i + 1, text: line });
+        return;
+      }
+      const included = files[inc[1]];
+      if (included === undefined) throw new Error(`${name}:${i + 1}: #include "${inc[1]}": no such file in wgsl/ (included from ${from})`);
+      if (!seen.has(inc[1])) expand(inc[1], included, `${name}:${i + 1}`);
+    });
+  };
+  const text = code ?? files[file];
+  if (text === undefined) throw new Error(`${file}: no such file in wgsl/`);
+  expand(file, text, file);
+  return {
+    code: lines.join("\n"),
+    locate: (line) => origins[line - 1] ?? { file: `${file} (specialisation)`, line: line - origins.length, text: "" },
+  };
+}
+
+/** The module to compile: the loaded source with the spec's constants appended. */
+export function specialise(spec: KernelSpec): SourceMap {
+  const source = loadWgsl(spec.file, spec.code);
   const consts = Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v));
-  return consts.length ? `${spec.code}\n// specialisation\n${consts.join("\n")}\n` : spec.code;
+  return consts.length ? { ...source, code: `${source.code}\n// specialisation\n${consts.join("\n")}\n` } : source;
 }
 
 export function cacheKey(spec: KernelSpec): string {
   return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}`;
-}
-
-/**
- * The bindings of group 0, in binding order, from the declarations in the source.
- * Bindings must be numbered 0..n-1 without gaps.
- */
-export function parseBindings(file: string, code: string): BindingType[] {
-  const found = new Map<number, BindingType>();
-  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(storage|uniform)\s*(?:,\s*(read|read_write))?\s*>/g;
-  for (const m of code.matchAll(re)) {
-    const type: BindingType = m[2] === "uniform" ? "uniform" : m[3] === "read_write" ? "storage" : "read-only-storage";
-    found.set(Number(m[1]), type);
-  }
-  const bindings: BindingType[] = [];
-  for (let i = 0; i < found.size; i++) {
-    const t = found.get(i);
-    if (!t) throw new Error(`${file}: bindings must be numbered 0..${found.size - 1} in group 0; binding ${i} is missing`);
-    bindings.push(t);
-  }
-  return bindings;
 }

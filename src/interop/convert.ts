@@ -10,9 +10,9 @@
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { blockSpecs, paramSpecs } from "../cpu/model.ts";
-import { HEAD_DIM, type IFlameConfig, ModelConfigSchema, networkOf, PRESETS } from "../model/config.ts";
 import { modelFile } from "../checkpoint/checkpoint.ts";
+import { HEAD_DIM, type IFlameConfig, ModelConfigSchema, PRESETS } from "../model/config.ts";
+import { blockSpecs, paramSpecs } from "../model/params.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { archiveNameFor, checkStateDict, encodeTorchCheckpoint, modelStateDict, TorchArchive, type TorchWriteOptions } from "./torch.ts";
@@ -45,7 +45,7 @@ export function inferConfig(shapes: Map<string, number[]>, options: InferOptions
   const candidate = {
     name: options.name ?? (basename(file).replace(/\.[^.]*$/, "") || "converted"),
     dim, heads: options.heads ?? dim / HEAD_DIM, blocksPerLevel, vocab,
-    fullPeriod: inferFullPeriod(shapes, blocksPerLevel, dim, file),
+    fullPeriod: inferFullPeriod(shapes, blocksPerLevel, file),
     maxFaces: options.maxFaces ?? PRESETS.shapenet.maxFaces,
     recompute: [],
   };
@@ -62,9 +62,8 @@ const issuesOf = (error: z.ZodError) => error.issues.map((i) => `${i.path.join("
  * Whole blocks missing (a gap in the numbering, an uneven bottleneck split) are reported first,
  * since a missing block would otherwise read as a full-attention one.
  */
-function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: IFlameConfig["blocksPerLevel"], dim: number, file: string): number {
-  const names = { dim, heads: 1, blocksPerLevel, fullPeriod: 1, vocab: 0, hidden: 0 }; // only the block names are used
-  const blocks = blockSpecs(names).flat();
+function inferFullPeriod(shapes: Map<string, number[]>, blocksPerLevel: IFlameConfig["blocksPerLevel"], file: string): number {
+  const blocks = blockSpecs({ blocksPerLevel, fullPeriod: 1 }).flat(); // only the block names are used
   const keys = [...shapes.keys()];
   const absent = blocks.filter((b) => !keys.some((k) => k.startsWith(`${b.prefix}.`))).map((b) => b.prefix);
   if (absent.length) throw new Error(`${file}: no weights for block${absent.length > 1 ? "s" : ""} ${absent.join(", ")} (blocks per level [${blocksPerLevel}], the bottleneck split evenly)`);
@@ -82,7 +81,7 @@ export function loadTorchModel(path: string, options: InferOptions = {}): { conf
   try {
     const tensors = modelStateDict(archive.root, path);
     const config = inferConfig(new Map([...tensors].map(([name, t]) => [name, t.shape])), options, path);
-    const params = new Map(paramSpecs(networkOf(config)).map((s) => {
+    const params = new Map(paramSpecs(config).map((s) => {
       const t = tensors.get(s.name)!;
       if (!t.floating) throw new Error(`${path}: parameter ${s.name} has dtype ${t.dtype}, not floating point`);
       return [s.name, { shape: s.shape, data: t.toFloat32() }];
@@ -117,7 +116,7 @@ export async function exportTorchCheckpoint(ckptDir: string, outPth: string, opt
   if (!parsed.success) throw new Error(`${file}: metadata config: ${issuesOf(parsed.error)}`);
   const config = parsed.data;
   checkStateDict(new Map(Object.entries(tensors).map(([name, t]) => [name, t.shape])), config, file);
-  const ordered = paramSpecs(networkOf(config)).map((s): [string, { shape: number[]; data: Float32Array }] => {
+  const ordered = paramSpecs(config).map((s): [string, { shape: number[]; data: Float32Array }] => {
     const t = tensors[s.name];
     if (!(t.data instanceof Float32Array)) throw new Error(`${file}: ${s.name} is not floating point`);
     return [s.name, { shape: t.shape, data: t.data }];

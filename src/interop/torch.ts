@@ -17,8 +17,8 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { type PickleGlobal, PyGlobal, readPickle } from "../data/pickle.ts";
-import { paramSpecs } from "../cpu/model.ts";
-import { type IFlameConfig, networkOf } from "../model/config.ts";
+import type { IFlameConfig } from "../model/config.ts";
+import { paramSpecs } from "../model/params.ts";
 import { PyCall, PyGlobalRef, PyPersistentId, type PyValue, PyFloat, writePickle } from "./pickle-writer.ts";
 import { oneLine } from "../util/text.ts";
 import { halfToFloat } from "./safetensors.ts";
@@ -296,7 +296,7 @@ export function stripPrefixes<T>(dict: Map<string, T>, file: string): Map<string
 
 /** Throws, naming the file, unless `shapes` has exactly the config's parameters with their shapes. */
 export function checkStateDict(shapes: Map<string, number[]>, config: IFlameConfig, file: string): void {
-  const specs = paramSpecs(networkOf(config));
+  const specs = paramSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
   const missing = specs.filter((s) => !shapes.has(s.name)).map((s) => s.name);
   const extra = [...shapes.keys()].filter((name) => !expected.has(name));

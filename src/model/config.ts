@@ -1,13 +1,15 @@
 /**
- * Model configurations as plain data, validated with zod at the edge (a JSON file or a preset).
- * The network itself is described by src/cpu/model.ts's ModelConfig; this adds the sequence
- * limits and the memory switch the GPU model needs.
+ * Model configurations as plain data, validated with zod at the edge (a JSON file or a preset,
+ * a checkpoint's metadata). One config type: the network's shape (dim, heads, blocks per level,
+ * which blocks are full attention, vocabulary) plus the sequence limit and the memory switch the
+ * GPU model reads.
  */
 import { existsSync, statSync } from "node:fs";
 import { z } from "zod";
-import { hiddenDim, type ModelConfig } from "../cpu/model.ts";
+import { TOKENS } from "../tokenizer/tokens.ts";
 import { oneLine } from "../util/text.ts";
 
+/** Head dim of every attention kernel (the reference's ShapeNet model: 512 / 16). */
 export const HEAD_DIM = 32;
 
 export const ModelConfigSchema = z
@@ -18,7 +20,7 @@ export const ModelConfigSchema = z
     /** Blocks in enc0, enc1, the bottleneck (split evenly into bottlenecke/bottleneckd), dec0, dec1. */
     blocksPerLevel: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
     fullPeriod: z.number().int().positive(),
-    vocab: z.literal(132),
+    vocab: z.literal(TOKENS.vocab),
     /** Faces a training sequence may hold; sequences are (maxFaces + 2) rows of 9 tokens. */
     maxFaces: z.number().int().positive(),
     /** Recompute activations in backward for these levels (0..4) instead of keeping them. */
@@ -35,6 +37,15 @@ export const ModelConfigSchema = z
   });
 
 export type IFlameConfig = z.infer<typeof ModelConfigSchema>;
+
+/**
+ * The fields of a IFlameConfig the network's arithmetic reads (the CPU reference takes any head
+ * dim, so its tests build these by hand; the schema pins head dim 32 for the kernels).
+ */
+export type Network = Pick<IFlameConfig, "dim" | "heads" | "blocksPerLevel" | "fullPeriod" | "vocab">;
+
+/** Feed-forward width: int(8/3 · dim), as the reference (1365 at dim 512). */
+export const hiddenDim = (network: Pick<Network, "dim">): number => Math.floor((8 / 3) * network.dim);
 
 export const PRESETS = {
   /** The reference's ShapeNet model: 24 blocks, 512 wide, 767 faces (769 rows, 6921 tokens). */
@@ -74,10 +85,5 @@ export async function loadModelConfig(nameOrPath: string): Promise<IFlameConfig>
   return parsed.data;
 }
 
-/** The network description shared with the CPU reference. */
-export function networkOf(c: IFlameConfig): ModelConfig {
-  return { dim: c.dim, heads: c.heads, blocksPerLevel: c.blocksPerLevel, fullPeriod: c.fullPeriod, vocab: c.vocab, hidden: hiddenDim(c.dim) };
-}
-
 /** Tokens in a full training sequence: (maxFaces + 2) rows of 9. */
-export const sequenceLength = (c: IFlameConfig): number => 9 * (c.maxFaces + 2);
+export const sequenceLength = (c: Pick<IFlameConfig, "maxFaces">): number => TOKENS.perFace * (c.maxFaces + 2);

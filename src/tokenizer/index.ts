@@ -8,8 +8,9 @@ import { readFileSync } from "node:fs";
 // `bun scripts/build-wasm.ts`; until then this import fails with "Cannot find module".
 import tokenizerWasmPath from "../../build/tokenizer.wasm" with { type: "file" };
 import { type Mesh, faceCount, triangleMesh, vertexCount } from "../mesh/mesh.ts";
+import { TOKENS } from "./tokens.ts";
 
-export const TOKENS = { levels: 129, pad: 129, start: 130, end: 131, vocab: 132, perFace: 9 } as const;
+export { TOKENS } from "./tokens.ts";
 
 export interface TokenizeOptions {
   /** Training augmentation (SPEC §1 step 2), reproducible from an integer seed; none when absent. */

@@ -1,14 +1,14 @@
 /**
  * The reference optimizer over a model's parameters: Muon for the 2-D weights its rule selects
- * (src/cpu/optim.ts usesMuon), the AdamW backup for everything else, gradient clipping at 1.0 —
+ * (recipe.ts usesMuon), the AdamW backup for everything else, gradient clipping at 1.0 —
  * all on the GPU, driven by one small step tensor (see src/kernels/optim.ts).
  */
-import { usesMuon, WEIGHT_DECAY } from "../cpu/optim.ts";
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import {
   adamwStep, createGradNormPartials, createOptimStep, gradNorm, MuonScratch, muonStep, readGradNorm, writeOptimStep, type MuonMatrix,
 } from "../kernels/optim.ts";
+import { usesMuon, WEIGHT_DECAY } from "./recipe.ts";
 
 export type OptimizerKind = "muon" | "adamw";
 
@@ -59,10 +59,10 @@ export class Optimizer {
 
   /** Records clipping and every update. A step with non-finite gradients changes nothing. */
   record(r: Recorder): void {
-    r.label = "optimizer";
-    gradNorm(r, this.gradList, this.partials, this.step);
-    for (const p of this.adamw) adamwStep(r, p.param, p.grad, p.m, p.v, this.step);
-    for (const group of this.muon.values()) muonStep(r, group.matrices, group.scratch, this.step);
+    const label = "optimizer";
+    gradNorm(r, { grads: this.gradList, partials: this.partials, step: this.step, label });
+    for (const p of this.adamw) adamwStep(r, { param: p.param, grad: p.grad, m: p.m, v: p.v, step: this.step, label });
+    for (const group of this.muon.values()) muonStep(r, { matrices: group.matrices, scratch: group.scratch, step: this.step, label });
   }
 
   /** The gradient norm of the last recorded step (waits for the GPU). */

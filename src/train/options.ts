@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { parseFlags } from "../cli/flags.ts";
+import { LR } from "./recipe.ts";
 
 export const TrainOptionsSchema = z
   .object({
@@ -13,7 +14,7 @@ export const TrainOptionsSchema = z
     out: z.string().optional().describe("run folder (default runs/<config>-<time>)"),
     resume: z.boolean().default(false).describe("continue from the run folder's latest checkpoint"),
     batch: z.coerce.number().int().positive().default(4).describe("sequences per micro-batch"),
-    lr: z.coerce.number().positive().default(1e-3).describe("peak learning rate"),
+    lr: z.coerce.number().positive().default(LR).describe("peak learning rate"),
     epochs: z.coerce.number().int().positive().optional().describe("epochs to train (default 10, unless --steps)"),
     steps: z.coerce.number().int().positive().optional().describe("optimizer steps to train"),
     accum: z.coerce.number().int().positive().default(1).describe("micro-batches per optimizer step"),

@@ -7,10 +7,10 @@
  */
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { learningRate } from "../cpu/optim.ts";
 import { GradientReducer } from "../distributed/gradients.ts";
 import { bcastJson, bcastTensors } from "../distributed/state.ts";
 import { openWorld, SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import { learningRate } from "./recipe.ts";
 import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
