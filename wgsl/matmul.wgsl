@@ -12,6 +12,8 @@
 //
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); BM, BN (tile, multiples of 8), BK (k
 // step, a multiple of 8). Each thread owns an 8×8 block of C: (BM/8)·(BN/8) threads.
+// Types: A_T, B_T, C_T, the element types of a, b and c (f32 or f16). Products always sum in
+// f32 (f16 inputs are widened as they enter the tiles); bias is f32.
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -21,10 +23,10 @@ struct Params {
   row: u32,       // reduce_splits: threads per row of its folded 1-D grid
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<A_T>;
+@group(0) @binding(1) var<storage, read> b: array<B_T>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<C_T>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 const THREADS_M = BM / 8u;
@@ -53,12 +55,12 @@ fn b_tile_pos(e: u32) -> vec2u {
 
 fn load_a(base: u32, m: u32, k: u32, k_end: u32) -> f32 {
   let at = select(m * p.K + k, k * p.M + m, TRANS_A);
-  return select(0.0, a[base + at], m < p.M && k < k_end);
+  return select(0.0, f32(a[base + at]), m < p.M && k < k_end);
 }
 
 fn load_b(base: u32, n: u32, k: u32, k_end: u32) -> f32 {
   let at = select(k * p.N + n, n * p.K + k, TRANS_B);
-  return select(0.0, b[base + at], n < p.N && k < k_end);
+  return select(0.0, f32(b[base + at]), n < p.N && k < k_end);
 }
 
 @compute @workgroup_size(THREADS)
@@ -100,11 +102,11 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
     if (interior && k0 + BK <= k_end) {
       for (var i = 0u; i < A_LOADS; i++) {
         let q = a_tile_pos(i * THREADS + t);
-        a_tile[q.y][q.x / 4u][q.x % 4u] = a[a_at[i] + tile * BK * a_k];
+        a_tile[q.y][q.x / 4u][q.x % 4u] = f32(a[a_at[i] + tile * BK * a_k]);
       }
       for (var i = 0u; i < B_LOADS; i++) {
         let q = b_tile_pos(i * THREADS + t);
-        b_tile[q.y][q.x / 4u][q.x % 4u] = b[b_at[i] + tile * BK * b_k];
+        b_tile[q.y][q.x / 4u][q.x % 4u] = f32(b[b_at[i] + tile * BK * b_k]);
       }
     } else {
       for (var i = 0u; i < A_LOADS; i++) {
@@ -161,23 +163,23 @@ fn store4(base_c: u32, m: u32, n: u32, v: vec4f) {
     let at = base_c + m * p.N + n + e;
     var out = v[e];
     if (BIAS) { out += bias[n + e]; }
-    if (ACCUMULATE) { out += c[at]; }
-    c[at] = out;
+    if (ACCUMULATE) { out += f32(c[at]); }
+    c[at] = C_T(out);
   }
 }
 
 // Second stage of split-K: C[i] = Σ_split partial[split][i] (+ bias) (+ C), over M·N elements,
-// partials read through binding `a` ([splits, M·N]). Grid: 1-D, folded as grid1d.
+// partials read through binding `a` ([splits, M·N], A_T = f32). Grid: 1-D, folded as grid1d.
 @compute @workgroup_size(256)
 fn reduce_splits(@builtin(global_invocation_id) g: vec3u) {
   let i = g.x + g.y * p.row;
   let size = p.M * p.N;
   if (i >= size) { return; }
   var sum = 0.0;
-  for (var s = 0u; s < p.splits; s++) { sum += a[s * size + i]; }
+  for (var s = 0u; s < p.splits; s++) { sum += f32(a[s * size + i]); }
   if (BIAS) { sum += bias[i % p.N]; }
-  if (ACCUMULATE) { sum += c[i]; }
-  c[i] = sum;
+  if (ACCUMULATE) { sum += f32(c[i]); }
+  c[i] = C_T(sum);
 }
 
 // Column sums of `a` [M, N] (the bias gradient Σ_rows dy), first stage: c[chunk·N + col] = Σ a
@@ -196,14 +198,14 @@ fn colsum_partials(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     var r = wid.y * p.k_chunk + lane;
     // Four rows per step keep four loads in flight per thread.
     for (; r + 12u < end; r += 16u) {
-      sum += vec4f(a[r * p.N + col], a[(r + 4u) * p.N + col], a[(r + 8u) * p.N + col], a[(r + 12u) * p.N + col]);
+      sum += vec4f(f32(a[r * p.N + col]), f32(a[(r + 4u) * p.N + col]), f32(a[(r + 8u) * p.N + col]), f32(a[(r + 12u) * p.N + col]));
     }
-    for (; r < end; r += 4u) { sum.x += a[r * p.N + col]; }
+    for (; r < end; r += 4u) { sum.x += f32(a[r * p.N + col]); }
   }
   colsum_lane[t] = (sum.x + sum.y) + (sum.z + sum.w);
   workgroupBarrier();
   if (lane == 0u && col < p.N) {
     let s = (colsum_lane[t] + colsum_lane[t + 64u]) + (colsum_lane[t + 128u] + colsum_lane[t + 192u]);
-    c[wid.y * p.N + col] = s;
+    c[wid.y * p.N + col] = C_T(s);
   }
 }

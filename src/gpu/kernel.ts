@@ -1,7 +1,8 @@
 /**
- * A WGSL compute kernel: source text (imported from wgsl/*.wgsl), specialised by constants
- * appended at the end of the module (WGSL allows use before declaration at module scope, so
- * error line numbers still match the file), and its bindings read from the source.
+ * A WGSL compute kernel: source text (imported from wgsl/*.wgsl), specialised by constants and
+ * type aliases appended at the end of the module (WGSL allows use before declaration at module
+ * scope, so error line numbers still match the file), and its bindings read from the source.
+ * A kernel given an f16 type gets `enable f16;` put in front of its first line.
  */
 import type { BindingType } from "../../ffi/webgpu.ts";
 
@@ -13,10 +14,15 @@ export interface KernelSource {
   code: string;
 }
 
+/** Element types a kernel may be specialised to (`alias NAME = type;`). */
+export type ScalarType = "f32" | "f16" | "i32" | "u32";
+
 export interface KernelSpec extends KernelSource {
   entry?: string;
   /** Module-scope constants the source uses but does not declare. */
   constants?: Record<string, ConstValue>;
+  /** Type aliases the source uses but does not declare (e.g. storage element types). */
+  types?: Record<string, ScalarType>;
 }
 
 function wgslConst(name: string, v: ConstValue): string {
@@ -31,12 +37,16 @@ function wgslConst(name: string, v: ConstValue): string {
 }
 
 export function specialise(spec: KernelSpec): string {
-  const consts = Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v));
-  return consts.length ? `${spec.code}\n// specialisation\n${consts.join("\n")}\n` : spec.code;
+  const types = Object.entries(spec.types ?? {});
+  const lines = [...Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v)), ...types.map(([k, t]) => `alias ${k} = ${t};`)];
+  // Directives must precede every declaration; on the first line they keep line numbers.
+  const needsF16 = types.some(([, t]) => t === "f16") && !/^\s*enable[^;]*\bf16\b/m.test(spec.code);
+  const code = needsF16 ? `enable f16; ${spec.code}` : spec.code;
+  return lines.length ? `${code}\n// specialisation\n${lines.join("\n")}\n` : code;
 }
 
 export function cacheKey(spec: KernelSpec): string {
-  return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}`;
+  return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}#${JSON.stringify(spec.types ?? {})}`;
 }
 
 /**

@@ -1,0 +1,143 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { gemmHalf, roundHalf } from "../src/cpu/half.ts";
+import { gemm } from "../src/cpu/matmul.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import type { DType, Tensor } from "../src/gpu/tensor.ts";
+import { columnSums, matmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { maxRelDiff, rand } from "./helpers.ts";
+
+/**
+ * f16 operands, f32 sums: the CPU reference rounds the same inputs to f16 and sums in f64, so an
+ * f32 output differs only by f32 summation (~1e-6 of the largest |entry| for K ≤ 600). An f16
+ * output is rounded once more: within one f16 ulp of its value, ≤ 2^-10 of the largest |entry|.
+ */
+const F32_OUT_TOL = 1e-4;
+const F16_OUT_TOL = 2 ** -10;
+
+// Lavapipe compiles each specialisation in seconds (tens of seconds for large tiles on a busy
+// machine), so most cases share the smallest tile and a few flag combinations.
+setDefaultTimeout(60_000);
+const SMALL = TILES[TILES.length - 1];
+const smallPlan = (K: number): MatmulPlan => ({ tile: SMALL, splits: 1, kChunk: Math.max(SMALL.BK, Math.ceil(K / SMALL.BK) * SMALL.BK) });
+
+const gpu = Gpu.get();
+const hasF16 = gpu.features.has("shader-f16");
+if (!hasF16) console.log(`kernels-matmul-f16: skipped, the adapter has no shader-f16 (${gpu.describe()})`);
+
+/** Uploads each array as the given dtype (f16 arrays are rounded on the way). */
+function withTensors<T>(arrays: Record<string, [Float32Array, DType]>, fn: (t: Record<string, Tensor>) => T): T {
+  const t: Record<string, Tensor> = {};
+  for (const [name, [data, dtype]] of Object.entries(arrays)) t[name] = gpu.upload(dtype === "f16" ? Float16Array.from(data) : data, [data.length], name);
+  try {
+    return fn(t);
+  } finally {
+    for (const v of Object.values(t)) gpu.destroy(v);
+  }
+}
+
+interface Case extends MatmulOptions {
+  withBias?: boolean;
+  out?: "f32" | "f16";
+}
+
+/** f16 A and B through the GPU and the CPU reference, with a prior C for `accumulate`. */
+function check(M: number, N: number, K: number, opts: Case = {}, plan = smallPlan(K)): void {
+  const { withBias = false, out = "f32", batch = 1, ...rest } = opts;
+  const seed = M * 7 + N * 13 + K * 31;
+  const A = rand(batch * M * K, seed), B = rand(batch * K * N, seed + 1);
+  const C = rand(batch * M * N, seed + 2), bias = rand(N, seed + 3);
+  const prior = out === "f16" ? roundHalf(C) : Float32Array.from(C);
+  const want = gemmHalf(A, B, M, K, N, { ...rest, batch, bias: withBias ? bias : null, out: prior, outHalf: out === "f16" });
+  const got = withTensors({ A: [A, "f16"], B: [B, "f16"], C: [C, out], bias: [bias, "f32"] }, (t) => {
+    gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { ...rest, batch, bias: withBias ? t.bias : undefined }, plan));
+    return gpu.read(t.C);
+  });
+  expect(maxRelDiff(got, want)).toBeLessThan(out === "f16" ? F16_OUT_TOL : F32_OUT_TOL);
+}
+
+describe.skipIf(!hasF16)("matmul with f16 operands", () => {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      const out = transA ? "f16" : "f32";
+      test(`${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"}, 17×33×65 and batched 66×40×44, ${out} C`, () => {
+        check(17, 33, 65, { transA, transB, out });
+        check(66, 40, 44, { transA, transB, out, batch: 2 });
+      });
+    }
+  }
+
+  test("odd shapes: 1×1×1, a single row, K not a multiple of 4, K = 600", () => {
+    check(1, 1, 1);
+    check(1, 300, 129);
+    check(45, 3, 7);
+    check(40, 50, 600);
+  });
+
+  test("bias and accumulate (C += A·Bᵀ + bias), into f32 and into f16", () => {
+    check(37, 29, 50, { transB: true, withBias: true, accumulate: true });
+    check(37, 29, 50, { transB: true, withBias: true, accumulate: true, out: "f16" });
+  });
+
+  test("a 64×64 tile on a shape that is no multiple of it (edge tiles next to interior ones)", () => {
+    check(130, 70, 100, { transA: true, out: "f16" }, { tile: TILES[3], splits: 1, kChunk: 104 });
+  });
+
+  test("split-K: f32 partials, then f32 or f16 C with bias and accumulate", () => {
+    const tile = SMALL;
+    check(40, 24, 500, { transB: true, withBias: true, accumulate: true }, { tile, splits: 4, kChunk: 128 });
+    check(40, 24, 500, { transB: true, withBias: true, accumulate: true, out: "f16" }, { tile, splits: 4, kChunk: 128 });
+  });
+
+  test("mixed operands: f32 A (a gradient) times f16 B (an activation), f32 C", () => {
+    const [M, N, K] = [24, 20, 70];
+    const A = rand(K * M, 5), B = rand(K * N, 6);
+    const want = gemm(A, roundHalf(B), M, K, N, { transA: true });
+    const got = withTensors({ A: [A, "f32"], B: [B, "f16"], C: [new Float32Array(M * N), "f32"] }, (t) => {
+      gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { transA: true }, smallPlan(K)));
+      return gpu.read(t.C);
+    });
+    expect(maxRelDiff(got, want)).toBeLessThan(F32_OUT_TOL);
+  });
+
+  test("column sums of an f16 matrix (the bias gradient) into f32, with accumulate", () => {
+    const [rows, cols] = [1100, 37];
+    const x = rand(rows * cols, 7), prior = rand(cols, 8);
+    const xh = roundHalf(x);
+    const want = Float32Array.from(prior, (p, j) => {
+      let s = p;
+      for (let i = 0; i < rows; i++) s += xh[i * cols + j];
+      return s;
+    });
+    const got = withTensors({ x: [x, "f16"], out: [prior, "f32"] }, (t) => {
+      gpu.record((r) => columnSums(r, t.x, t.out, rows, cols, true));
+      return gpu.read(t.out);
+    });
+    expect(maxRelDiff(got, want)).toBeLessThan(F32_OUT_TOL);
+  });
+
+  test("integer tensors are refused with a clear error", () => {
+    withTensors({ A: [new Float32Array(4), "f16"], C: [new Float32Array(4), "f32"] }, (t) => {
+      const bad = gpu.tensor([4], "u32", "indices");
+      try {
+        expect(() => gpu.record((r) => matmul(r, t.A, bad, t.C, 2, 2, 2))).toThrow("matmul: b (indices) is u32, expected f32 or f16");
+      } finally {
+        gpu.destroy(bad);
+      }
+    });
+  });
+});
+
+describe.skipIf(!hasF16)("f16 tensors", () => {
+  test("an odd-length f16 upload reads back exactly; views of it refuse partial words", () => {
+    const data = Float16Array.from([1.5, -2.25, 65504, 6.1e-5, 0.1, -0]);
+    const odd = data.subarray(0, 5);
+    const t = gpu.upload(odd, [5], "odd");
+    try {
+      expect(Array.from(gpu.read(t))).toEqual(Array.from(odd));
+      expect(t.byteLength).toBe(10);
+      expect(() => gpu.write(t, odd.subarray(0, 1), 1)).toThrow("is not whole 4-byte words");
+    } finally {
+      gpu.destroy(t);
+    }
+  });
+});
