@@ -45,6 +45,9 @@ typedef struct { void *nextInChain; WGPUStringView vendor, architecture, device,
 typedef struct { size_t featureCount; const uint32_t *features; } SupportedFeatures;
 typedef void (*AdapterInfoFreeMembersFn)(AdapterInfo info);
 typedef void (*SupportedFeaturesFreeMembersFn)(SupportedFeatures features);
+/* Dawn's WGPUAdapterPropertiesSubgroupMatrixConfigs: {chain {next, sType}, configCount, configs}. */
+typedef struct { void *next; uint32_t sType; size_t configCount; const void *configs; } SubgroupMatrixConfigs;
+typedef void (*SubgroupMatrixConfigsFreeMembersFn)(SubgroupMatrixConfigs configs);
 
 static InstanceRequestAdapterFn instanceRequestAdapter;
 static AdapterRequestDeviceFn adapterRequestDevice;
@@ -53,8 +56,9 @@ static QueueOnSubmittedWorkDoneFn queueOnSubmittedWorkDone;
 static DevicePopErrorScopeFn devicePopErrorScope;
 static AdapterInfoFreeMembersFn adapterInfoFreeMembers;
 static SupportedFeaturesFreeMembersFn supportedFeaturesFreeMembers;
+static SubgroupMatrixConfigsFreeMembersFn subgroupMatrixConfigsFreeMembers; /* NULL outside Dawn */
 
-/* The entry points, in the order of SHIM_ENTRY_POINTS in shim.ts. */
+/* The entry points, in the order of SHIM_ENTRY_POINTS in shim.ts, then the optional one. */
 void shim_bind(void **fns) {
   instanceRequestAdapter = (InstanceRequestAdapterFn)fns[0];
   adapterRequestDevice = (AdapterRequestDeviceFn)fns[1];
@@ -63,10 +67,14 @@ void shim_bind(void **fns) {
   devicePopErrorScope = (DevicePopErrorScopeFn)fns[4];
   adapterInfoFreeMembers = (AdapterInfoFreeMembersFn)fns[5];
   supportedFeaturesFreeMembers = (SupportedFeaturesFreeMembersFn)fns[6];
+  subgroupMatrixConfigsFreeMembers = (SubgroupMatrixConfigsFreeMembersFn)fns[7];
 }
 
 void shim_adapter_info_free_members(const AdapterInfo *info) { adapterInfoFreeMembers(*info); }
 void shim_supported_features_free_members(const SupportedFeatures *features) { supportedFeaturesFreeMembers(*features); }
+void shim_subgroup_matrix_configs_free_members(const SubgroupMatrixConfigs *c) {
+  if (subgroupMatrixConfigsFreeMembers != NULL) subgroupMatrixConfigsFreeMembers(*c);
+}
 
 static void complete(Completion *c, uint32_t status, uint32_t kind, Handle handle, WGPUStringView message) {
   size_t n = message.data == NULL ? 0 : message.length;
@@ -145,3 +153,24 @@ void shim_fill_device_callbacks(CallbackInfo *lost, UncapturedErrorCallbackInfo 
 uint32_t shim_events_written(void) { return eventsWritten; }
 Completion *shim_event(uint32_t index) { return &events[index % EVENT_RING]; }
 uint32_t shim_sizeof_completion(void) { return (uint32_t)sizeof(Completion); }
+
+/*
+ * stderr redirection around Dawn's adapter discovery, which prints driver notes with fprintf
+ * (see withStderrFiltered in shim.ts). Declared here: TinyCC ships no POSIX headers.
+ */
+#ifdef _WIN32
+int _dup(int); int _dup2(int, int); int _close(int);
+#define dup _dup
+#define dup2 _dup2
+#define close _close
+#else
+int dup(int); int dup2(int, int); int close(int);
+#endif
+int shim_redirect_stderr(int fd) {
+  int saved = dup(2);
+  if (saved >= 0 && dup2(fd, 2) < 0) { close(saved); return -1; }
+  return saved;
+}
+void shim_restore_stderr(int saved) {
+  if (saved >= 0) { dup2(saved, 2); close(saved); }
+}

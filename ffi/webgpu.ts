@@ -5,12 +5,32 @@
  * Descriptors are written into JS memory with the header's C layout (64-bit); calls that take
  * structs by value go through the C shim. Handles are raw pointers (numbers).
  */
-import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { openWebGPULibrary, type FeatureNumbering, type WebGPULibrary } from "./library.ts";
-import { compileShim, type Shim } from "./shim.ts";
+import { ptr, toArrayBuffer } from "bun:ffi";
+import {
+  featureNames,
+  knownFeatures,
+  noAdapterError,
+  parseDawnToggles,
+  readAdapterFeatures,
+  readAdapterInfo,
+  readAdapterLimits,
+  readSubgroupMatrixConfigs,
+  togglesChain,
+  vendorToggles,
+  withDefaultToggles,
+  type AdapterInfo,
+  type DeviceFeatures,
+  type DawnToggles,
+  type Limits,
+  type SubgroupMatrixConfig,
+} from "./adapter.ts";
+import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError } from "./errors.ts";
+import { openWebGPULibrary, type WebGPULibrary } from "./library.ts";
+import { compileShim, withStderrFiltered, type Shim } from "./shim.ts";
+import { Completion, handle, Struct, type Bytes, type Handle } from "./struct.ts";
 
-export type Handle = Pointer;
-type Bytes = Uint8Array | Uint32Array | BigUint64Array | Float32Array | Int32Array;
+export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SubgroupMatrixConfig };
+export { featureNames, formatBytes, formatWGSLError, GPUOutOfMemoryError, parseDawnToggles, WGSLCompileError };
 
 // webgpu.h enum and flag values (webgpu-native/webgpu-headers).
 export const BufferUsage = {
@@ -31,160 +51,10 @@ const QueryTypeTimestamp = 2;
 const ErrorFilterValidation = 1;
 const ErrorFilterOutOfMemory = 2;
 const StatusSuccess = 1;
-const WHOLE_SIZE = 0xffffffffffffffffn;
 export type BindingType = "storage" | "read-only-storage" | "uniform";
 const bindingTypeValue: Record<BindingType, number> = { uniform: 2, storage: 3, "read-only-storage": 4 };
 
-/** The optional features iflame asks for, by their webgpu.h value in each numbering. */
-const featureValues: Record<FeatureNumbering, Record<Feature, number>> = {
-  "2025-early": { "timestamp-query": 0x03, "shader-f16": 0x0a, subgroups: 0x11 },
-  current: { "timestamp-query": 0x09, "shader-f16": 0x0b, subgroups: 0x12 },
-};
-export type Feature = "timestamp-query" | "shader-f16" | "subgroups";
-
-const backendNames: Record<number, string> = {
-  1: "Null", 2: "WebGPU", 3: "D3D11", 4: "D3D12", 5: "Metal", 6: "Vulkan", 7: "OpenGL", 8: "OpenGLES",
-};
-const adapterTypes: Record<number, string> = { 1: "discrete GPU", 2: "integrated GPU", 3: "CPU", 4: "unknown" };
-
-export interface AdapterInfo {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  backend: string;
-  adapterType: string;
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
-}
-
-/** The limits iflame reads; the device is created with every limit the adapter allows. */
-export interface Limits {
-  maxStorageBufferBindingSize: number;
-  maxBufferSize: number;
-  maxComputeWorkgroupStorageSize: number;
-  maxComputeInvocationsPerWorkgroup: number;
-  maxComputeWorkgroupSizeX: number;
-  maxComputeWorkgroupsPerDimension: number;
-  maxStorageBuffersPerShaderStage: number;
-  minStorageBufferOffsetAlignment: number;
-  minUniformBufferOffsetAlignment: number;
-}
-
 // ---------------------------------------------------------------------------------------
-// Descriptor memory. Every pointer written into a descriptor must stay reachable until the
-// call returns, so each descriptor is built by a Struct that keeps what it points at.
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-class Struct {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
-  private readonly keep: Bytes[] = [];
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  u32(offset: number, value: number): this {
-    this.view.setUint32(offset, value, true);
-    return this;
-  }
-  u64(offset: number, value: number | bigint): this {
-    this.view.setBigUint64(offset, BigInt(value), true);
-    return this;
-  }
-  pointer(offset: number, target: Handle | Bytes | Struct | null): this {
-    if (target instanceof Struct) return this.pointer(offset, target.bytes);
-    if (target === null || target === 0) return this.u64(offset, 0);
-    if (typeof target === "number") return this.u64(offset, target);
-    this.keep.push(target);
-    return this.u64(offset, ptr(target));
-  }
-  /** A WGPUStringView {data, length}. */
-  string(offset: number, text: string | undefined): this {
-    if (text === undefined) return this.u64(offset, 0).u64(offset + 8, WHOLE_SIZE);
-    const utf8 = encoder.encode(text);
-    if (utf8.length === 0) return this.u64(offset, 0).u64(offset + 8, 0);
-    return this.pointer(offset, utf8).u64(offset + 8, utf8.length);
-  }
-  /** A pointer to an array of NUL-terminated C strings. */
-  cStrings(offset: number, list: readonly string[]): this {
-    const pointers = new BigUint64Array(Math.max(1, list.length));
-    list.forEach((text, i) => {
-      const c = encoder.encode(`${text}\0`);
-      this.keep.push(c);
-      pointers[i] = BigInt(ptr(c));
-    });
-    return this.pointer(offset, pointers);
-  }
-  get address(): Pointer {
-    return ptr(this.bytes);
-  }
-}
-
-/** sType of Dawn's WGPUDawnTogglesDescriptor {chain, enabledCount, enabled, disabledCount, disabled}. */
-const DAWN_TOGGLES_STYPE = 0x0005000a;
-
-/** Dawn toggles (named in Dawn's src/dawn/native/Toggles.cpp) to turn on and off. */
-export interface DawnToggles {
-  enable: string[];
-  disable: string[];
-}
-
-/**
- * Toggles from a comma-separated list, `-name` to turn one off; e.g. IFLAME_DAWN_TOGGLES=
- * "allow_unsafe_apis,-timestamp_quantization". Only Dawn reads them.
- */
-export function parseDawnToggles(list: string | undefined): DawnToggles {
-  const toggles: DawnToggles = { enable: [], disable: [] };
-  for (const item of (list ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
-    const name = item.replace(/^-/, "");
-    if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`Dawn toggle "${item}": expected a name like allow_unsafe_apis, or -name to turn one off`);
-    (item.startsWith("-") ? toggles.disable : toggles.enable).push(name);
-  }
-  return toggles;
-}
-
-/** A chained WGPUDawnTogglesDescriptor, or null when there is nothing to toggle. */
-function togglesChain(t: DawnToggles): Struct | null {
-  if (t.enable.length === 0 && t.disable.length === 0) return null;
-  return new Struct(48).u32(8, DAWN_TOGGLES_STYPE).u64(16, t.enable.length).cStrings(24, t.enable).u64(32, t.disable.length).cStrings(40, t.disable);
-}
-
-/** A handle returned by a create call; null means the library refused. */
-function handle(value: unknown, what: string): Handle {
-  if (!value) throw new Error(`${what} returned null`);
-  return value as Handle;
-}
-
-function readString(view: DataView, offset: number): string {
-  const data = Number(view.getBigUint64(offset, true));
-  const length = Number(view.getBigUint64(offset + 8, true));
-  if (!data || !length) return "";
-  return decoder.decode(new Uint8Array(toArrayBuffer(data, 0, length)));
-}
-
-/** Mirrors `Completion` in shim.c. */
-class Completion {
-  private readonly view: DataView;
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  static at(address: number, size: number): Completion {
-    return new Completion(new Uint8Array(toArrayBuffer(address, 0, size)));
-  }
-  get done() { return this.view.getUint32(0, true) !== 0; }
-  get status() { return this.view.getUint32(4, true); }
-  get kind() { return this.view.getUint32(8, true); }
-  get handle(): Handle { return Number(this.view.getBigUint64(16, true)) as Handle; }
-  get message() { return decoder.decode(this.bytes.subarray(24, 24 + this.view.getUint32(12, true))); }
-}
-
-// ---------------------------------------------------------------------------------------
-
-export class WGSLCompileError extends Error {}
-export class GPUOutOfMemoryError extends Error {}
 
 export interface BindGroupEntry {
   binding: number;
@@ -213,11 +83,13 @@ export interface DeviceOptions {
  * the cause; uncaptured validation errors and device loss surface at the next wait().
  */
 export class WebGPUDevice {
-  readonly library: { path: string; origin: string };
+  readonly library: { path: string; origin: string; version: string | null };
   readonly info: AdapterInfo;
-  readonly features: ReadonlySet<Feature>;
+  /** The optional features the device was created with. */
+  readonly features: DeviceFeatures;
   /** Every feature the adapter reports, as raw webgpu.h values (for reports: numbering varies). */
   readonly adapterFeatureValues: readonly number[];
+  /** The toggles in use: the caller's (or $IFLAME_DAWN_TOGGLES) plus the vendor defaults they leave unnamed. */
   readonly toggles: DawnToggles;
   readonly limits: Limits;
   private readonly lib: WebGPULibrary["symbols"];
@@ -227,34 +99,48 @@ export class WebGPUDevice {
   readonly device: Handle;
   readonly queue: Handle;
   private readonly completionSize: number;
-  private readonly featureValue: Record<Feature, number>;
-  /** The toggles descriptor chained into the instance, adapter and device descriptors, kept alive with them. */
+  /** The toggles descriptor chained into the adapter and device descriptors, kept alive with them. */
   private readonly togglesStruct: Struct | null;
   private eventsSeen = 0;
   private lost: string | null = null;
 
   private constructor(opts: DeviceOptions) {
     const opened = openWebGPULibrary();
-    this.library = { path: opened.path, origin: opened.origin };
+    this.library = { path: opened.path, origin: opened.origin, version: opened.version };
     this.lib = opened.lib.symbols;
-    this.shim = compileShim(opened.lib);
+    this.shim = compileShim(opened);
     this.completionSize = this.shim.shim_sizeof_completion();
-    this.toggles = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
-    // Chained only when asked for: other implementations reject Dawn's sType.
-    this.togglesStruct = togglesChain(this.toggles);
+    const asked = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
+    // Chained only when there are any: other implementations reject Dawn's sType.
+    const askedChain = togglesChain(asked);
     // The descriptor stays referenced until the call returns (its bytes must not be collected).
-    const instanceDesc = this.togglesStruct ? new Struct(64).pointer(0, this.togglesStruct) : null;
+    const instanceDesc = askedChain ? new Struct(64).pointer(0, askedChain) : null;
     this.instance = handle(this.lib.wgpuCreateInstance(instanceDesc?.address ?? null), `${opened.path}: wgpuCreateInstance`);
-    this.adapter = this.requestAdapter(opts.adapter ?? process.env.IFLAME_ADAPTER);
-    this.info = this.readAdapterInfo();
-    const available = this.readAdapterFeatures();
+    const choice = opts.adapter ?? process.env.IFLAME_ADAPTER;
+    let adapter = this.requestAdapter(choice, askedChain);
+    let info = readAdapterInfo(this.lib, this.shim, adapter);
+    // Adapter toggles decide what the adapter offers, so vendor defaults mean asking again.
+    this.toggles = opened.isDawn ? withDefaultToggles(asked, vendorToggles(info.vendorID)) : asked;
+    this.togglesStruct = togglesChain(this.toggles);
+    if (this.toggles.enable.length !== asked.enable.length) {
+      this.lib.wgpuAdapterRelease(adapter);
+      adapter = this.requestAdapter(choice, this.togglesStruct);
+      info = readAdapterInfo(this.lib, this.shim, adapter);
+    }
+    this.adapter = adapter;
+    this.info = info;
+    const available = readAdapterFeatures(this.lib, this.shim, adapter);
     this.adapterFeatureValues = [...available].sort((a, b) => a - b);
-    this.featureValue = featureValues[opened.featureNumbering];
-    this.features = new Set((Object.keys(this.featureValue) as Feature[]).filter((f) => available.has(this.featureValue[f])));
-    const limits = new Struct(512);
-    if (this.lib.wgpuAdapterGetLimits(this.adapter, limits.address) !== StatusSuccess) throw new Error("wgpuAdapterGetLimits failed");
-    this.limits = readLimits(limits);
-    this.device = this.requestDevice(limits, opts.extraFeatureValues ?? []);
+    const wanted = knownFeatures(opened.featureNumbering, available);
+    this.features = {
+      timestampQuery: wanted.has("timestamp-query"),
+      f16: wanted.has("shader-f16"),
+      subgroups: wanted.has("subgroups"),
+      subgroupMatrix: wanted.has("subgroup-matrix") ? readSubgroupMatrixConfigs(this.lib, this.shim, adapter) : null,
+    };
+    const { all, limits } = readAdapterLimits(this.lib, adapter);
+    this.limits = limits;
+    this.device = this.requestDevice(all, [...wanted.values(), ...(opts.extraFeatureValues ?? [])]);
     this.queue = handle(this.lib.wgpuDeviceGetQueue(this.device), "wgpuDeviceGetQueue");
   }
 
@@ -286,63 +172,35 @@ export class WebGPUDevice {
     }
   }
 
-  private requestAdapter(choice: string | undefined): Handle {
-    const options = new Struct(32).pointer(0, this.togglesStruct).u32(12, PowerPreferenceHighPerformance);
+  /** One adapter for these options; Dawn's driver notes during discovery are filtered (see shim.ts). */
+  private adapterFor(options: Struct): Completion {
     const c = this.completion();
-    this.shim.shim_request_adapter(this.instance, options.address, c.bytes);
-    this.poll(c);
+    withStderrFiltered(this.shim, () => {
+      this.shim.shim_request_adapter(this.instance, options.address, c.bytes);
+      this.poll(c);
+    });
+    return c;
+  }
+
+  private requestAdapter(choice: string | undefined, toggles: Struct | null): Handle {
+    const c = this.adapterFor(new Struct(32).pointer(0, toggles).u32(12, PowerPreferenceHighPerformance));
     if (c.status !== StatusSuccess || !c.handle) throw noAdapterError(c.message);
     if (choice === undefined || choice === "" || choice === "0") return c.handle;
     // webgpu.h offers one adapter per request; a different one is picked by backend/type.
-    const info = this.readAdapterInfoOf(c.handle);
+    const info = readAdapterInfo(this.lib, this.shim, c.handle);
     const name = `${info.vendor} ${info.device} ${info.description} ${info.backend}`.toLowerCase();
     if (name.includes(choice.toLowerCase())) return c.handle;
-    const fallback = new Struct(32).pointer(0, this.togglesStruct).u32(12, 1).u32(16, 1); // low-power, force fallback adapter
-    const c2 = this.completion();
-    this.shim.shim_request_adapter(this.instance, fallback.address, c2.bytes);
-    this.poll(c2);
+    const c2 = this.adapterFor(new Struct(32).pointer(0, toggles).u32(12, 1).u32(16, 1)); // low-power, force fallback adapter
     if (c2.status === StatusSuccess && c2.handle) {
-      const other = this.readAdapterInfoOf(c2.handle);
+      const other = readAdapterInfo(this.lib, this.shim, c2.handle);
       const otherName = `${other.vendor} ${other.device} ${other.description} ${other.backend}`.toLowerCase();
       if (choice === "1" || otherName.includes(choice.toLowerCase())) return c2.handle;
     }
     throw new Error(`IFLAME_ADAPTER=${choice}: no adapter matches; available: ${info.vendor} ${info.device} (${info.backend})`);
   }
 
-  private readAdapterInfo(): AdapterInfo {
-    return this.readAdapterInfoOf(this.adapter);
-  }
-
-  private readAdapterInfoOf(adapter: Handle): AdapterInfo {
-    const s = new Struct(96);
-    if (this.lib.wgpuAdapterGetInfo(adapter, s.address) !== StatusSuccess) throw new Error("wgpuAdapterGetInfo failed");
-    const v = new DataView(s.bytes.buffer);
-    const info: AdapterInfo = {
-      vendor: readString(v, 8),
-      architecture: readString(v, 24),
-      device: readString(v, 40),
-      description: readString(v, 56),
-      backend: backendNames[v.getUint32(72, true)] ?? "unknown",
-      adapterType: adapterTypes[v.getUint32(76, true)] ?? "unknown",
-      subgroupMinSize: v.getUint32(88, true),
-      subgroupMaxSize: v.getUint32(92, true),
-    };
-    this.shim.shim_adapter_info_free_members(s.bytes);
-    return info;
-  }
-
-  private readAdapterFeatures(): Set<number> {
-    const s = new BigUint64Array(2);
-    this.lib.wgpuAdapterGetFeatures(this.adapter, ptr(s));
-    const count = Number(s[0]);
-    const list = count ? new Uint32Array(toArrayBuffer(Number(s[1]), 0, count * 4)) : new Uint32Array();
-    const set = new Set(list);
-    this.shim.shim_supported_features_free_members(s);
-    return set;
-  }
-
-  private requestDevice(limits: Struct, extra: readonly number[]): Handle {
-    const wanted = [...new Set([...[...this.features].map((f) => this.featureValue[f]), ...extra])];
+  private requestDevice(limits: Struct, features: readonly number[]): Handle {
+    const wanted = [...new Set(features)];
     const desc = new Struct(160);
     desc
       .pointer(0, this.togglesStruct)
@@ -492,7 +350,7 @@ export class WebGPUDevice {
   // -- queries ----------------------------------------------------------------------------------
 
   createTimestampQuerySet(count: number): Handle {
-    if (!this.features.has("timestamp-query")) throw new Error(`timestamp queries are not supported on ${this.info.device}`);
+    if (!this.features.timestampQuery) throw new Error(`timestamp queries are not supported on ${this.info.device}`);
     const desc = new Struct(32).u32(24, QueryTypeTimestamp).u32(28, count);
     return handle(this.lib.wgpuDeviceCreateQuerySet(this.device, desc.address), "wgpuDeviceCreateQuerySet");
   }
@@ -583,41 +441,3 @@ export class WebGPUDevice {
   }
 }
 
-function readLimits(s: Struct): Limits {
-  const v = new DataView(s.bytes.buffer);
-  return {
-    maxStorageBuffersPerShaderStage: v.getUint32(52, true),
-    maxStorageBufferBindingSize: Number(v.getBigUint64(72, true)),
-    minUniformBufferOffsetAlignment: v.getUint32(80, true),
-    minStorageBufferOffsetAlignment: v.getUint32(84, true),
-    maxBufferSize: Number(v.getBigUint64(96, true)),
-    maxComputeWorkgroupStorageSize: v.getUint32(124, true),
-    maxComputeInvocationsPerWorkgroup: v.getUint32(128, true),
-    maxComputeWorkgroupSizeX: v.getUint32(132, true),
-    maxComputeWorkgroupsPerDimension: v.getUint32(144, true),
-  };
-}
-
-function noAdapterError(message: string): Error {
-  return new Error(
-    `No WebGPU adapter found${message ? ` (${message})` : ""}. iflame needs a Vulkan, Metal or D3D12 driver: ` +
-      "install your GPU vendor's driver, or on a machine without a GPU install Mesa's CPU driver lavapipe " +
-      "(Debian/Ubuntu: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 — Mesa ≥ 24; `bash scripts/ensure-vulkan.sh` does it).",
-  );
-}
-
-/** Turns Dawn's "…:LINE:COL error: …" messages into "file:LINE:COL: message" plus the source line. */
-export function formatWGSLError(message: string, file: string, code: string): string {
-  const at = /:(\d+):(\d+)\s+error:\s*([^\n]*)/.exec(message);
-  if (!at) return `${file}: WGSL compile error: ${message}`;
-  const [line, col, text] = [Number(at[1]), Number(at[2]), at[3]];
-  const sourceLine = code.split("\n")[line - 1] ?? "";
-  return `${file}:${line}:${col}: WGSL error: ${text}\n    ${sourceLine}\n    ${" ".repeat(Math.max(0, col - 1))}^\n${message}`;
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}

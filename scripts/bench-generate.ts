@@ -58,7 +58,7 @@ for (const B of flags.batch.split(",").map(Number)) {
     );
   }
   if (B === Number(flags.batch.split(",")[0])) console.log(formatCacheMemory(cacheMemory(decoder), network, capacity));
-  if (flags.profile && gpu.features.has("timestamp-query")) profiles.push(profileCycle(decoder));
+  if (flags.profile && gpu.features.timestampQuery) profiles.push(profileCycle(decoder));
   decoder.destroy();
 }
 for (const p of profiles) console.log(p);

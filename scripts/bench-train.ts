@@ -77,7 +77,7 @@ console.log(
     `peak tensor memory ${formatBytes(gpu.memory().peak)} · last loss ${(loss[0] / loss[1]).toFixed(3)}`,
 );
 
-if (gpu.features.has("timestamp-query")) {
+if (gpu.features.timestampQuery) {
   const profiler = new Profiler(gpu, 16384, detail);
   step(steps + 1, profiler);
   const detailed = profiler.collect();

@@ -13,7 +13,7 @@
  */
 import { statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { dawnLibraryPath } from "../ffi/library.ts";
+import { packagedDawnCandidates } from "../ffi/library.ts";
 import { buildWasm } from "./build-wasm.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -22,8 +22,8 @@ export const BINARY = join(ROOT, "dist", `iflame-${process.platform}-${process.a
 
 export async function buildBinary(): Promise<string> {
   await buildWasm();
-  const dawn = dawnLibraryPath();
-  if (!dawn) throw new Error(`the Dawn package bun-webgpu-${process.platform}-${process.arch} is not installed (npm install): the binary would have no WebGPU library`);
+  const dawn = packagedDawnCandidates()[0]?.path;
+  if (!dawn) throw new Error(`neither webgpu nor bun-webgpu-${process.platform}-${process.arch} is installed (npm install): the binary would have no WebGPU library`);
   const result = await Bun.build({
     entrypoints: [join(ROOT, "iflame.ts")],
     minify: true,

@@ -36,6 +36,50 @@ describe("library discovery", () => {
   });
 });
 
+describe("features", () => {
+  test("webgpu's Dawn is the default library and offers shader-f16", () => {
+    if (process.env.IFLAME_WEBGPU_LIB) return; // another library was asked for
+    expect(gpu.dev.library.origin).toBe("Dawn (webgpu)");
+    expect(gpu.dev.library.path).toEndWith(`dawn.node`);
+    expect(gpu.dev.library.version).toStartWith("webgpu@");
+    expect(gpu.features.f16).toBe(true);
+  });
+
+  test("subgroup-matrix configs are listed only when the device has the feature", () => {
+    const configs = gpu.features.subgroupMatrix;
+    if (configs === null) return; // lavapipe: no VK_KHR_cooperative_matrix
+    for (const c of configs) {
+      expect(["f32", "f16", "u32", "i32", "u8", "i8"]).toContain(c.component);
+      expect(c.M * c.N * c.K).toBeGreaterThan(0);
+    }
+  });
+
+  test("an `enable f16;` kernel matches Math.f16round on the CPU", () => {
+    if (!gpu.features.f16) return;
+    const n = 64;
+    const halves = Float16Array.from({ length: n }, (_, i) => (i - 31) * 0.173);
+    const a = gpu.upload(new Uint32Array(halves.buffer), [n / 2], "halves"); // two f16 per 4-byte word
+    const out = gpu.tensor([n], "f32", "out");
+    const k = gpu.kernel({
+      file: "f16.wgsl",
+      code: `enable f16;
+@group(0) @binding(0) var<storage, read> a: array<f16>;
+@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(32) fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x >= arrayLength(&o)) { return; }
+  let h = a[g.x];
+  o[g.x] = f32(h * h + 1.5h);
+}`,
+    });
+    gpu.record((r) => r.dispatch(k, [a, out], n / 32));
+    const got = gpu.read(out);
+    // f16 arithmetic rounds after each operation; every result here is exact in f16.
+    for (let i = 0; i < n; i++) expect(got[i]).toBe(Math.f16round(Math.f16round(halves[i]! * halves[i]!) + 1.5));
+    gpu.destroy(a);
+    gpu.destroy(out);
+  });
+});
+
 describe("kernels", () => {
   const square = {
     file: "square.wgsl",
@@ -149,7 +193,7 @@ describe("errors and limits", () => {
 });
 
 test("timestamp queries time each dispatch", () => {
-  if (!gpu.features.has("timestamp-query")) return;
+  if (!gpu.features.timestampQuery) return;
   const profiler = new Profiler(gpu, 8);
   const n = 1 << 16;
   const t = gpu.tensor([n]);

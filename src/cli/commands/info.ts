@@ -1,5 +1,6 @@
 /** `iflame info`: which WebGPU library and adapter a run would use, with its features and limits. */
 import { z } from "zod";
+import { featureNames } from "../../../ffi/webgpu.ts";
 import { Gpu } from "../../gpu/runtime.ts";
 import { defineCommand } from "../command.ts";
 import { IFLAME_VERSION } from "../version.ts";
@@ -20,7 +21,9 @@ export const infoCommand = defineCommand({
       standalone: Bun.isStandaloneExecutable,
       library: dev.library,
       adapter: dev.info,
-      features: [...dev.features],
+      toggles: dev.toggles,
+      features: featureNames(dev.features),
+      subgroupMatrixConfigs: dev.features.subgroupMatrix,
       limits: dev.limits,
     };
     if (flags.json) {
@@ -29,10 +32,13 @@ export const infoCommand = defineCommand({
     }
     const a = report.adapter;
     console.log(`iflame ${report.iflame} · bun ${report.bun} · ${report.platform}${report.standalone ? " · single binary" : ""}`);
-    console.log(`library:  ${dev.library.origin}: ${dev.library.path}`);
+    console.log(`library:  ${dev.library.origin}${dev.library.version ? ` ${dev.library.version}` : ""}: ${dev.library.path}`);
     console.log(`adapter:  ${a.vendor} ${a.device} [${a.description}] · ${a.architecture || "?"} · ${a.backend} · ${a.adapterType}`);
     console.log(`subgroup sizes: ${a.subgroupMinSize}..${a.subgroupMaxSize}`);
-    console.log(`features: ${report.features.join(", ") || "(none of timestamp-query, shader-f16, subgroups)"}`);
+    console.log(`features: ${report.features.join(", ") || "(none of timestamp-query, shader-f16, subgroups, subgroup-matrix)"}`);
+    for (const c of report.subgroupMatrixConfigs ?? []) console.log(`  subgroup matrix: ${c.component} × ${c.component} → ${c.result}, M ${c.M} N ${c.N} K ${c.K}`);
+    const t = report.toggles;
+    if (t.enable.length + t.disable.length) console.log(`Dawn toggles: ${[...t.enable, ...t.disable.map((n) => `-${n}`)].join(",")}`);
     console.log("limits:");
     for (const [name, value] of Object.entries(report.limits)) console.log(`  ${name.padEnd(36)}${value.toLocaleString("en-US")}`);
   },
