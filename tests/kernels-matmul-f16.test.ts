@@ -21,7 +21,7 @@ const SMALL = TILES[TILES.length - 1];
 const smallPlan = (K: number): MatmulPlan => ({ tile: SMALL, splits: 1, kChunk: Math.max(SMALL.BK, Math.ceil(K / SMALL.BK) * SMALL.BK) });
 
 const gpu = Gpu.get();
-const hasF16 = gpu.features.has("shader-f16");
+const hasF16 = gpu.features.f16;
 if (!hasF16) console.log(`kernels-matmul-f16: skipped, the adapter has no shader-f16 (${gpu.describe()})`);
 
 /** Uploads each array as the given dtype (f16 arrays are rounded on the way). */
