@@ -3,11 +3,12 @@ import { gemmHalf, roundHalf } from "../src/cpu/half.ts";
 import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
-import { columnSums, matmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { columnSums, matmul, planMatmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { f16MatrixConfig, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
 /**
- * f16 operands, f32 sums: the CPU reference rounds the same inputs to f16 and sums in f64, so an
+ * f16 operands, f32 sums (SIMT tiles, and tensor-core tiles where the device has subgroup matrices): the CPU reference rounds the same inputs to f16 and sums in f64, so an
  * f32 output differs only by f32 summation (~1e-6 of the largest |entry| for K ≤ 600). An f16
  * output is rounded once more: within one f16 ulp of its value, ≤ 2^-10 of the largest |entry|.
  */
@@ -139,5 +140,41 @@ describe.skipIf(!hasF16)("f16 tensors", () => {
     } finally {
       gpu.destroy(t);
     }
+  });
+});
+
+const matrixConfig = f16MatrixConfig(gpu);
+const matrixTiles = subgroupMatrixTiles(gpu);
+if (!matrixConfig) {
+  console.log(`kernels-matmul-f16: tensor-core tiles skipped, the device has no f16 × f16 → f32 subgroup-matrix configuration (${gpu.describe()}; configs: ${JSON.stringify(gpu.features.subgroupMatrix)})`);
+}
+
+describe.skipIf(!matrixConfig)("matmul on subgroup matrices (tensor cores)", () => {
+  const plan = (tile: (typeof matrixTiles)[number], K: number, splits = 1): MatmulPlan =>
+    ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });
+
+  test("the device offers tiles, and the planner picks one for a large f16 product", () => {
+    expect(matrixTiles.length).toBeGreaterThan(0);
+    console.log(`subgroup matrices: ${JSON.stringify(matrixConfig)}; tiles ${matrixTiles.map((t) => `${t.BM}×${t.BN}×${t.BK}`).join(", ")}`);
+    const best = planMatmul(4096, 4096, 4096, 1, [...TILES, ...matrixTiles]);
+    expect(best.tile.subgroupMatrix).toBeDefined();
+  });
+
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      test(`${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} on every tile: edge tiles, batched, f32 and f16 C`, () => {
+        for (const tile of matrixTiles) {
+          check(17, 33, 65, { transA, transB }, plan(tile, 65));
+          check(tile.BM + 3, 2 * tile.BN - 5, 2 * tile.BK + 7, { transA, transB, out: "f16", batch: 2 }, plan(tile, 2 * tile.BK + 7));
+        }
+      });
+    }
+  }
+
+  test("bias and accumulate into f32 and f16, K = 600, split-K with the f32 reduction", () => {
+    const tile = matrixTiles[0];
+    check(37, 29, 600, { transB: true, withBias: true, accumulate: true }, plan(tile, 600));
+    check(37, 29, 600, { transB: true, withBias: true, accumulate: true, out: "f16" }, plan(tile, 600));
+    check(70, 24, 500, { transB: true, withBias: true, accumulate: true }, plan(tile, 500, 4));
   });
 });

@@ -9,11 +9,14 @@
  *
  * The tile shape is picked per product from TILES by a small cost model (wave count × tile work
  * / tile efficiency); products with few output tiles and a long K are split along K into a
- * workspace and summed by a second, fixed-order pass (deterministic, no atomics).
+ * workspace and summed by a second, fixed-order pass (deterministic, no atomics). With f16 A and
+ * B on a device with subgroup matrices, the tensor-core tiles of matmul-subgroup-matrix.ts join
+ * the candidates.
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
+import { subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
 import src from "../../wgsl/matmul.wgsl" with { type: "text" };
 
 export interface MatmulOptions {
@@ -42,6 +45,8 @@ export interface Tile {
   BM: number; BN: number; BK: number;
   efficiency: number;
   fixedK: number;
+  /** Set for a tensor-core tile (wgsl/matmul-subgroup-matrix.wgsl); SIMT (wgsl/matmul.wgsl) otherwise. */
+  subgroupMatrix?: SubgroupMatrixLayout;
 }
 
 /** Workgroup memory: BK·(BM+BN+8)·4 bytes, ≤ 8.3 KiB. */
@@ -132,7 +137,13 @@ function floatTypes(op: string, t: { a: Tensor; b: Tensor; c: Tensor; bias?: Ten
   return { A_T: t.a.dtype as ScalarType, B_T: t.b.dtype as ScalarType, C_T: t.c.dtype as ScalarType };
 }
 
+/** The tiles a product of these types may use: the tensor-core ones too when both operands are f16. */
+function tilesFor(gpu: Gpu, types: MatmulTypes): readonly Tile[] {
+  return types.A_T === "f16" && types.B_T === "f16" ? [...TILES, ...subgroupMatrixTiles(gpu)] : TILES;
+}
+
 function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile, types: MatmulTypes) {
+  if (entry === "matmul" && tile.subgroupMatrix) return subgroupMatrixKernel(gpu, f, { ...tile, subgroupMatrix: tile.subgroupMatrix }, types);
   return gpu.kernel({
     file: "matmul.wgsl", code: src, entry,
     constants: {
@@ -160,14 +171,15 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
   });
 
   const types = floatTypes("matmul", { a, b, c, bias });
-  const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch);
+  const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch, tilesFor(r.gpu, types));
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
   const kernel = (entry: string, withBias: boolean, withAccumulate: boolean, t: MatmulTypes) =>
     matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile, t);
   const grid: [number, number, number] = [Math.ceil(N / tile.BN), Math.ceil(M / tile.BM), batch * splits];
   const params = (strideOut: number, row = 0) => ({ u32: [M, N, K, strideA, strideB, strideOut, splits, kChunk, row] });
   const shape = () =>
-    `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}` +
+    `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}${tile.subgroupMatrix ? " sgmat" : ""}` +
+    `${types.A_T === "f32" && types.B_T === "f32" && types.C_T === "f32" ? "" : ` ${types.A_T}·${types.B_T}→${types.C_T}`}` +
     `${splits > 1 ? ` split ${splits}` : ""}${accumulate ? " acc" : ""}`;
   r.detail(shape, () => {
     if (splits === 1) {
