@@ -24,12 +24,12 @@ import {
   type Limits,
   type SubgroupMatrixConfig,
 } from "./adapter.ts";
-import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError } from "./errors.ts";
+import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError, type SourceLocation } from "./errors.ts";
 import { openWebGPULibrary, type WebGPULibrary } from "./library.ts";
 import { compileShim, withStderrFiltered, type Shim } from "./shim.ts";
 import { Completion, handle, Struct, type Bytes, type Handle } from "./struct.ts";
 
-export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SubgroupMatrixConfig };
+export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SourceLocation, SubgroupMatrixConfig };
 export { featureNames, formatBytes, formatWGSLError, GPUOutOfMemoryError, parseDawnToggles, WGSLCompileError };
 
 // webgpu.h enum and flag values (webgpu-native/webgpu-headers).
@@ -287,14 +287,17 @@ export class WebGPUDevice {
     return c.status === StatusSuccess && c.kind !== 1 ? c.message : null;
   }
 
-  /** Compiles WGSL; a compile error names `file` with line and column. */
-  createShaderModule(code: string, file: string): Handle {
+  /**
+   * Compiles WGSL; a compile error names `file` with line and column, or the file and line
+   * `locate` gives for a line of `code` (a module assembled from several files).
+   */
+  createShaderModule(code: string, file: string, locate?: (line: number) => SourceLocation): Handle {
     const source = new Struct(32).u32(8, SType_ShaderSourceWGSL).string(16, code);
     const desc = new Struct(24).pointer(0, source).string(8, file);
     this.lib.wgpuDevicePushErrorScope(this.device, ErrorFilterValidation);
     const module = this.lib.wgpuDeviceCreateShaderModule(this.device, desc.address);
     const error = this.popErrorScope();
-    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code));
+    if (error) throw new WGSLCompileError(formatWGSLError(error, file, code, locate));
     return handle(module, "wgpuDeviceCreateShaderModule");
   }
 
@@ -440,4 +443,3 @@ export class WebGPUDevice {
     this.lib.wgpuInstanceRelease(this.instance);
   }
 }
-

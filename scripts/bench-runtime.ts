@@ -74,12 +74,12 @@ for (const n of quick ? [256, 512] : [1024, 2048, 4096]) {
   const b = gpu.upload(Float32Array.from({ length: n * n }, () => Math.random() - 0.5), [n, n], "B");
   const c = gpu.tensor([n, n], "f32", "C");
   const reps = n >= 2048 ? 10 : 3;
-  gpu.record((r) => matmul(r, a, b, c, n, n, n));
+  gpu.record((r) => matmul(r, { a, b, out: c }));
   gpu.sync();
   const ms =
     best(3, () => {
       gpu.record((r) => {
-        for (let i = 0; i < reps; i++) matmul(r, a, b, c, n, n, n);
+        for (let i = 0; i < reps; i++) matmul(r, { a, b, out: c });
       });
       gpu.sync();
     }) / reps;

@@ -102,10 +102,10 @@ describe("the GPU mask equals the CPU reference", () => {
       const sequences = new Int32Array(B * S);
       for (let b = 0; b < 3; b++) sequences.set(randomWalk(b + (opts.strictOrder ? 50 : 0), S, opts, 0.02), b * S);
       for (let n = 0; n < S; n++) sequences[3 * S + n] = Math.floor(uniform01(99, n) * V); // grammar off
-      const tokens = gpu.upload(sequences), cursor = gpu.tensor([1], "u32"), mask = gpu.tensor([B, V], "u32");
+      const tokens = gpu.upload(sequences, [B, S]), cursor = gpu.tensor([1], "u32"), mask = gpu.tensor([B, V], "u32");
       for (let n = 1; n < S; n++) {
         gpu.write(cursor, Uint32Array.of(n));
-        gpu.record((r) => grammarMask(r, tokens, cursor, mask, B, S, opts));
+        gpu.record((r) => grammarMask(r, { tokens, cursor, mask, strictOrder: opts.strictOrder }));
         const got = gpu.read(mask);
         for (let b = 0; b < B; b++) {
           const want = cpuMask(sequences.subarray(b * S, (b + 1) * S), n, opts, S);

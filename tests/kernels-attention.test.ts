@@ -47,8 +47,8 @@ describe("attention", () => {
     test(`forward and backward match the CPU, B=${B} L=${L} H=${H}`, () => {
       const { host, t, free, shape } = setup(B, L, H, B * 100 + L + H);
       gpu.record((r) => {
-        attentionForward(r, t.q, t.k, t.v, t.out, t.lse, shape);
-        attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, shape);
+        attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape });
+        attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape });
       });
       const ref = cpuForward(host.q, host.k, host.v, B, L, H, HD);
       expect(maxAbsDiff(gpu.read(t.out), ref.o)).toBeLessThan(OUT_TOL);
@@ -65,8 +65,8 @@ describe("attention", () => {
     const B = 1, L = 2000, H = 1;
     const { host, t, free, shape } = setup(B, L, H, 17);
     gpu.record((r) => {
-      attentionForward(r, t.q, t.k, t.v, t.out, t.lse, shape);
-      attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, shape);
+      attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape });
+      attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape });
     });
     const ref = cpuForward(host.q, host.k, host.v, B, L, H, HD);
     expect(maxAbsDiff(gpu.read(t.out), ref.o)).toBeLessThan(OUT_TOL);
@@ -81,7 +81,7 @@ describe("attention", () => {
   test("cached decoding (Lq = 1 and 5 after a prefix, keys in a larger cache) matches rows of the full forward", () => {
     const B = 2, L = 37, H = 3, Lmax = 48, row = H * HD;
     const { host, t, free, shape } = setup(B, L, H, 23);
-    gpu.record((r) => attentionForward(r, t.q, t.k, t.v, t.out, t.lse, shape));
+    gpu.record((r) => attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape }));
     const fullOut = gpu.read(t.out), fullLse = gpu.read(t.lse);
     // the cache [B, Lmax, H, 32] holds keys and values of positions 0..L-1; rows past L are junk
     const cache = (x: Float32Array) => {
@@ -96,7 +96,7 @@ describe("attention", () => {
       for (let b = 0; b < B; b++) qStep.set(host.q.subarray((b * L + past) * row, (b + 1) * L * row), b * Lq * row);
       const tq = gpu.upload(qStep, [B, Lq, H, HD], "q step");
       const tout = gpu.tensor([B, Lq, H, HD], "f32", "out step"), tlse = gpu.tensor([B, H, Lq], "f32", "lse step");
-      gpu.record((r) => attentionForward(r, tq, kCache, vCache, tout, tlse, { B, H, Lq, Lk: L, qOffset: past, kvCapacity: Lmax }));
+      gpu.record((r) => attentionForward(r, { q: tq, k: kCache, v: vCache, out: tout, lse: tlse, shape: { B, H, Lq, Lk: L, qOffset: past, kvCapacity: Lmax } }));
       const out = gpu.read(tout), lse = gpu.read(tlse);
       for (let b = 0; b < B; b++) {
         expect(maxAbsDiff(out.subarray(b * Lq * row, (b + 1) * Lq * row), fullOut.subarray((b * L + past) * row, (b + 1) * L * row))).toBeLessThan(OUT_TOL);
@@ -117,8 +117,8 @@ describe("attention", () => {
     for (let b = 0; b < B; b++) host.dOut.fill(0, b * L * row, (b * L + past) * row);
     gpu.write(t.dOut, host.dOut);
     gpu.record((r) => {
-      attentionForward(r, t.q, t.k, t.v, t.out, t.lse, shape);
-      attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, shape);
+      attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape });
+      attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape });
     });
     const full = { dq: gpu.read(t.dq), dk: gpu.read(t.dk), dv: gpu.read(t.dv) };
     const lastRows = (x: Float32Array) => {
@@ -134,8 +134,8 @@ describe("attention", () => {
     gpu.record((r) => {
       r.clear(t.dk);
       r.clear(t.dv);
-      attentionForward(r, tq, t.k, t.v, tout, tlse, s);
-      attentionBackward(r, tq, t.k, t.v, tout, tlse, tdOut, tdq, t.dk, t.dv, { delta: tdelta }, s);
+      attentionForward(r, { q: tq, k: t.k, v: t.v, out: tout, lse: tlse, shape: s });
+      attentionBackward(r, { q: tq, k: t.k, v: t.v, out: tout, lse: tlse, dOut: tdOut, dq: tdq, dk: t.dk, dv: t.dv, delta: tdelta, shape: s });
     });
     expect(maxRelDiff(gpu.read(tdq), lastRows(full.dq as Float32Array))).toBeLessThan(GRAD_TOL);
     expect(maxRelDiff(gpu.read(t.dk), full.dk, GRAD_FLOOR)).toBeLessThan(GRAD_TOL);
@@ -167,8 +167,8 @@ describe("attention", () => {
     const tlse = gpu.tensor([B, H, L], "f32", "lse"), tdelta = gpu.tensor([B, H, L], "f32", "delta");
     const s: AttentionShape = { B, H, Lq: L, Lk: L, qOffset: 0, qStride: stride, kvStride: stride };
     gpu.record((r) => {
-      attentionForward(r, view(0), view(1), view(2), tout, tlse, s);
-      attentionBackward(r, view(0), view(1), view(2), tout, tlse, tdOut, tdq, tdk, tdv, { delta: tdelta }, s);
+      attentionForward(r, { q: view(0), k: view(1), v: view(2), out: tout, lse: tlse, shape: s });
+      attentionBackward(r, { q: view(0), k: view(1), v: view(2), out: tout, lse: tlse, dOut: tdOut, dq: tdq, dk: tdk, dv: tdv, delta: tdelta, shape: s });
     });
     const ref = cpuForward(q, k, v, B, L, H, HD);
     const grad = cpuBackward(q, k, v, ref.o, ref.lse, dOut, B, L, H, HD);
@@ -186,11 +186,11 @@ describe("attention", () => {
       gpu.write(t.q, host.q);
       gpu.write(t.k, host.k);
       gpu.write(t.v, host.v);
-      gpu.record((r) => attentionForward(r, t.q, t.k, t.v, t.out, t.lse, shape));
+      gpu.record((r) => attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape }));
       return dot(gpu.read(t.out), host.dOut);
     };
     loss();
-    gpu.record((r) => attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, shape));
+    gpu.record((r) => attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape }));
     const grads = [[host.q, gpu.read(t.dq)], [host.k, gpu.read(t.dk)], [host.v, gpu.read(t.dv)]] as const;
     for (const [param, grad] of grads) {
       const res = gradcheck(loss, param, grad, { count: 12, eps: FD_EPS, floor: 1e-2 });

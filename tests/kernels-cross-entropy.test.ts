@@ -29,11 +29,11 @@ function randomTokens(B: number, L: number, V: number, pad: number, seed: number
 function run(logits: Float32Array, tokens: Int32Array, B: number, L: number, V: number, prior?: Float32Array) {
   const count = countTargets(tokens, B, L);
   const t = {
-    logits: gpu.upload(logits), tokens: gpu.upload(tokens), scale: gpu.upload(Float32Array.of(count ? 1 / count : 0)),
+    logits: gpu.upload(logits, [B * L, V]), tokens: gpu.upload(tokens, [B, L]), scale: gpu.upload(Float32Array.of(count ? 1 / count : 0)),
     dlogits: gpu.tensor([B * L * V]), stats: gpu.upload(prior ?? new Float32Array(3)),
     scratch: gpu.tensor([crossEntropyScratchSize(B, L)]),
   };
-  gpu.record((r) => crossEntropy(r, t.logits, t.tokens, t.scale, t.dlogits, t.stats, t.scratch, B, L, V, prior !== undefined));
+  gpu.record((r) => crossEntropy(r, { ...t, accumulate: prior !== undefined }));
   const out = { count, dlogits: gpu.read(t.dlogits) as Float32Array, stats: gpu.read(t.stats) as Float32Array };
   Object.values(t).forEach((x) => gpu.destroy(x));
   return out;

@@ -34,8 +34,8 @@ describe("rowsLinear", () => {
       const seed = c.rows * 1000 + c.K + c.N;
       const x = rand(c.rows * c.K, seed, 2), W = rand(c.N * c.K, seed + 1, 0.2), bias = rand(c.N, seed + 2), nw = normWeight(c.K, seed + 3);
       const y0 = rand(c.rows * c.N, seed + 4);
-      const t = { x: gpu.upload(x), W: gpu.upload(W), bias: gpu.upload(bias), nw: gpu.upload(nw), y: gpu.upload(y0) };
-      gpu.record((r) => rowsLinear(r, t.x, t.W, c.bias ? t.bias : null, c.norm ? t.nw : null, t.y, { rows: c.rows, K: c.K, N: c.N, accumulate: c.accumulate, cols: c.cols }));
+      const t = { x: gpu.upload(x), W: gpu.upload(W, [c.N, c.K]), bias: gpu.upload(bias), nw: gpu.upload(nw), y: gpu.upload(y0) };
+      gpu.record((r) => rowsLinear(r, { x: t.x, weight: t.W, bias: c.bias ? t.bias : undefined, normWeight: c.norm ? t.nw : undefined, y: t.y, accumulate: c.accumulate, cols: c.cols }));
       const want = cpuRowsLinear(f64(x), W, c.bias ? bias : null, c.norm ? nw : null, c.rows, c.K, c.N, c.accumulate ? y0 : undefined);
       expect(maxRelDiff(gpu.read(t.y), want)).toBeLessThan(TOLERANCE);
       free(...Object.values(t));
@@ -57,10 +57,10 @@ describe("rowsQkvRope", () => {
         x: gpu.upload(x), nw: gpu.upload(nw), Wq: gpu.upload(Wq), Wk: gpu.upload(Wk), Wv: gpu.upload(Wv),
         q: gpu.tensor([rows, D]), k: gpu.tensor([rows, D]), v: gpu.tensor([rows, D]), keys: gpu.upload(cache), values: gpu.upload(cache),
       };
-      const shape = { rows, D, heads, position, cols };
+      const inputs = { x: t.x, normWeight: t.nw, wq: t.Wq, wk: t.Wk, wv: t.Wv, q: t.q, heads, position, cols };
       gpu.record((r) => {
-        rowsQkvRope(r, t.x, t.nw, t.Wq, t.Wk, t.Wv, t.q, t.keys, t.values, { ...shape, kvStride: capacity * D, kvOffset: at * D });
-        rowsQkvRope(r, t.x, t.nw, t.Wq, t.Wk, t.Wv, t.q, t.k, t.v, { ...shape, kvStride: D, kvOffset: 0 });
+        rowsQkvRope(r, { ...inputs, kOut: t.keys, vOut: t.values, kvStride: capacity * D, kvOffset: at * D });
+        rowsQkvRope(r, { ...inputs, kOut: t.k, vOut: t.v, kvStride: D, kvOffset: 0 });
       });
       expect(maxRelDiff(gpu.read(t.q), want.q)).toBeLessThan(TOLERANCE);
       expect(maxRelDiff(gpu.read(t.k), want.k)).toBeLessThan(TOLERANCE);
@@ -84,10 +84,10 @@ describe("rowsSwigluUp", () => {
       const [W1, W2] = [2, 3].map((i) => rand(hidden * K, seed + i, 0.3));
       const [b1, b2] = [4, 5].map((i) => rand(hidden, seed + i));
       const t = {
-        x: gpu.upload(x), nw: gpu.upload(nw), W1: gpu.upload(W1), b1: gpu.upload(b1), W2: gpu.upload(W2), b2: gpu.upload(b2),
+        x: gpu.upload(x), nw: gpu.upload(nw), W1: gpu.upload(W1, [hidden, K]), b1: gpu.upload(b1), W2: gpu.upload(W2, [hidden, K]), b2: gpu.upload(b2),
         g: gpu.tensor([rows, hidden]),
       };
-      gpu.record((r) => rowsSwigluUp(r, t.x, t.nw, t.W1, t.b1, t.W2, t.b2, t.g, { rows, K, hidden, cols }));
+      gpu.record((r) => rowsSwigluUp(r, { x: t.x, normWeight: t.nw, w1: t.W1, b1: t.b1, w2: t.W2, b2: t.b2, g: t.g, cols }));
       expect(maxRelDiff(gpu.read(t.g), cpuRowsSwigluUp(f64(x), nw, W1, b1, W2, b2, rows, K, hidden))).toBeLessThan(TOLERANCE);
       free(...Object.values(t));
     });

@@ -18,15 +18,15 @@ test("copyRows appends rows into a cache and picks a row per sequence", () => {
   const cache = rand(B * capacity * W, 2);
   const tx = gpu.upload(x), tcache = gpu.upload(cache), picked = gpu.tensor([B, W]);
   gpu.record((r) => {
-    copyRows(r, tx, tcache, { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: start });
-    copyRows(r, tcache, picked, { B, rows: 1, W, srcStride: capacity * W, srcRow: start + 1, dstStride: W, dstRow: 0 });
+    copyRows(r, { from: tx, to: tcache, copy: { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: start } });
+    copyRows(r, { from: tcache, to: picked, copy: { B, rows: 1, W, srcStride: capacity * W, srcRow: start + 1, dstStride: W, dstRow: 0 } });
   });
   const expected = cache.slice();
   for (let b = 0; b < B; b++) expected.set(x.subarray(b * n * W, (b + 1) * n * W), (b * capacity + start) * W);
   expect(Array.from(gpu.read(tcache))).toEqual(Array.from(expected));
   const rows = Array.from({ length: B }, (_, b) => Array.from(x.subarray((b * n + 1) * W, (b * n + 2) * W))).flat();
   expect(Array.from(gpu.read(picked))).toEqual(rows);
-  expect(() => gpu.record((r) => copyRows(r, tx, tcache, { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: 6 }))).toThrow();
+  expect(() => gpu.record((r) => copyRows(r, { from: tx, to: tcache, copy: { B, rows: n, W, srcStride: n * W, srcRow: 0, dstStride: capacity * W, dstRow: 6 } }))).toThrow();
   [tx, tcache, picked].forEach((t) => gpu.destroy(t));
 });
 
@@ -37,8 +37,8 @@ test("mean3 and scaleAdd match their formulas", () => {
   const [ta, tb, tc, tw] = [a, b, c, weights].map((v) => gpu.upload(v));
   const mean = gpu.tensor([n]), added = gpu.tensor([n]);
   gpu.record((r) => {
-    mean3(r, ta, tb, tc, mean, n);
-    scaleAdd(r, ta, tb, tw, 1, added, n);
+    mean3(r, { a: ta, b: tb, c: tc, out: mean });
+    scaleAdd(r, { coarse: ta, skip: tb, weights: tw, index: 1, out: added });
   });
   const m = gpu.read(mean), s = gpu.read(added);
   for (let i = 0; i < n; i++) {
@@ -57,12 +57,12 @@ test("the cursor: embed and normalise the token before it, note first end tokens
   tokens.set([131, 131], 0 * S + 9);
   tokens.set([7, 131], 1 * S + 9);
   tokens.set([3, 5, 8], 2 * S + 8);
-  const tt = gpu.upload(tokens), tc = gpu.upload(Uint32Array.of(9)), ended = gpu.upload(new Int32Array(B));
-  const tTable = gpu.upload(table), tNorm = gpu.upload(normWeight), out = gpu.tensor([B, D]);
+  const tt = gpu.upload(tokens, [B, S]), tc = gpu.upload(Uint32Array.of(9)), ended = gpu.upload(new Int32Array(B));
+  const tTable = gpu.upload(table, [V, D]), tNorm = gpu.upload(normWeight), out = gpu.tensor([B, D]);
   gpu.record((r) => {
-    advanceCursor(r, tt, tc, ended, B, S); // looks at 9, cursor → 10
-    advanceCursor(r, tt, tc, ended, B, S); // looks at 10, cursor → 11
-    embedAtCursor(r, tt, tc, tTable, tNorm, out, B, S, D); // tokens at 10
+    advanceCursor(r, { tokens: tt, cursor: tc, ended }); // looks at 9, cursor → 10
+    advanceCursor(r, { tokens: tt, cursor: tc, ended }); // looks at 10, cursor → 11
+    embedAtCursor(r, { tokens: tt, cursor: tc, table: tTable, normWeight: tNorm, out }); // tokens at 10
   });
   expect(gpu.read(tc)[0]).toBe(11);
   expect(Array.from(gpu.read(ended))).toEqual([9, 10, 0]);
@@ -84,7 +84,7 @@ test("attentionDecode: the last row of causal attention, from a cache with spare
     }
     const [tq, tk, tv] = [last, keys, values].map((a) => gpu.upload(a));
     const out = gpu.tensor([B, row]);
-    gpu.record((r) => attentionDecode(r, tq, tk, tv, out, { B, H, Lk, capacity }));
+    gpu.record((r) => attentionDecode(r, { q: tq, keys: tk, values: tv, out, shape: { B, H, Lk, capacity } }));
     const got = gpu.read(out);
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < row; i++) expect(Math.abs(got[b * row + i] - want[(b * Lk + Lk - 1) * row + i])).toBeLessThan(1e-5);

@@ -13,7 +13,7 @@ describe("elementwise", () => {
     const n = 1000;
     const x = rand(n, 1), y = rand(n, 2);
     const tx = gpu.upload(x), ty = gpu.upload(y);
-    gpu.record((r) => addInto(r, tx, ty, n));
+    gpu.record((r) => addInto(r, { x: tx, y: ty }));
     expect([...gpu.read(tx)]).toEqual([...x.map((v, i) => v + y[i])]);
     [tx, ty].forEach((t) => gpu.destroy(t));
   });
@@ -22,10 +22,10 @@ describe("elementwise", () => {
     test(`sumRows matches the CPU and is bit-identical run to run, P=${P} cols=${cols}`, () => {
       const partials = rand(P * cols, P + cols);
       const offset = 2, prior = rand(cols + offset, 5);
-      const tp = gpu.upload(partials), out = gpu.upload(prior), acc = gpu.upload(prior);
+      const tp = gpu.upload(partials, [P, cols]), out = gpu.upload(prior), acc = gpu.upload(prior);
       gpu.record((r) => {
-        sumRows(r, tp, out, P, cols, offset);
-        sumRows(r, tp, acc, P, cols, offset, true);
+        sumRows(r, { partials: tp, out: out, offset });
+        sumRows(r, { partials: tp, out: acc, offset, accumulate: true });
       });
       const first = gpu.read(out) as Float32Array, added = gpu.read(acc) as Float32Array;
       expect([...first.subarray(0, offset)]).toEqual([...prior.subarray(0, offset)]); // untouched
@@ -38,7 +38,7 @@ describe("elementwise", () => {
         expect(Math.abs(first[offset + c] - sum)).toBeLessThanOrEqual(REL_TOL * mag);
         expect(Math.abs(added[offset + c] - (sum + prior[offset + c]))).toBeLessThanOrEqual(REL_TOL * (mag + 1));
       }
-      gpu.record((r) => sumRows(r, tp, out, P, cols, offset));
+      gpu.record((r) => sumRows(r, { partials: tp, out: out, offset }));
       expect([...gpu.read(out)]).toEqual([...first]);
       [tp, out, acc].forEach((t) => gpu.destroy(t));
     });

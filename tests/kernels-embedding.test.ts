@@ -44,8 +44,8 @@ describe("embedding", () => {
     test(`forward and backward match the CPU, n=${n} D=${D}`, () => {
       const { tokens, table, dout, t, free } = setup(n, D, n + D);
       gpu.record((r) => {
-        embeddingForward(r, t.tokens, t.table, t.out, n, D);
-        embeddingBackward(r, t.tokens, t.dout, t.dtable, t.scratch, n, V, D);
+        embeddingForward(r, { tokens: t.tokens, table: t.table, out: t.out });
+        embeddingBackward(r, { tokens: t.tokens, dout: t.dout, dtable: t.dtable, scratch: t.scratch });
       });
       expect([...gpu.read(t.out)]).toEqual([...cpuForward(tokens, table, V, D)]);
       expect(maxRelDiff(gpu.read(t.dtable), cpuBackward(tokens, dout, V, D))).toBeLessThan(REL_TOL);
@@ -58,7 +58,7 @@ describe("embedding", () => {
     const { tokens, dout, t, free } = setup(n, D, 3);
     const prior = rand(V * D, 77);
     gpu.write(t.dtable, prior);
-    gpu.record((r) => embeddingBackward(r, t.tokens, t.dout, t.dtable, t.scratch, n, V, D, true));
+    gpu.record((r) => embeddingBackward(r, { tokens: t.tokens, dout: t.dout, dtable: t.dtable, scratch: t.scratch, accumulate: true }));
     const expected = Float32Array.from(cpuBackward(tokens, dout, V, D), (v, i) => v + prior[i]);
     expect(maxRelDiff(gpu.read(t.dtable), expected)).toBeLessThan(REL_TOL);
     free();
@@ -70,10 +70,10 @@ describe("embedding", () => {
     gpu.write(t.tokens, Int32Array.from({ length: n }, (_, i) => (i * 7) % 3)); // only rows 0..2 occur
     const loss = () => {
       gpu.write(t.table, table);
-      gpu.record((r) => embeddingForward(r, t.tokens, t.table, t.out, n, D));
+      gpu.record((r) => embeddingForward(r, { tokens: t.tokens, table: t.table, out: t.out }));
       return dot(gpu.read(t.out), dout);
     };
-    gpu.record((r) => embeddingBackward(r, t.tokens, t.dout, t.dtable, t.scratch, n, V, D));
+    gpu.record((r) => embeddingBackward(r, { tokens: t.tokens, dout: t.dout, dtable: t.dtable, scratch: t.scratch }));
     const dtable = gpu.read(t.dtable);
     const rows = 4 * D; // the 3 rows that occur and one that does not (zero gradient)
     const res = gradcheck(loss, table.subarray(0, rows), dtable.subarray(0, rows), { count: rows, eps: FD_EPS, floor: 1e-2 });

@@ -25,12 +25,12 @@ describe("avgpool3", () => {
     test(`forward and backward (plain and accumulating) match the CPU, B=${B} L=${L} D=${D}`, () => {
       const Lc = L / 3;
       const x = rand(B * L * D, L + D), dy = rand(B * Lc * D, L + D + 1), prior = rand(B * L * D, 5);
-      const tx = gpu.upload(x), tdy = gpu.upload(dy), ty = gpu.tensor([B * Lc * D]), tdx = gpu.tensor([B * L * D]);
-      const tacc = gpu.upload(prior);
+      const tx = gpu.upload(x, [B * L, D]), tdy = gpu.upload(dy), ty = gpu.tensor([B * Lc * D]), tdx = gpu.tensor([B * L, D]);
+      const tacc = gpu.upload(prior, [B * L, D]);
       gpu.record((r) => {
-        avgPool3Forward(r, tx, ty, B, L, D);
-        avgPool3Backward(r, tdy, tdx, B, L, D);
-        avgPool3Backward(r, tdy, tacc, B, L, D, true);
+        avgPool3Forward(r, { x: tx, y: ty, B });
+        avgPool3Backward(r, { dy: tdy, dx: tdx, B });
+        avgPool3Backward(r, { dy: tdy, dx: tacc, B, accumulate: true });
       });
       const dx = avgpool3Backward(dy, B, L, D);
       expect(maxAbsDiff(gpu.read(ty), avgpool3Forward(x, B, L, D))).toBeLessThan(ABS_TOL);
@@ -43,13 +43,13 @@ describe("avgpool3", () => {
   test("backward matches finite differences of the GPU forward", () => {
     const B = 1, L = 6, D = 2;
     const x = rand(B * L * D, 1), g = rand(B * 2 * D, 2);
-    const tx = gpu.upload(x), ty = gpu.tensor([B * 2 * D]), tg = gpu.upload(g), tdx = gpu.tensor([B * L * D]);
+    const tx = gpu.upload(x, [B * L, D]), ty = gpu.tensor([B * 2 * D]), tg = gpu.upload(g), tdx = gpu.tensor([B * L, D]);
     const loss = () => {
       gpu.write(tx, x);
-      gpu.record((r) => avgPool3Forward(r, tx, ty, B, L, D));
+      gpu.record((r) => avgPool3Forward(r, { x: tx, y: ty, B }));
       return dot(gpu.read(ty), g);
     };
-    gpu.record((r) => avgPool3Backward(r, tg, tdx, B, L, D));
+    gpu.record((r) => avgPool3Backward(r, { dy: tg, dx: tdx, B }));
     expect(gradcheck(loss, x, gpu.read(tdx), { count: x.length, eps: FD_EPS, floor: 1e-2 }).maxError).toBeLessThan(FD_TOL);
     [tx, ty, tg, tdx].forEach((t) => gpu.destroy(t));
   });
@@ -62,7 +62,7 @@ describe("upsample3 + shift2 + weighted skip add", () => {
     const weights = Float32Array.of(0.7, -1.3);
     const dweights = Float32Array.of(0.25, 0.5); // earlier micro-batches' gradient
     const t = {
-      x: gpu.upload(x), skip: gpu.upload(skip), dout: gpu.upload(dout), weights: gpu.upload(weights),
+      x: gpu.upload(x), skip: gpu.upload(skip, [B * L, D]), dout: gpu.upload(dout, [B * L, D]), weights: gpu.upload(weights),
       dweights: gpu.upload(dweights), out: gpu.tensor([B * L * D]), dx: gpu.tensor([B * Lc * D]),
       scratch: gpu.tensor([upsampleScratchSize(B, Lc, D)]),
     };
@@ -76,8 +76,8 @@ describe("upsample3 + shift2 + weighted skip add", () => {
         const Lc = L / 3;
         const { x, skip, dout, weights, dweights, t, free } = setup(B, Lc, D, L + D + wIndex);
         gpu.record((r) => {
-          upsampleShiftAddForward(r, t.x, t.skip, t.weights, wIndex, t.out, B, Lc, D);
-          upsampleShiftAddBackward(r, t.dout, t.x, t.weights, wIndex, t.dx, t.dweights, t.scratch, B, Lc, D, true);
+          upsampleShiftAddForward(r, { x: t.x, skip: t.skip, weights: t.weights, index: wIndex, out: t.out, B });
+          upsampleShiftAddBackward(r, { dout: t.dout, x: t.x, weights: t.weights, index: wIndex, dx: t.dx, dweights: t.dweights, scratch: t.scratch, B, accumulate: true });
         });
         const w = weights[wIndex];
         const up = shiftForward(upsample3Forward(x, B, Lc, D), B, L, D);
@@ -100,11 +100,11 @@ describe("upsample3 + shift2 + weighted skip add", () => {
       gpu.write(t.x, x);
       gpu.write(t.skip, skip);
       gpu.write(t.weights, weights);
-      gpu.record((r) => upsampleShiftAddForward(r, t.x, t.skip, t.weights, 1, t.out, B, Lc, D));
+      gpu.record((r) => upsampleShiftAddForward(r, { x: t.x, skip: t.skip, weights: t.weights, index: 1, out: t.out, B }));
       return dot(gpu.read(t.out), dout);
     };
     gpu.write(t.dweights, new Float32Array(2));
-    gpu.record((r) => upsampleShiftAddBackward(r, t.dout, t.x, t.weights, 1, t.dx, t.dweights, t.scratch, B, Lc, D));
+    gpu.record((r) => upsampleShiftAddBackward(r, { dout: t.dout, x: t.x, weights: t.weights, index: 1, dx: t.dx, dweights: t.dweights, scratch: t.scratch, B }));
     const opts = { eps: FD_EPS, floor: 1e-2 };
     expect(gradcheck(loss, x, gpu.read(t.dx), { ...opts, count: x.length }).maxError).toBeLessThan(FD_TOL);
     expect(gradcheck(loss, skip, dout, { ...opts, count: 8 }).maxError).toBeLessThan(FD_TOL); // dskip = dout

@@ -52,8 +52,8 @@ function runGpu(s: LinearAttentionShape, x: ReturnType<typeof inputs>, backward:
   const [o, dq, dk, dv] = [0, 1, 2, 3].map(() => gpu.tensor(shape));
   const scratch = linearAttentionScratch(gpu, s);
   gpu.record((r) => {
-    linearAttentionForward(r, q, k, v, o, scratch, s);
-    if (backward) linearAttentionBackward(r, q, k, v, dO, dq, dk, dv, scratch, s);
+    linearAttentionForward(r, { q, k, v, out: o, scratch, shape: s });
+    if (backward) linearAttentionBackward(r, { q, k, v, dOut: dO, dq, dk, dv, scratch, shape: s });
   });
   const res = { o: gpu.read(o), dq: gpu.read(dq), dk: gpu.read(dk), dv: gpu.read(dv) };
   for (const t of [q, k, v, dO, o, dq, dk, dv, scratch.states, scratch.final]) gpu.destroy(t);
@@ -113,8 +113,8 @@ describe("linear attention", () => {
     const viaScratch = gpu.tensor([B, H, HD, HD]), direct = gpu.tensor([B, H, HD, HD]);
     const scratch = linearAttentionScratch(gpu, s);
     gpu.record((r) => {
-      linearAttentionFinalState(r, k, v, viaScratch, s, scratch);
-      linearAttentionFinalState(r, k, v, direct, s);
+      linearAttentionFinalState(r, { k, v, state: viaScratch, shape: s, scratch });
+      linearAttentionFinalState(r, { k, v, state: direct, shape: s });
     });
     expect(relErr(gpu.read(viaScratch), want)).toBeLessThan(FWD_TOL);
     expect(relErr(gpu.read(direct), want)).toBeLessThan(FWD_TOL);
@@ -137,14 +137,14 @@ describe("linear attention", () => {
     };
     const state = gpu.tensor([B, H, HD, HD]);
     const pk = gpu.upload(promptRows(x.k)), pv = gpu.upload(promptRows(x.v));
-    gpu.record((r) => linearAttentionFinalState(r, pk, pv, state, { B, L: prompt, H }));
+    gpu.record((r) => linearAttentionFinalState(r, { k: pk, v: pv, state, shape: { B, L: prompt, H } }));
     const [q, k, v, o] = [0, 1, 2, 3].map(() => gpu.tensor([B, H, HD]));
     const got: Float32Array[] = [];
     for (let t = prompt; t < L; t++) {
       gpu.write(q, row(x.q, t));
       gpu.write(k, row(x.k, t));
       gpu.write(v, row(x.v, t));
-      gpu.record((r) => linearAttentionStep(r, q, k, v, state, o, B, H));
+      gpu.record((r) => linearAttentionStep(r, { q, k, v, state, out: o }));
       got.push(gpu.read(o) as Float32Array);
     }
     for (let t = prompt; t < L; t++) expect(relErr(got[t - prompt], row(full, t))).toBeLessThan(FWD_TOL);
@@ -154,7 +154,7 @@ describe("linear attention", () => {
   test("a scratch is checked against the shape", () => {
     const scratch = linearAttentionScratch(gpu, { B: 1, L: 64, H: 2 });
     const t = gpu.tensor([1, 128, 2, HD]);
-    expect(() => gpu.record((r) => linearAttentionForward(r, t, t, t, t, scratch, { B: 1, L: 128, H: 2 }))).toThrow(/scratch/);
+    expect(() => gpu.record((r) => linearAttentionForward(r, { q: t, k: t, v: t, out: t, scratch, shape: { B: 1, L: 128, H: 2 } }))).toThrow(/scratch/);
     for (const x of [t, scratch.states, scratch.final]) gpu.destroy(x);
   }, TIMEOUT);
 });

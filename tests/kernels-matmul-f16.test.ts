@@ -3,7 +3,7 @@ import { gemmHalf, roundHalf } from "../src/cpu/half.ts";
 import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
-import { columnSums, matmul, planMatmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan } from "../src/kernels/matmul.ts";
 import { f16MatrixConfig, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
@@ -25,10 +25,12 @@ const gpu = Gpu.get();
 const hasF16 = gpu.features.f16;
 if (!hasF16) console.log(`kernels-matmul-f16: skipped, the adapter has no shader-f16 (${gpu.describe()})`);
 
-/** Uploads each array as the given dtype (f16 arrays are rounded on the way). */
-function withTensors<T>(arrays: Record<string, [Float32Array, DType]>, fn: (t: Record<string, Tensor>) => T): T {
+/** Uploads each array as the given dtype (f16 arrays are rounded on the way) and shape (default flat). */
+function withTensors<T>(arrays: Record<string, [Float32Array, DType, number[]?]>, fn: (t: Record<string, Tensor>) => T): T {
   const t: Record<string, Tensor> = {};
-  for (const [name, [data, dtype]] of Object.entries(arrays)) t[name] = gpu.upload(dtype === "f16" ? Float16Array.from(data) : data, [data.length], name);
+  for (const [name, [data, dtype, shape]] of Object.entries(arrays)) {
+    t[name] = gpu.upload(dtype === "f16" ? Float16Array.from(data) : data, shape ?? [data.length], name);
+  }
   try {
     return fn(t);
   } finally {
@@ -36,10 +38,7 @@ function withTensors<T>(arrays: Record<string, [Float32Array, DType]>, fn: (t: R
   }
 }
 
-interface Case extends MatmulOptions {
-  withBias?: boolean;
-  out?: "f32" | "f16";
-}
+type Case = Pick<Matmul, "transA" | "transB" | "accumulate" | "batch"> & { withBias?: boolean; out?: "f32" | "f16" };
 
 /** f16 A and B through the GPU and the CPU reference, with a prior C for `accumulate`. */
 function check(M: number, N: number, K: number, opts: Case = {}, plan = smallPlan(K)): void {
@@ -49,8 +48,9 @@ function check(M: number, N: number, K: number, opts: Case = {}, plan = smallPla
   const C = rand(batch * M * N, seed + 2), bias = rand(N, seed + 3);
   const prior = out === "f16" ? roundHalf(C) : Float32Array.from(C);
   const want = gemmHalf(A, B, M, K, N, { ...rest, batch, bias: withBias ? bias : null, out: prior, outHalf: out === "f16" });
-  const got = withTensors({ A: [A, "f16"], B: [B, "f16"], C: [C, out], bias: [bias, "f32"] }, (t) => {
-    gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { ...rest, batch, bias: withBias ? t.bias : undefined }, plan));
+  const shapeA = [batch, ...(rest.transA ? [K, M] : [M, K])], shapeB = [batch, ...(rest.transB ? [N, K] : [K, N])];
+  const got = withTensors({ A: [A, "f16", shapeA], B: [B, "f16", shapeB], C: [C, out], bias: [bias, "f32"] }, (t) => {
+    gpu.record((r) => matmul(r, { a: t.A, b: t.B, out: t.C, ...rest, batch, bias: withBias ? t.bias : undefined, plan }));
     return gpu.read(t.C);
   });
   expect(maxRelDiff(got, want)).toBeLessThan(out === "f16" ? F16_OUT_TOL : F32_OUT_TOL);
@@ -93,8 +93,8 @@ describe.skipIf(!hasF16)("matmul with f16 operands", () => {
     const [M, N, K] = [24, 20, 70];
     const A = rand(K * M, 5), B = rand(K * N, 6);
     const want = gemm(A, roundHalf(B), M, K, N, { transA: true });
-    const got = withTensors({ A: [A, "f32"], B: [B, "f16"], C: [new Float32Array(M * N), "f32"] }, (t) => {
-      gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { transA: true }, smallPlan(K)));
+    const got = withTensors({ A: [A, "f32", [K, M]], B: [B, "f16", [K, N]], C: [new Float32Array(M * N), "f32"] }, (t) => {
+      gpu.record((r) => matmul(r, { a: t.A, b: t.B, out: t.C, transA: true, plan: smallPlan(K) }));
       return gpu.read(t.C);
     });
     expect(maxRelDiff(got, want)).toBeLessThan(F32_OUT_TOL);
@@ -109,18 +109,18 @@ describe.skipIf(!hasF16)("matmul with f16 operands", () => {
       for (let i = 0; i < rows; i++) s += xh[i * cols + j];
       return s;
     });
-    const got = withTensors({ x: [x, "f16"], out: [prior, "f32"] }, (t) => {
-      gpu.record((r) => columnSums(r, t.x, t.out, rows, cols, true));
+    const got = withTensors({ x: [x, "f16", [rows, cols]], out: [prior, "f32"] }, (t) => {
+      gpu.record((r) => columnSums(r, { x: t.x, out: t.out, accumulate: true }));
       return gpu.read(t.out);
     });
     expect(maxRelDiff(got, want)).toBeLessThan(F32_OUT_TOL);
   });
 
   test("integer tensors are refused with a clear error", () => {
-    withTensors({ A: [new Float32Array(4), "f16"], C: [new Float32Array(4), "f32"] }, (t) => {
-      const bad = gpu.tensor([4], "u32", "indices");
+    withTensors({ A: [new Float32Array(4), "f16", [2, 2]], C: [new Float32Array(4), "f32"] }, (t) => {
+      const bad = gpu.tensor([2, 2], "u32", "indices");
       try {
-        expect(() => gpu.record((r) => matmul(r, t.A, bad, t.C, 2, 2, 2))).toThrow("matmul: b (indices) is u32, expected f32 or f16");
+        expect(() => gpu.record((r) => matmul(r, { a: t.A, b: bad, out: t.C }))).toThrow("matmul: b (indices) is u32, expected f32 or f16");
       } finally {
         gpu.destroy(bad);
       }

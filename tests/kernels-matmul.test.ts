@@ -2,7 +2,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { gemm, linearBackward as cpuLinearBackward, linearForward as cpuLinearForward } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
-import { linearBackward, linearForward, matmul, planMatmul, TILES, type MatmulOptions, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { linearBackward, linearForward, matmul, planMatmul, TILES, type Matmul, type MatmulPlan } from "../src/kernels/matmul.ts";
 import { rand } from "./helpers.ts";
 
 /**
@@ -29,9 +29,9 @@ function maxRelDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return err / Math.max(scale, 1e-30);
 }
 
-function withTensors<T>(arrays: Record<string, Float32Array>, fn: (t: Record<string, Tensor>) => T): T {
+function withTensors<T>(arrays: Record<string, Float32Array>, fn: (t: Record<string, Tensor>) => T, shapes: Record<string, number[]> = {}): T {
   const t: Record<string, Tensor> = {};
-  for (const [name, data] of Object.entries(arrays)) t[name] = gpu.upload(data, [data.length], name);
+  for (const [name, data] of Object.entries(arrays)) t[name] = gpu.upload(data, shapes[name] ?? [data.length], name);
   try {
     return fn(t);
   } finally {
@@ -40,16 +40,21 @@ function withTensors<T>(arrays: Record<string, Float32Array>, fn: (t: Record<str
 }
 
 /** Packed products through the GPU and the CPU reference, with a prior C for `accumulate`. */
-function check(M: number, N: number, K: number, opts: MatmulOptions & { withBias?: boolean } = {}, plan?: MatmulPlan): void {
+type CheckOptions = Pick<Matmul, "transA" | "transB" | "accumulate" | "batch"> & { withBias?: boolean };
+
+function check(M: number, N: number, K: number, opts: CheckOptions = {}, plan?: MatmulPlan): void {
   const { withBias = false, batch = 1, ...rest } = opts;
   const seed = M * 7 + N * 13 + K * 31;
   const A = rand(batch * M * K, seed), B = rand(batch * K * N, seed + 1);
   const C = rand(batch * M * N, seed + 2), bias = rand(N, seed + 3);
   const want = gemm(A, B, M, K, N, { ...rest, batch, bias: withBias ? bias : null, out: Float32Array.from(C) });
+  const shapes = {
+    A: [batch, ...(rest.transA ? [K, M] : [M, K])], B: [batch, ...(rest.transB ? [N, K] : [K, N])], C: [batch, M, N],
+  };
   const got = withTensors({ A, B, C, bias }, (t) => {
-    gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { ...rest, batch, bias: withBias ? t.bias : undefined }, plan));
+    gpu.record((r) => matmul(r, { a: t.A, b: t.B, out: t.C, ...rest, batch, bias: withBias ? t.bias : undefined, plan }));
     return gpu.read(t.C);
-  });
+  }, shapes);
   expect(maxRelDiff(got, want)).toBeLessThan(REL_TOL);
 }
 
@@ -95,7 +100,7 @@ describe("matmul", () => {
     const A = rand((batch - 1) * sA + M * K, 1), B = rand(K * N, 2);
     const C0 = rand((batch - 1) * sC + M * N, 3);
     const got = withTensors({ A, B, C: C0 }, (t) => {
-      gpu.record((r) => matmul(r, t.A, t.B, t.C, M, N, K, { transA: true, batch, strideA: sA, strideB: sB, strideC: sC }));
+      gpu.record((r) => matmul(r, { a: t.A, b: t.B, out: t.C, sizes: { M, N, K }, transA: true, batch, strideA: sA, strideB: sB, strideC: sC }));
       return gpu.read(t.C);
     });
     const want = Float32Array.from(C0);
@@ -132,11 +137,11 @@ describe("linear", () => {
     const want = cpuLinearForward(x, w, b, rows, inF, outF);
     const [got, gotAcc] = withTensors({ x, w, b, y: new Float32Array(rows * outF), y0 }, (t) => {
       gpu.record((r) => {
-        linearForward(r, t.x, t.w, t.b, t.y, rows, inF, outF);
-        linearForward(r, t.x, t.w, undefined, t.y0, rows, inF, outF, true);
+        linearForward(r, { x: t.x, weight: t.w, bias: t.b, y: t.y });
+        linearForward(r, { x: t.x, weight: t.w, y: t.y0, accumulate: true });
       });
       return [gpu.read(t.y), gpu.read(t.y0)];
-    });
+    }, { w: [outF, inF] });
     expect(maxRelDiff(got, want)).toBeLessThan(REL_TOL);
     const noBias = cpuLinearForward(x, w, null, rows, inF, outF);
     expect(maxRelDiff(gotAcc, noBias.map((v, i) => v + y0[i]))).toBeLessThan(REL_TOL);
@@ -148,9 +153,9 @@ describe("linear", () => {
       const dw0 = rand(outF * inF, 25), db0 = rand(outF, 26);
       const want = cpuLinearBackward(x, w, dy, rows, inF, outF, true);
       const got = withTensors({ x, w, dy, dx: new Float32Array(rows * inF), dw: dw0, db: db0 }, (t) => {
-        gpu.record((r) => linearBackward(r, t.x, t.w, t.dy, t.dx, t.dw, t.db, rows, inF, outF, accumulate));
+        gpu.record((r) => linearBackward(r, { x: t.x, weight: t.w, dy: t.dy, dx: t.dx, dweight: t.dw, dbias: t.db, accumulate }));
         return { dx: gpu.read(t.dx), dw: gpu.read(t.dw), db: gpu.read(t.db) };
-      });
+      }, { w: [outF, inF] });
       const plus = (g: ArrayLike<number>, prior: Float32Array) => Float32Array.from(g, (v, i) => (accumulate ? v + prior[i] : v));
       expect(maxRelDiff(got.dx, want.dx)).toBeLessThan(REL_TOL);
       expect(maxRelDiff(got.dw, plus(want.dW, dw0))).toBeLessThan(REL_TOL);
@@ -162,9 +167,9 @@ describe("linear", () => {
     const { x, w, dy } = setup(30);
     const want = cpuLinearBackward(x, w, dy, rows, inF, outF, false);
     const got = withTensors({ x, w, dy, dw: new Float32Array(outF * inF) }, (t) => {
-      gpu.record((r) => linearBackward(r, t.x, t.w, t.dy, undefined, t.dw, undefined, rows, inF, outF, false));
+      gpu.record((r) => linearBackward(r, { x: t.x, weight: t.w, dy: t.dy, dweight: t.dw }));
       return gpu.read(t.dw);
-    });
+    }, { w: [outF, inF] });
     expect(maxRelDiff(got, want.dW)).toBeLessThan(REL_TOL);
   });
 
@@ -172,11 +177,11 @@ describe("linear", () => {
     const [n, i, o] = [3, 5, 4];
     const x = rand(n * i, 40), w = rand(o * i, 41), b = rand(o, 42), g = rand(n * o, 43);
     withTensors({ x, w, b, g, y: new Float32Array(n * o), dx: new Float32Array(n * i), dw: new Float32Array(o * i), db: new Float32Array(o) }, (t) => {
-      gpu.record((r) => linearBackward(r, t.x, t.w, t.g, t.dx, t.dw, t.db, n, i, o, false));
+      gpu.record((r) => linearBackward(r, { x: t.x, weight: t.w, dy: t.g, dx: t.dx, dweight: t.dw, dbias: t.db }));
       const analytic = { x: gpu.read(t.dx), w: gpu.read(t.dw), b: gpu.read(t.db) };
       // loss = Σ y·g, so d loss / d y = g.
       const loss = () => {
-        gpu.record((r) => linearForward(r, t.x, t.w, t.b, t.y, n, i, o));
+        gpu.record((r) => linearForward(r, { x: t.x, weight: t.w, bias: t.b, y: t.y }));
         const y = gpu.read(t.y);
         let s = 0;
         for (let k = 0; k < y.length; k++) s += y[k] * g[k];
@@ -198,6 +203,6 @@ describe("linear", () => {
           expect(Math.abs(a - numeric) / Math.max(Math.abs(a) + Math.abs(numeric), 1e-3)).toBeLessThan(FD_TOL);
         }
       }
-    });
+    }, { w: [o, i] });
   });
 });

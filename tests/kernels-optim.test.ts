@@ -46,7 +46,7 @@ describe("global gradient norm and clipping", () => {
   test("norm over 5 odd-sized tensors, clip scale, deterministic", () => {
     const norm = globalGradNorm(grads);
     for (const maxNorm of [2 * norm, 0.1 * norm]) {
-      gpu.record((r) => gradNorm(r, gradTensors, partials, step, maxNorm));
+      gpu.record((r) => gradNorm(r, { grads: gradTensors, partials, step, maxNorm }));
       const got = readGradNorm(gpu, step);
       expect(Math.abs(got.norm - norm) / norm).toBeLessThanOrEqual(1e-5);
       expect(Math.abs(got.clipScale - clipScale(norm, maxNorm)) / clipScale(norm, maxNorm)).toBeLessThanOrEqual(1e-5);
@@ -54,7 +54,7 @@ describe("global gradient norm and clipping", () => {
       expect(got.clipScale === 1).toBe(maxNorm > norm);
     }
     const first = read(step).slice();
-    gpu.record((r) => gradNorm(r, gradTensors, partials, step, 0.1 * norm));
+    gpu.record((r) => gradNorm(r, { grads: gradTensors, partials, step, maxNorm: 0.1 * norm }));
     expect(Array.from(read(step))).toEqual(Array.from(first));
   });
 
@@ -63,7 +63,7 @@ describe("global gradient norm and clipping", () => {
       const poisoned = grads[3].slice();
       poisoned[777] = bad;
       const tensors = [...gradTensors.slice(0, 3), upload(poisoned), gradTensors[4]];
-      gpu.record((r) => gradNorm(r, tensors, partials, step));
+      gpu.record((r) => gradNorm(r, { grads: tensors, partials, step }));
       const got = readGradNorm(gpu, step);
       expect(got.nonFinite).toBe(true);
       expect(Number.isFinite(got.norm)).toBe(false);
@@ -71,7 +71,7 @@ describe("global gradient norm and clipping", () => {
       const p = rand(poisoned.length, 7), zeros = new Float32Array(poisoned.length);
       const [pt, mt, vt] = [upload(p), upload(zeros), upload(zeros)];
       writeOptimStep(gpu, step, { lr: 1e-2, step: 1 });
-      gpu.record((r) => adamwStep(r, pt, tensors[3], mt, vt, step));
+      gpu.record((r) => adamwStep(r, { param: pt, grad: tensors[3], m: mt, v: vt, step }));
       expect(Array.from(read(pt))).toEqual(Array.from(p));
       expect(Array.from(read(mt))).toEqual(Array.from(zeros));
     });
@@ -91,8 +91,8 @@ describe("AdamW vs src/cpu/optim.ts", () => {
       const gt = upload(g);
       writeOptimStep(gpu, step, { lr, step: t });
       gpu.record((r) => {
-        gradNorm(r, [gt], partials, step, maxNorm);
-        adamwStep(r, pt, gt, mt, vt, step);
+        gradNorm(r, { grads: [gt], partials, step, maxNorm });
+        adamwStep(r, { param: pt, grad: gt, m: mt, v: vt, step });
       });
       const scale = read(step)[STEP.clipScale]; // the GPU's f32 scale: the CPU then rounds alike
       if (t % 2 === 0) expect(scale).toBeLessThan(1);
@@ -119,7 +119,7 @@ describe("Muon vs src/cpu/optim.ts", () => {
         const grads = params.map((_, i) => rand(n, 1000 * s + i, 0.1 * (i + 1)));
         tensors.forEach((t, i) => gpu.write(t.grad, grads[i]));
         writeOptimStep(gpu, step, { lr, step: s });
-        gpu.record((r) => muonStep(r, tensors, scratch, step));
+        gpu.record((r) => muonStep(r, { matrices: tensors, scratch, step }));
         params.forEach((p, i) => cpuMuon(p, grads[i], momenta[i], rows, cols, { lr }));
         const stepSize = lr * 0.2 * Math.sqrt(Math.max(rows, cols)); // Δparam per unit of update
         tensors.forEach((t, i) => {

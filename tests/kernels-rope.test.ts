@@ -18,8 +18,8 @@ function check(B: number, L: number, H: number, position: number, maxLen: number
   const ty = gpu.tensor([B, L, H, HD], "f32", "y");
   const tdx = gpu.tensor([B, L, H, HD], "f32", "dx");
   gpu.record((r) => {
-    ropeForward(r, tx, ty, B, L, H, tables, position);
-    ropeBackward(r, tx, tdx, B, L, H, tables, position);
+    ropeForward(r, { x: tx, out: ty, B, H, tables, position });
+    ropeBackward(r, { x: tx, out: tdx, B, H, tables, position });
   });
   expect(maxAbsDiff(gpu.read(ty), cpuForward(x, B, L, H, HD, position))).toBeLessThan(ABS_TOL);
   expect(maxAbsDiff(gpu.read(tdx), cpuBackward(x, B, L, H, HD, position))).toBeLessThan(ABS_TOL);
@@ -43,8 +43,8 @@ describe("rope", () => {
     const tFull = gpu.upload(x, [B, L, H, HD], "x"), tFullOut = gpu.tensor([B, L, H, HD], "f32", "y");
     const tStep = gpu.upload(tail, [B, step, H, HD], "x step"), tStepOut = gpu.tensor([B, step, H, HD], "f32", "y step");
     gpu.record((r) => {
-      ropeForward(r, tFull, tFullOut, B, L, H, tables);
-      ropeForward(r, tStep, tStepOut, B, step, H, tables, position);
+      ropeForward(r, { x: tFull, out: tFullOut, B, H, tables });
+      ropeForward(r, { x: tStep, out: tStepOut, B, H, tables, position });
     });
     const full = gpu.read(tFullOut), stepOut = gpu.read(tStepOut);
     for (let b = 0; b < B; b++) {
@@ -60,8 +60,8 @@ describe("rope", () => {
     const tables = ropeTables(gpu, 64, HD);
     const tx = gpu.upload(x, [n], "x"), ty = gpu.tensor([n], "f32", "y"), tz = gpu.tensor([n], "f32", "z");
     gpu.record((r) => {
-      ropeForward(r, tx, ty, B, L, H, tables);
-      ropeBackward(r, ty, tz, B, L, H, tables);
+      ropeForward(r, { x: tx, out: ty, B, H, tables });
+      ropeBackward(r, { x: ty, out: tz, B, H, tables });
     });
     expect(maxAbsDiff(gpu.read(tz), x)).toBeLessThan(ABS_TOL);
     for (const t of [tx, ty, tz]) gpu.destroy(t);

@@ -34,9 +34,9 @@ function randomMask(B: number, seed: number, allowedShare: number): Uint8Array {
 
 function runGpu(logits: Float32Array, mask: Uint8Array | null, B: number, opts: SampleOptions): Int32Array {
   const l = keep(gpu.upload(logits, [B, V], "logits"));
-  const m = mask ? keep(gpu.upload(Uint32Array.from(mask), [B, V], "mask")) : null;
+  const m = mask ? keep(gpu.upload(Uint32Array.from(mask), [B, V], "mask")) : undefined;
   const out = keep(gpu.tensor([B], "i32", "tokens"));
-  gpu.record((r) => sample(r, l, m, out, B, V, opts));
+  gpu.record((r) => sample(r, { logits: l, mask: m, out, options: opts }));
   return gpu.read(out) as Int32Array;
 }
 
@@ -136,14 +136,14 @@ describe("sampling vs src/cpu/sampling.ts", () => {
     const tokens = keep(gpu.upload(new Int32Array(B * seqLen).fill(-1), [B, seqLen]));
     const position = keep(gpu.upload(Uint32Array.of(6), [1]));
     const opts = { temperature: 1, topK: 50, topP: 0.95, seed: 77, counter: 1000 };
-    gpu.record((r) => sampleAtPosition(r, l, null, tokens, position, B, V, seqLen, opts));
+    gpu.record((r) => sampleAtPosition(r, { logits: l, tokens, position, options: opts }));
     const got = gpu.read(tokens) as Int32Array;
     const expected = runCpu(logits, null, B, { ...opts, counter: opts.counter + 6 });
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < seqLen; t++) expect(got[b * seqLen + t]).toBe(t === 6 ? expected[b] : -1);
     }
     gpu.write(position, Uint32Array.of(seqLen)); // past the end: nothing is written
-    gpu.record((r) => sampleAtPosition(r, l, null, tokens, position, B, V, seqLen, opts));
+    gpu.record((r) => sampleAtPosition(r, { logits: l, tokens, position, options: opts }));
     expect(Array.from(gpu.read(tokens) as Int32Array)).toEqual(Array.from(got));
   });
 });

@@ -25,8 +25,8 @@ function run(a: Float32Array, b: Float32Array, dh: Float32Array) {
   const t = [gpu.upload(a), gpu.upload(b), gpu.upload(dh), gpu.tensor([n]), gpu.tensor([n]), gpu.tensor([n])];
   const [ta, tb, tdh, th, tda, tdb] = t;
   gpu.record((r) => {
-    swigluForward(r, ta, tb, th, n);
-    swigluBackward(r, ta, tb, tdh, tda, tdb, n);
+    swigluForward(r, { a: ta, b: tb, h: th });
+    swigluBackward(r, { a: ta, b: tb, dh: tdh, da: tda, db: tdb });
   });
   const out = { h: gpu.read(th), da: gpu.read(tda), db: gpu.read(tdb) };
   t.forEach((x) => gpu.destroy(x));
@@ -63,7 +63,7 @@ describe("swiglu", () => {
     const loss = () => {
       gpu.write(ta, a);
       gpu.write(tb, b);
-      gpu.record((r) => swigluForward(r, ta, tb, th, n));
+      gpu.record((r) => swigluForward(r, { a: ta, b: tb, h: th }));
       return dot(gpu.read(th), dh);
     };
     const grads = run(a, b, dh);

@@ -10,7 +10,9 @@
 // Constants: HD, WG, R (keys per thread), QT (queries per tile), QB (queries per block, a
 // multiple of 4 dividing QT), SCALE (f32), SCALE_LOG2E (f32).
 
-// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
+//#include "attention-common.wgsl"
+
+// Params and the bindings of q, k, v: attention-common.wgsl (included).
 @group(0) @binding(3) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
 @group(0) @binding(5) var<storage, read> delta: array<f32>;

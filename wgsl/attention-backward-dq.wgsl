@@ -8,7 +8,9 @@
 // transposed (for dp), so every product is a broadcast vec4 FMA.
 // Constants: HD, WG, R, KT, KB as in attention.wgsl; SCALE (f32, 1/sqrt(HD)), SCALE_LOG2E (f32).
 
-// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
+//#include "attention-common.wgsl"
+
+// Params and the bindings of q, k, v: attention-common.wgsl (included).
 @group(0) @binding(3) var<storage, read> o: array<vec4f>;
 @group(0) @binding(4) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;

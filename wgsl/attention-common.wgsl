@@ -1,4 +1,4 @@
-// Prepended to attention.wgsl (the forward) and to its backward, attention-backward-dq.wgsl and
+// Included by attention.wgsl (the forward) and by its backward, attention-backward-dq.wgsl and
 // attention-backward-dkdv.wgsl: their uniform block, the q, k, v bindings (layouts in
 // attention.wgsl) and the constants all three use. Constants: HD (head dim, a multiple of 4).
 

@@ -17,7 +17,9 @@
 // Constants: HD (head dim, a multiple of 4), WG (threads), R (rows per thread), KT (keys per
 // tile), KB (keys per block, a multiple of 4 dividing KT), SCALE_LOG2E (f32).
 
-// Params and the bindings of q, k, v: attention-common.wgsl, prepended.
+//#include "attention-common.wgsl"
+
+// Params and the bindings of q, k, v: attention-common.wgsl (included).
 @group(0) @binding(3) var<storage, read_write> o: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;

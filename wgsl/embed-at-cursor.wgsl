@@ -3,8 +3,10 @@
 // tokens [B, S] i32 (the sequence buffer), cursor u32 [1] (the position the sampler writes next),
 // table [V, D], out [B, D]. Reading the position from GPU memory lets many decoding steps be
 // recorded at once: the step embeds whatever token the previous step sampled. One workgroup a row;
-// the row's sum of squares is added in a fixed tree (workgroup-sum.wgsl, prepended).
+// the row's sum of squares is added in a fixed tree (workgroup-sum.wgsl, included).
 // Constants: D, EPS (f32).
+
+//#include "workgroup-sum.wgsl"
 
 struct Params { S: u32 }
 

@@ -5,6 +5,8 @@
 // partials[group]; sum_rows (elementwise.wgsl) adds the partials in order into dweights[w_index].
 // Thread t of a workgroup handles values first + t + k·256, k < ELEMS (coalesced).
 
+//#include "workgroup-sum.wgsl"
+
 struct Params { n: u32, Lc: u32, D: u32, w_index: u32, groups_x: u32 }
 
 @group(0) @binding(0) var<storage, read> dout: array<f32>;
@@ -37,6 +39,6 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
       dw += x[i] * s;
     }
   }
-  let total = workgroup_sum(dw, t); // workgroup-sum.wgsl, prepended
+  let total = workgroup_sum(dw, t); // workgroup-sum.wgsl, included
   if (t == 0u && group * ELEMS * 256u < p.n) { partials[group] = total; }
 }

@@ -7,7 +7,9 @@
 //                                step tensor (clip_grad_norm_: min(1, max_norm / (norm + 1e-6)));
 //      inv_frobenius_finalize  → 1 / (‖segment‖_F + 1e-7) per segment (Muon's input scaling).
 // The step-tensor indices STEP_* come from the TS side (src/kernels/optim.ts).
-// workgroup_sum comes from workgroup-sum.wgsl, prepended.
+// workgroup_sum comes from workgroup-sum.wgsl.
+
+//#include "workgroup-sum.wgsl"
 
 struct Params {
   n: u32,          // elements (stage 1) or partials (stage 2) per segment

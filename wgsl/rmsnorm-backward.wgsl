@@ -4,9 +4,11 @@
 // handles the contiguous rows [w·rows_per_group, ...) and writes its column sums to
 // partials[w, :]; sum_rows (elementwise.wgsl) then adds the partials in a fixed order.
 // Thread t owns columns t, t + WG, ... of every row (as the forward), so its dweight sums stay
-// in registers across rows; workgroup_sum comes from workgroup-sum.wgsl, prepended.
+// in registers across rows; workgroup_sum comes from workgroup-sum.wgsl.
 // Constants: D (row width), WG (threads, a power of two), ADD_TO_DX (add into dx, which already
 // holds the residual stream's gradient, instead of overwriting it).
+
+//#include "workgroup-sum.wgsl"
 
 struct Params { rows: u32, rows_per_group: u32 }
 

@@ -1,9 +1,10 @@
 // RMSNorm forward over rows of width D:  rstd = 1 / sqrt(mean(x²) + EPS),  y = x · rstd · weight.
 // One workgroup of WG threads per row. D and WG are specialisation constants, so each thread's
 // slice of the row (columns t, t + WG, ..., coalesced across threads) stays in registers between
-// the sum of squares and the scaling: x is read once. workgroup-sum.wgsl is prepended;
-// rmsnorm-residual.wgsl extends this module.
+// the sum of squares and the scaling: x is read once. workgroup-sum.wgsl is included.
 // Constants: D (row width), WG (threads, a power of two), EPS (f32).
+
+//#include "workgroup-sum.wgsl"
 
 struct Params { rows: u32, groups_x: u32 }
 

@@ -4,6 +4,8 @@
 // and proj3, each adding into the residual stream, and the output projection.
 // One workgroup per COLS output columns. Constants: N, BIAS, ACCUMULATE (bools), and rows-gemv's.
 
+//#include "rows-gemv.wgsl"
+
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm_weight: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;

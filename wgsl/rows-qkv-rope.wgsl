@@ -8,6 +8,8 @@
 // workgroup (COLS is even) and turned together after the sums.
 // Constants: D (= K), HD (head dim, a multiple of 8), and rows-gemv's (NORM true).
 
+//#include "rows-gemv.wgsl"
+
 struct Params {
   kv_stride: u32,
   kv_offset: u32,

@@ -4,6 +4,8 @@
 // UNITS = COLS/2 hidden units; its columns c < UNITS are their proj1 rows, the others their proj2 rows.
 // Constants: HIDDEN, and rows-gemv's (NORM true).
 
+//#include "rows-gemv.wgsl"
+
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm_weight: array<f32>;
 @group(0) @binding(2) var<storage, read> w1: array<f32>;

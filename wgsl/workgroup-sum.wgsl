@@ -1,5 +1,5 @@
 // Σ over the WG threads of a workgroup of one value each, added by a fixed tree (so the result
-// is deterministic). Prepended to the kernels that use it; they define WG (a power of two).
+// is deterministic). Included by the kernels that use it; they define WG (a power of two).
 // Call in uniform control flow; every thread gets the sum.
 
 var<workgroup> lane_sum: array<f32, WG>;

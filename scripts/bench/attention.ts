@@ -62,9 +62,9 @@ export function attentionCase(gpu: Gpu, B: number, L: number, backward: boolean,
     record(r) {
       const t = tensors.get();
       // the backward case runs the forward once (the harness's warm-up) for out and lse
-      if (!backward || !forwardDone) attentionForward(r, t.q, t.k, t.v, t.out, t.lse, s, tiles);
+      if (!backward || !forwardDone) attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape: s, tiles });
       forwardDone = true;
-      if (backward) attentionBackward(r, t.q, t.k, t.v, t.out, t.lse, t.dOut, t.dq, t.dk, t.dv, { delta: t.delta }, s, tiles);
+      if (backward) attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape: s, tiles });
     },
     dispose() {
       tensors.dispose();
@@ -83,7 +83,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     name: "rope forward", shape: `B=${B} L=${L} H=${H} hd=${HD}`, flops: 0, bytes: 4 * 2 * n,
     record(r) {
       const t = rope.get();
-      ropeForward(r, t.q, t.out, B, L, H, ropeTables(gpu, L, HD));
+      ropeForward(r, { x: t.q, out: t.out, B, H, tables: ropeTables(gpu, L, HD) });
     },
     dispose: () => rope.dispose(),
   });

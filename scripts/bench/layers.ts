@@ -13,7 +13,7 @@ import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../..
 import {
   avgPool3Backward, avgPool3Forward, upsampleScratchSize, upsampleShiftAddBackward, upsampleShiftAddForward,
 } from "../../src/kernels/hourglass.ts";
-import { rmsnormBackward, rmsnormForward, rmsnormResidualForward, rmsnormScratchSize } from "../../src/kernels/rmsnorm.ts";
+import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../../src/kernels/rmsnorm.ts";
 import { swigluBackward, swigluForward } from "../../src/kernels/swiglu.ts";
 import type { BenchCase } from "./common.ts";
 
@@ -66,55 +66,53 @@ export function benchCases(gpu: Gpu, B = 8): BenchCase[] {
   const cases: BenchCase[] = [
     {
       name: "rmsnorm forward", shape: rows, flops: 0, bytes: f * (2 * nd + ROWS),
-      record: (r) => rmsnormForward(r, act[0], weight, act[1], rstd, ROWS, D),
-    },
-    {
-      name: "residual add + rmsnorm forward", shape: rows, flops: 0, bytes: f * (4 * nd + ROWS),
-      record: (r) => rmsnormResidualForward(r, act[0], act[3], weight, act[2], act[1], rstd, ROWS, D),
+      record: (r) => rmsnormForward(r, { x: act[0], weight, y: act[1], rstd }),
     },
     {
       name: "rmsnorm backward (+ dweight, dx +=)", shape: rows, flops: 0, bytes: f * (4 * nd + ROWS + 2 * rmsPartials),
-      record: (r) => rmsnormBackward(r, act[0], weight, rstd, act[1], act[2], dweight, rmsScratch, ROWS, D, true, true),
+      record: (r) => rmsnormBackward(r, { x: act[0], weight, rstd, dy: act[1], dx: act[2], dweight, scratch: rmsScratch, accumulate: true, addToDx: true }),
     },
     {
       name: "swiglu forward", shape: `n=${ROWS}×${HIDDEN}`, flops: 0, bytes: f * 3 * nh,
-      record: (r) => swigluForward(r, wide[0], wide[1], wide[2], nh),
+      record: (r) => swigluForward(r, { a: wide[0], b: wide[1], h: wide[2] }),
     },
     {
       name: "swiglu backward", shape: `n=${ROWS}×${HIDDEN}`, flops: 0, bytes: f * 5 * nh,
-      record: (r) => swigluBackward(r, wide[0], wide[1], wide[2], wide[3], wide[4], nh),
+      record: (r) => swigluBackward(r, { a: wide[0], b: wide[1], dh: wide[2], da: wide[3], db: wide[4] }),
     },
     {
       name: "embedding forward", shape: `n=${ROWS} V=${V} D=${D}`, flops: 0, bytes: f * (ROWS + nd),
-      record: (r) => embeddingForward(r, tokens, table, act[0], ROWS, D),
+      record: (r) => embeddingForward(r, { tokens, table: table.reshape([V, D]), out: act[0] }),
     },
     {
       name: "embedding backward", shape: `n=${ROWS} V=${V} D=${D}`, flops: 0, bytes: f * (ROWS + nd + 2 * embPartials),
-      record: (r) => embeddingBackward(r, tokens, act[1], dtable, embScratch, ROWS, V, D, true),
+      record: (r) => embeddingBackward(r, { tokens, dout: act[1], dtable: dtable.reshape([V, D]), scratch: embScratch, accumulate: true }),
     },
     {
       name: "avgpool3 forward", shape: `B=${B} L=${L} D=${D}`, flops: 0, bytes: f * (nd + nc),
-      record: (r) => avgPool3Forward(r, act[0], coarse[0], B, L, D),
+      record: (r) => avgPool3Forward(r, { x: act[0].reshape([ROWS, D]), y: coarse[0], B }),
     },
     {
       name: "avgpool3 backward (accumulate)", shape: `B=${B} L=${L} D=${D}`, flops: 0, bytes: f * (nc + 2 * nd),
-      record: (r) => avgPool3Backward(r, coarse[0], act[1], B, L, D, true),
+      record: (r) => avgPool3Backward(r, { dy: coarse[0], dx: act[1].reshape([ROWS, D]), B, accumulate: true }),
     },
     {
       name: "upsample3+shift2+skip forward", shape: `B=${B} Lc=${Lc} D=${D}`, flops: 0, bytes: f * (nc + 2 * nd),
-      record: (r) => upsampleShiftAddForward(r, coarse[0], act[0], skipWeights, 1, act[1], B, Lc, D),
+      record: (r) => upsampleShiftAddForward(r, { x: coarse[0], skip: act[0].reshape([ROWS, D]), weights: skipWeights, index: 1, out: act[1], B }),
     },
     {
       name: "upsample3+shift2+skip backward", shape: `B=${B} Lc=${Lc} D=${D}`, flops: 0, bytes: f * (nd + 2 * nc),
-      record: (r) => upsampleShiftAddBackward(r, act[0], coarse[0], skipWeights, 1, coarse[1], dSkipWeights, upScratch, B, Lc, D, true),
+      record: (r) => upsampleShiftAddBackward(r, {
+        dout: act[0].reshape([ROWS, D]), x: coarse[0], weights: skipWeights, index: 1, dx: coarse[1], dweights: dSkipWeights, scratch: upScratch, B, accumulate: true,
+      }),
     },
     {
       name: "cross-entropy (+ dlogits)", shape: `B=${B} L=${L} V=${V}, no pad`, flops: 0, bytes: f * (2 * ROWS * V + ROWS),
-      record: (r) => crossEntropy(r, logits, tokens, scale, dlogits, stats, ceScratch, B, L, V),
+      record: (r) => crossEntropy(r, { logits: logits.reshape([ROWS, V]), tokens: tokens.reshape([B, L]), scale, dlogits, stats, scratch: ceScratch }),
     },
     {
       name: "residual add x += y", shape: rows, flops: 0, bytes: f * 3 * nd,
-      record: (r) => addInto(r, act[2], act[3], nd),
+      record: (r) => addInto(r, { x: act[2], y: act[3] }),
     },
   ];
   cases[cases.length - 1].dispose = () => owned.forEach((t) => gpu.destroy(t));

@@ -56,8 +56,8 @@ export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: bo
     bytes: 4 * n * (backward ? 7 : 4),
     record(r) {
       const t = tensors.get();
-      if (backward) linearAttentionBackward(r, t.q, t.k, t.v, t.dO, t.dq, t.dk, t.dv, t.scratch, s);
-      else linearAttentionForward(r, t.q, t.k, t.v, t.o, t.scratch, s);
+      if (backward) linearAttentionBackward(r, { q: t.q, k: t.k, v: t.v, dOut: t.dO, dq: t.dq, dk: t.dk, dv: t.dv, scratch: t.scratch, shape: s });
+      else linearAttentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.o, scratch: t.scratch, shape: s });
     },
     dispose: () => tensors.dispose(),
   };
@@ -78,7 +78,7 @@ export function linearAttentionStepCase(gpu: Gpu, B: number): BenchCase {
     bytes: 4 * B * H * (2 * HD * HD + 4 * HD),
     record(r) {
       const t = tensors.get();
-      linearAttentionStep(r, t.q, t.k, t.v, t.state, t.o, B, H);
+      linearAttentionStep(r, { q: t.q, k: t.k, v: t.v, state: t.state, out: t.o });
     },
     dispose: () => tensors.dispose(),
   };

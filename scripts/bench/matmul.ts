@@ -6,7 +6,7 @@
  */
 import type { Gpu, Recorder } from "../../src/gpu/runtime.ts";
 import { dtypeBytes, type Tensor } from "../../src/gpu/tensor.ts";
-import { columnSums, matmul, type MatmulOptions, type MatmulPlan } from "../../src/kernels/matmul.ts";
+import { columnSums, matmul, type Matmul, type MatmulPlan } from "../../src/kernels/matmul.ts";
 import type { BenchCase } from "./common.ts";
 
 const LEVEL_ROWS = [55368, 18456, 6152];
@@ -45,20 +45,22 @@ function lazyCase(
   };
 }
 
+type ProductOptions = Pick<Matmul, "transA" | "transB" | "accumulate">;
+
 /**
  * C = op(A)·op(B) over [M, N, K] (opts without bias); `plan` forces a tile / split (for tuning).
  * With `operands` f16, A and B are f16 and so is C, except an accumulated C (a gradient: f32).
  */
 export function matmulCase(
-  gpu: Gpu, name: string, M: number, N: number, K: number, opts: MatmulOptions = {}, plan?: MatmulPlan, operands: FloatType = "f32",
+  gpu: Gpu, name: string, M: number, N: number, K: number, opts: ProductOptions = {}, plan?: MatmulPlan, operands: FloatType = "f32",
 ): BenchCase {
   const out = opts.accumulate ? "f32" : operands;
   return lazyCase(gpu, name, `M=${M} N=${N} K=${K}`, 2 * M * N * K, [M * K, K * N, M * N], (r, [a, b, c]) =>
-    matmul(r, a, b, c, M, N, K, opts, plan), [operands, operands, out]);
+    matmul(r, { a: a.reshape(opts.transA ? [K, M] : [M, K]), b: b.reshape(opts.transB ? [N, K] : [K, N]), out: c, ...opts, plan }), [operands, operands, out]);
 }
 
 /** The 4096³ reference and the model's Linear products: forward, input gradient, weight gradient. */
-export function modelProducts(): { name: string; M: number; N: number; K: number; opts: MatmulOptions }[] {
+export function modelProducts(): { name: string; M: number; N: number; K: number; opts: ProductOptions }[] {
   const products = [{ name: "matmul A·B", M: 4096, N: 4096, K: 4096, opts: {} }];
   const layers: [string, number, number, number][] = [];
   for (const rows of LEVEL_ROWS) {
@@ -80,7 +82,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   for (const [what, outF] of [["proj1 db", HIDDEN], ["proj3 db", DIM]] as const) {
     const rows = LEVEL_ROWS[0];
     cases.push(lazyCase(gpu, `${what} = Σ rows dy`, `rows=${rows} out=${outF}`, 0, [rows * outF, outF], (r, [dy, db]) =>
-      columnSums(r, dy, db, rows, outF, true)));
+      columnSums(r, { x: dy, out: db, accumulate: true })));
   }
   return cases;
 }

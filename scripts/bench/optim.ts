@@ -55,7 +55,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     const step = makeStep();
     cases.push({
       name: "AdamW step", shape: `n=${total} (all parameters, flat)`, flops: 0, bytes: 7 * 4 * total,
-      record: (r) => adamwStep(r, p, g, m, v, step),
+      record: (r) => adamwStep(r, { param: p, grad: g, m, v, step }),
       dispose: () => [p, g, m, v, step].forEach((t) => gpu.destroy(t)),
     });
   }
@@ -66,7 +66,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     const step = makeStep();
     cases.push({
       name: "grad norm + clip scale", shape: `${sizes.length} tensors, ${total} floats`, flops: 0, bytes: 4 * total,
-      record: (r) => gradNorm(r, grads, partials, step),
+      record: (r) => gradNorm(r, { grads, partials, step }),
       dispose: () => [...grads, partials, step].forEach((t) => gpu.destroy(t)),
     });
     const flat = filled(gpu, total, 1e-3, "flat grad", 0);
@@ -74,7 +74,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     const flatStep = makeStep();
     cases.push({
       name: "grad norm + clip scale", shape: `1 flat tensor, ${total} floats`, flops: 0, bytes: 4 * total,
-      record: (r) => gradNorm(r, [flat], flatPartials, flatStep),
+      record: (r) => gradNorm(r, { grads: [flat], partials: flatPartials, step: flatStep }),
       dispose: () => [flat, flatPartials, flatStep].forEach((t) => gpu.destroy(t)),
     });
   }
@@ -104,7 +104,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     cases.push({
       name: "Muon step", shape: `168 matrices (96×512², 48×1365×512, 24×512×1365), batch ${MUON_BATCH}`,
       flops, bytes: 6 * 4 * elements, // param, grad, momentum in, param, momentum out, update
-      record: (r) => work.forEach(({ matrices, scratch }) => muonStep(r, matrices, scratch, step)),
+      record: (r) => work.forEach(({ matrices, scratch }) => muonStep(r, { matrices, scratch, step })),
       dispose: () => {
         owned.forEach((t) => gpu.destroy(t));
         work.forEach(({ scratch }) => scratch.destroy());
@@ -117,7 +117,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     const out = gpu.tensor([B], "i32", "tokens");
     cases.push({
       name: "sample (T, top-k 50, top-p 0.95)", shape: `B=${B} V=${VOCAB}`, flops: 0, bytes: 4 * B * VOCAB,
-      record: (r) => sample(r, logits, null, out, B, VOCAB, { temperature: 1, topK: 50, topP: 0.95, seed: 1, counter: 0 }),
+      record: (r) => sample(r, { logits: logits.reshape([B, VOCAB]), out, options: { temperature: 1, topK: 50, topP: 0.95, seed: 1, counter: 0 } }),
       dispose: () => [logits, out].forEach((t) => gpu.destroy(t)),
     });
   }

@@ -309,26 +309,22 @@ export class Decoder {
     const [e0, e1, bott, d0, d1] = pf.streams;
     const lengths = levelLengths(L);
     const w = this.p("skip_weights2");
-    r.label = "embedding";
-    embeddingForward(r, pf.tokens, this.p("embedding.weight"), pf.embedded, B * L, D);
-    rmsnormForward(r, pf.embedded, this.p("norm.weight"), e0, pf.work.rstd, B * L, D);
+    embeddingForward(r, { tokens: pf.tokens, table: this.p("embedding.weight"), out: pf.embedded });
+    rmsnormForward(r, { x: pf.embedded, weight: this.p("norm.weight"), y: e0, rstd: pf.work.rstd });
     const run = (level: number, x: Tensor) => {
       for (const block of this.levels[level].blocks) this.prefillBlock(r, block, this.levels[level].capacity, x, lengths[level], pf.work);
     };
     run(0, e0);
-    r.label = "hourglass";
-    avgPool3Forward(r, e0, e1, B, L, D);
+    avgPool3Forward(r, { x: e0, y: e1, B });
     run(1, e1);
-    r.label = "hourglass";
-    avgPool3Forward(r, e1, bott, B, L / 3, D);
+    avgPool3Forward(r, { x: e1, y: bott, B });
     run(2, bott);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, bott, e1, w, 0, d0, B, L / 9, D);
+    upsampleShiftAddForward(r, { x: bott, skip: e1, weights: w, index: 0, out: d0, B });
     run(3, d0);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, d0, e0, w, 1, d1, B, L / 3, D);
+    upsampleShiftAddForward(r, { x: d0, skip: e0, weights: w, index: 1, out: d1, B });
     run(4, d1);
-    const last = (from: Tensor, n: number, to: Tensor) => copyRows(r, from, to, { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 });
+    const last = (from: Tensor, n: number, to: Tensor) =>
+      copyRows(r, { from, to, copy: { B, rows: 1, W: D, srcStride: n * D, srcRow: n - 1, dstStride: D, dstRow: 0 }, label: "hourglass" });
     last(bott, lengths[2], this.bottleneck);
     last(d0, lengths[3], this.dec0);
     last(d1, lengths[4], this.dec1);
@@ -339,29 +335,23 @@ export class Decoder {
   /** Records the step at `position` (see schedule.ts), then its emit. */
   step(r: Recorder): void {
     if (!this.canStep) throw new Error(`decoder: no token to decode at position ${this.next}`);
-    const { B, D } = this;
     const { t, coarse, bottleneck } = stepLevels(this.next);
     const w = this.p("skip_weights2");
     const fine = this.fineRing[t % 3];
-    r.label = "embedding";
-    embedAtCursor(r, this.tokens, this.cursor, this.p("embedding.weight"), this.p("norm.weight"), fine, B, this.capacity, D);
+    embedAtCursor(r, { tokens: this.tokens, cursor: this.cursor, table: this.p("embedding.weight"), normWeight: this.p("norm.weight"), out: fine });
     this.stepLevel(r, 0, fine, t);
     if (coarse !== null) {
       const coarseSlot = this.coarseRing[coarse % 3];
-      r.label = "hourglass";
-      mean3(r, this.fineRing[0], this.fineRing[1], this.fineRing[2], coarseSlot, B * D);
+      mean3(r, { a: this.fineRing[0], b: this.fineRing[1], c: this.fineRing[2], out: coarseSlot });
       this.stepLevel(r, 1, coarseSlot, coarse);
       if (bottleneck !== null) {
-        r.label = "hourglass";
-        mean3(r, this.coarseRing[0], this.coarseRing[1], this.coarseRing[2], this.bottleneck, B * D);
+        mean3(r, { a: this.coarseRing[0], b: this.coarseRing[1], c: this.coarseRing[2], out: this.bottleneck });
         this.stepLevel(r, 2, this.bottleneck, bottleneck);
       }
-      r.label = "hourglass";
-      scaleAdd(r, this.bottleneck, coarseSlot, w, 0, this.dec0, B * D);
+      scaleAdd(r, { coarse: this.bottleneck, skip: coarseSlot, weights: w, index: 0, out: this.dec0 });
       this.stepLevel(r, 3, this.dec0, coarse);
     }
-    r.label = "hourglass";
-    scaleAdd(r, this.dec0, fine, w, 1, this.dec1, B * D);
+    scaleAdd(r, { coarse: this.dec0, skip: fine, weights: w, index: 1, out: this.dec1 });
     this.stepLevel(r, 4, this.dec1, t);
     this.output(r);
     this.emit(r, t);
@@ -369,8 +359,7 @@ export class Decoder {
   }
 
   private output(r: Recorder): void {
-    r.label = "output";
-    rowsLinear(r, this.dec1, this.p("output_proj.weight"), this.p("output_proj.bias"), null, this.logits, { rows: this.B, K: this.D, N: this.V });
+    rowsLinear(r, { x: this.dec1, weight: this.p("output_proj.weight"), bias: this.p("output_proj.bias"), y: this.logits, label: "output" });
   }
 
   /**
@@ -379,14 +368,15 @@ export class Decoder {
    * advance the cursor.
    */
   private emit(r: Recorder, t: number): void {
-    const { B, V, capacity } = this;
     const e = this.emitOptions;
     if (e && t + 1 >= this.given) {
-      r.label = "sampling";
-      if (e.grammar) grammarMask(r, this.tokens, this.cursor, this.mask, B, capacity, e.grammar);
-      sampleAtPosition(r, this.logits, e.grammar ? this.mask : null, this.tokens, this.cursor, B, V, capacity, { ...e.sampling, counter: 0 });
+      if (e.grammar) grammarMask(r, { tokens: this.tokens, cursor: this.cursor, mask: this.mask, strictOrder: e.grammar.strictOrder, label: "sampling" });
+      sampleAtPosition(r, {
+        logits: this.logits, mask: e.grammar ? this.mask : undefined, tokens: this.tokens, position: this.cursor,
+        options: { ...e.sampling, counter: 0 },
+      });
     }
-    advanceCursor(r, this.tokens, this.cursor, this.ended, B, capacity);
+    advanceCursor(r, { tokens: this.tokens, cursor: this.cursor, ended: this.ended });
   }
 
   /** Runs a level's blocks in place on its stream x [B, D] at the level's position `position`. */
@@ -401,79 +391,67 @@ export class Decoder {
    */
   private stepBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, position: number): void {
     const { B, D } = this;
-    const { heads: H, hidden } = this.network;
+    const H = this.network.heads;
     const w = this.work;
     const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
     const qkv = (k: Tensor, v: Tensor, kvStride: number, kvOffset: number) => {
-      r.label = "qkv";
-      rowsQkvRope(r, x, p("norm1.weight"), p("attn.q_proj.weight"), p("attn.k_proj.weight"), p("attn.v_proj.weight"), w.q, k, v, {
-        rows: B, D, heads: H, position, kvStride, kvOffset,
+      rowsQkvRope(r, {
+        x, normWeight: p("norm1.weight"), wq: p("attn.q_proj.weight"), wk: p("attn.k_proj.weight"), wv: p("attn.v_proj.weight"),
+        q: w.q, kOut: k, vOut: v, kvStride, kvOffset, heads: H, position, label: "qkv",
       });
     };
-    let outNorm: Tensor | null = null;
+    let outNorm: Tensor | undefined;
     if (block.keys && block.values) {
       qkv(block.keys, block.values, capacity * D, position * D);
-      r.label = "attention";
-      attentionDecode(r, w.q, block.keys, block.values, w.att, { B, H, Lk: position + 1, capacity });
+      attentionDecode(r, { q: w.q, keys: block.keys, values: block.values, out: w.att, shape: { B, H, Lk: position + 1, capacity } });
     } else {
       qkv(w.k, w.v, D, 0);
-      r.label = "linear attention";
-      linearAttentionStep(r, w.q, w.k, w.v, block.state!, w.att, B, H);
+      linearAttentionStep(r, { q: w.q, k: w.k, v: w.v, state: block.state!, out: w.att });
       outNorm = p("attn.rms_norm.weight");
     }
-    r.label = "out proj";
-    rowsLinear(r, w.att, p("attn.out_proj.weight"), null, outNorm, x, { rows: B, K: D, N: D, accumulate: true });
-    r.label = "feed-forward";
-    rowsSwigluUp(r, x, p("norm2.weight"), p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"),
-      p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.g, { rows: B, K: D, hidden });
-    rowsLinear(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), null, x, { rows: B, K: hidden, N: D, accumulate: true });
+    rowsLinear(r, { x: w.att, weight: p("attn.out_proj.weight"), normWeight: outNorm, y: x, accumulate: true, label: "out proj" });
+    rowsSwigluUp(r, {
+      x, normWeight: p("norm2.weight"), w1: p("feed_forward.proj1.weight"), b1: p("feed_forward.proj1.bias"),
+      w2: p("feed_forward.proj2.weight"), b2: p("feed_forward.proj2.bias"), g: w.g, label: "feed-forward",
+    });
+    rowsLinear(r, { x: w.g, weight: p("feed_forward.proj3.weight"), bias: p("feed_forward.proj3.bias"), y: x, accumulate: true, label: "feed-forward" });
   }
 
   /** x ← x + Attn(norm1(x)); x ← x + SwiGLU(norm2(x)) over positions 0..n−1 of every sequence, filling the block's cache. */
-  private prefillBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, n: number, w: PrefillWorkspace): void {
+  private prefillBlock(r: Recorder, block: CachedBlock, capacity: number, x: Tensor, n: number, work: PrefillWorkspace): void {
     const { B, D } = this;
     const H = this.network.heads;
-    const hidden = this.network.hidden;
-    const rows = B * n;
     const p = (s: string) => this.p(`${block.spec.prefix}.${s}`);
-    r.label = "rmsnorm";
-    rmsnormForward(r, x, p("norm1.weight"), w.h, w.rstd, rows, D);
-    r.label = "matmul";
-    linearForward(r, w.h, p("attn.v_proj.weight"), undefined, w.v, rows, D, D);
-    for (const [proj, rotated] of [["q", w.q], ["k", w.k]] as const) {
-      r.label = "matmul";
-      linearForward(r, w.h, p(`attn.${proj}_proj.weight`), undefined, w.raw, rows, D, D);
-      r.label = "rope";
-      ropeForward(r, w.raw, rotated, B, n, H, this.rope, 0);
+    // The workspace is sized for the finest level; this level uses its first B·n rows.
+    const rows = B * n;
+    const [h, rstd, raw, q, k, v, att, attNorm, p1, p2, g] = [
+      work.h, work.rstd, work.raw, work.q, work.k, work.v, work.att, work.attNorm, work.p1, work.p2, work.g,
+    ].map((t) => t.head(rows));
+    rmsnormForward(r, { x, weight: p("norm1.weight"), y: h, rstd });
+    linearForward(r, { x: h, weight: p("attn.v_proj.weight"), y: v });
+    for (const [proj, rotated] of [["q", q], ["k", k]] as const) {
+      linearForward(r, { x: h, weight: p(`attn.${proj}_proj.weight`), y: raw });
+      ropeForward(r, { x: raw, out: rotated, B, H, tables: this.rope });
     }
     let attended: Tensor;
     if (block.keys && block.values) {
-      r.label = "kv cache";
       const append = { B, rows: n, W: D, srcStride: n * D, srcRow: 0, dstStride: capacity * D, dstRow: 0 };
-      copyRows(r, w.k, block.keys, append);
-      copyRows(r, w.v, block.values, append);
-      r.label = "attention";
-      attentionForward(r, w.q, block.keys, block.values, w.att, w.lse, { B, H, Lq: n, Lk: n, qOffset: 0, kvCapacity: capacity });
-      attended = w.att;
+      copyRows(r, { from: k, to: block.keys, copy: append, label: "kv cache" });
+      copyRows(r, { from: v, to: block.values, copy: append, label: "kv cache" });
+      attentionForward(r, { q, k: block.keys, v: block.values, out: att, lse: work.lse, shape: { B, H, Lq: n, Lk: n, qOffset: 0, kvCapacity: capacity } });
+      attended = att;
     } else {
-      r.label = "linear attention";
-      linearAttentionForward(r, w.q, w.k, w.v, w.att, w.linear, { B, L: n, H });
-      r.copy(w.linear.final, block.state!);
-      r.label = "rmsnorm";
-      rmsnormForward(r, w.att, p("attn.rms_norm.weight"), w.attNorm, w.rstd, rows, D);
-      attended = w.attNorm;
+      linearAttentionForward(r, { q, k, v, out: att, scratch: work.linear, shape: { B, L: n, H } });
+      r.copy(work.linear.final, block.state!);
+      rmsnormForward(r, { x: att, weight: p("attn.rms_norm.weight"), y: attNorm, rstd });
+      attended = attNorm;
     }
-    r.label = "matmul";
-    linearForward(r, attended, p("attn.out_proj.weight"), undefined, x, rows, D, D, true);
-    r.label = "rmsnorm";
-    rmsnormForward(r, x, p("norm2.weight"), w.h, w.rstd, rows, D);
-    r.label = "matmul";
-    linearForward(r, w.h, p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"), w.p1, rows, D, hidden);
-    linearForward(r, w.h, p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), w.p2, rows, D, hidden);
-    r.label = "swiglu";
-    swigluForward(r, w.p1, w.p2, w.g, rows * hidden);
-    r.label = "matmul";
-    linearForward(r, w.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), x, rows, hidden, D, true);
+    linearForward(r, { x: attended, weight: p("attn.out_proj.weight"), y: x, accumulate: true });
+    rmsnormForward(r, { x, weight: p("norm2.weight"), y: h, rstd });
+    linearForward(r, { x: h, weight: p("feed_forward.proj1.weight"), bias: p("feed_forward.proj1.bias"), y: p1 });
+    linearForward(r, { x: h, weight: p("feed_forward.proj2.weight"), bias: p("feed_forward.proj2.bias"), y: p2 });
+    swigluForward(r, { a: p1, b: p2, h: g });
+    linearForward(r, { x: g, weight: p("feed_forward.proj3.weight"), bias: p("feed_forward.proj3.bias"), y: x, accumulate: true });
   }
 
   /** Frees every tensor the decoder allocated (not the weights). */

@@ -160,9 +160,9 @@ export class Gpu {
     const key = cacheKey(spec);
     let k = this.kernels.get(key);
     if (k) return k;
-    const code = specialise(spec);
+    const { code, locate } = specialise(spec);
     const bindings = parseBindings(spec.file, code);
-    const module = this.dev.createShaderModule(code, spec.file);
+    const module = this.dev.createShaderModule(code, spec.file, locate);
     const layout = this.dev.createBindGroupLayout(bindings, spec.file);
     const { pipeline } = this.dev.createComputePipeline(module, layout, spec.entry ?? "main", spec.file);
     k = { name: `${spec.file}:${spec.entry ?? "main"}`, pipeline, layout, bindings };
@@ -289,18 +289,23 @@ export class Recorder {
     this.encoder = this.gpu.dev.createCommandEncoder();
   }
 
-  /** The name the profiler gives the following dispatches (a kernel family, a layer). */
+  /**
+   * The name the profiler gives the following dispatches. Kernels set it through `span`; a
+   * caller that sets it groups everything it records under one name (an optimizer step).
+   */
   label: string | undefined;
 
   /**
-   * Records `record`'s dispatches; while a detailed profile runs, under the label with
-   * " · " + what() added (a kernel's shape: see Profiler's `detail`).
+   * Records `record`'s dispatches under the kernel family `family` (the kernels call this with
+   * their name, or the caller's `label`), or under the caller's label when one is set. While a
+   * detailed profile runs, " · " + what() (the kernel's shape; see Profiler's `detail`) is added.
    */
-  detail(what: () => string, record: () => void): void {
-    const family = this.label;
-    if (this.profiler?.detail) this.label = `${family} · ${what()}`;
+  span(family: string, what: () => string, record: () => void): void {
+    const outer = this.label;
+    if (outer === undefined) this.label = this.profiler?.detail ? `${family} · ${what()}` : family;
+    else if (this.profiler?.detail && !outer.includes(" · ")) this.label = `${outer} · ${what()}`;
     record();
-    this.label = family;
+    this.label = outer;
   }
 
   copy(src: Tensor, dst: Tensor, elements = Math.min(src.size, dst.size)): void {

@@ -46,6 +46,26 @@ export class Tensor {
     if (n !== this.size) throw new Error(`reshape ${this.label}: [${this.shape}] has ${this.size} elements, [${shape}] has ${n}`);
     return new Tensor(this.buffer, shape, this.dtype, this.offset, this.label, this.owner ?? this);
   }
+
+  /** Its first n rows (entries of axis 0), e.g. the part of a workspace a shorter call uses. */
+  head(n: number): Tensor {
+    if (!Number.isInteger(n) || n < 0 || n > this.shape[0]) throw new Error(`head ${this.label}: ${n} of [${this.shape}]`);
+    return new Tensor(this.buffer, [n, ...this.shape.slice(1)], this.dtype, this.offset, this.label, this.owner ?? this);
+  }
+}
+
+/** The last axis of a tensor of at least two axes (a matrix's columns, a row's width). */
+export function lastDim(op: string, name: string, t: Tensor): number {
+  if (t.shape.length < 2) throw new Error(`${op}: ${name} (${t.label}) has shape [${t.shape}]; give it its rows and columns`);
+  return t.shape[t.shape.length - 1];
+}
+
+/** Rows of `width` values in t (its size / width); throws when width does not divide it. */
+export function rowsOf(op: string, name: string, t: Tensor, width: number): number {
+  if (!Number.isInteger(width) || width < 1 || t.size % width !== 0) {
+    throw new Error(`${op}: ${name} (${t.label}) has ${t.size} elements, not whole rows of ${width}`);
+  }
+  return t.size / width;
 }
 
 /**

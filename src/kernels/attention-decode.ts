@@ -9,7 +9,6 @@
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import src from "../../wgsl/attention-decode.wgsl" with { type: "text" };
 
 /** Threads per (sequence, head): their partial sums take WG·(headDim + 2) floats of workgroup memory. */
 const WG = 64;
@@ -25,8 +24,18 @@ export interface DecodeAttentionShape {
   headDim?: number;
 }
 
+export interface AttentionDecode {
+  q: Tensor;
+  keys: Tensor;
+  values: Tensor;
+  out: Tensor;
+  shape: DecodeAttentionShape;
+  label?: string;
+}
+
 /** Reads q, keys, values; writes out. */
-export function attentionDecode(r: Recorder, q: Tensor, keys: Tensor, values: Tensor, out: Tensor, s: DecodeAttentionShape): void {
+export function attentionDecode(r: Recorder, o: AttentionDecode): void {
+  const { q, keys, values, out, shape: s } = o;
   const { B, H, Lk, capacity } = s;
   const hd = s.headDim ?? 32;
   const ok = [B, H, Lk, capacity, hd].every((n) => Number.isInteger(n) && n > 0) && hd % 4 === 0 && Lk <= capacity;
@@ -35,8 +44,9 @@ export function attentionDecode(r: Recorder, q: Tensor, keys: Tensor, values: Te
   if (q.size < B * row || out.size < B * row) throw new Error(`attentionDecode: q/out smaller than [${B}, ${H}, ${hd}]`);
   if (keys.size < B * capacity * row || values.size < B * capacity * row) throw new Error(`attentionDecode: caches smaller than [${B}, ${capacity}, ${H}, ${hd}]`);
   const k = r.gpu.kernel({
-    file: "attention-decode.wgsl", code: src, entry: "decode",
+    file: "attention-decode.wgsl", entry: "decode",
     constants: { HD: hd, WG, SCALE_LOG2E: { f32: Math.LOG2E / Math.sqrt(hd) } },
   });
-  r.dispatch(k, [q, keys, values, out], B * H, { u32: [Lk, H, row / 4, row / 4, (capacity * row) / 4] });
+  r.span(o.label ?? "attention", () => `decode B=${B} Lk=${Lk}`, () =>
+    r.dispatch(k, [q, keys, values, out], B * H, { u32: [Lk, H, row / 4, row / 4, (capacity * row) / 4] }));
 }

@@ -13,11 +13,7 @@
  * `past` has qOffset = past, Lk = past + Lq, with the new keys already written into the cache.
  */
 import type { Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
-import commonSrc from "../../wgsl/attention-common.wgsl" with { type: "text" };
-import forwardSrc from "../../wgsl/attention.wgsl" with { type: "text" };
-import dqSrc from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
-import dkdvSrc from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
+import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
 
 export interface AttentionShape {
   B: number;
@@ -88,41 +84,61 @@ function resolve(s: AttentionShape, q: Tensor, k: Tensor): Resolved {
   };
 }
 
-/** Reads q, k, v; writes out (same layout as q) and lse [B, H, Lq]. */
-export function attentionForward(
-  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape, tiles = ATTENTION_TILES,
-): void {
-  const { hd, params, scale } = resolve(s, q, k);
-  if (lse.size < s.B * s.H * s.Lq) throw new Error(`attentionForward: lse has ${lse.size} elements, needs ${s.B * s.H * s.Lq}`);
+export interface AttentionForward {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  /** Same layout as q. */
+  out: Tensor;
+  /** [B, H, Lq]. */
+  lse: Tensor;
+  /** The sizes and strides (the layouts are strided views a tensor shape does not describe). */
+  shape: AttentionShape;
+  tiles?: AttentionTiles;
+  label?: string;
+}
+
+/** Reads q, k, v; writes out and lse. */
+export function attentionForward(r: Recorder, o: AttentionForward): void {
+  const s = o.shape;
+  const tiles = o.tiles ?? ATTENTION_TILES;
+  const { hd, params, scale } = resolve(s, o.q, o.k);
+  checkTensorSizes("attentionForward", { lse: [o.lse, s.B * s.H * s.Lq] });
   const kernel = r.gpu.kernel({
-    file: "attention-common.wgsl+attention.wgsl", code: commonSrc + forwardSrc, entry: "forward",
+    file: "attention.wgsl", entry: "forward",
     constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
   });
-  r.detail(() => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
-    r.dispatch(kernel, [q, k, v, out, lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params));
+  r.span(o.label ?? "attention", () => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
+    r.dispatch(kernel, [o.q, o.k, o.v, o.out, o.lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params));
+}
+
+export interface AttentionBackward extends AttentionForward {
+  dOut: Tensor;
+  /** Layout of q. */
+  dq: Tensor;
+  /** Layout of k. */
+  dk: Tensor;
+  dv: Tensor;
+  /** [B, H, Lq]: rowsum(dOut ∘ out), kept between the two kernels. */
+  delta: Tensor;
 }
 
 /**
- * Reads q, k, v, out, lse (from the forward) and dOut; writes dq (layout of q), dk and dv
- * (layout of k), and scratch.delta [B, H, Lq] (rowsum(dOut ∘ out), kept between the two
- * kernels). Rows of dk/dv that no query sees (past Lk) are left untouched.
+ * Reads q, k, v, out, lse (from the forward) and dOut; writes dq, dk, dv and delta. Rows of dk/dv
+ * that no query sees (past Lk) are left untouched.
  */
-export function attentionBackward(
-  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor,
-  dq: Tensor, dk: Tensor, dv: Tensor, scratch: { delta: Tensor }, s: AttentionShape, tiles = ATTENTION_TILES,
-): void {
-  const { hd, params, scale } = resolve(s, q, k);
+export function attentionBackward(r: Recorder, o: AttentionBackward): void {
+  const s = o.shape;
+  const tiles = o.tiles ?? ATTENTION_TILES;
+  const { hd, params, scale } = resolve(s, o.q, o.k);
   const rows = s.B * s.H * s.Lq;
-  if (lse.size < rows || scratch.delta.size < rows) throw new Error(`attentionBackward: lse and delta need ${rows} elements`);
+  checkTensorSizes("attentionBackward", { lse: [o.lse, rows], delta: [o.delta, rows] });
   const scales = { SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } };
-  const dqKernel = r.gpu.kernel({
-    file: "attention-common.wgsl+attention-backward-dq.wgsl", code: commonSrc + dqSrc, entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales },
-  });
-  const dkdvKernel = r.gpu.kernel({
-    file: "attention-common.wgsl+attention-backward-dkdv.wgsl", code: commonSrc + dkdvSrc, entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales },
-  });
-  r.detail(() => `backward dq Lq=${s.Lq}`, () =>
-    r.dispatch(dqKernel, [q, k, v, out, dOut, lse, scratch.delta, dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));
-  r.detail(() => `backward dk dv Lk=${s.Lk}`, () =>
-    r.dispatch(dkdvKernel, [q, k, v, dOut, lse, scratch.delta, dk, dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params));
+  const dqKernel = r.gpu.kernel({ file: "attention-backward-dq.wgsl", entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales } });
+  const dkdvKernel = r.gpu.kernel({ file: "attention-backward-dkdv.wgsl", entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales } });
+  const label = o.label ?? "attention";
+  r.span(label, () => `backward dq Lq=${s.Lq}`, () =>
+    r.dispatch(dqKernel, [o.q, o.k, o.v, o.out, o.dOut, o.lse, o.delta, o.dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));
+  r.span(label, () => `backward dk dv Lk=${s.Lk}`, () =>
+    r.dispatch(dkdvKernel, [o.q, o.k, o.v, o.dOut, o.lse, o.delta, o.dk, o.dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params));
 }

@@ -6,7 +6,6 @@
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import src from "../../wgsl/copy-rows.wgsl" with { type: "text" };
 
 export interface RowCopy {
   B: number;
@@ -20,7 +19,8 @@ export interface RowCopy {
 }
 
 /** Reads src; writes the copied rows of dst (the rest of dst is untouched). */
-export function copyRows(r: Recorder, from: Tensor, to: Tensor, c: RowCopy): void {
+export function copyRows(r: Recorder, o: { from: Tensor; to: Tensor; copy: RowCopy; label?: string }): void {
+  const { from, to, copy: c } = o;
   const { B, rows, W, srcStride, srcRow, dstStride, dstRow } = c;
   const ok = [B, rows, W, srcStride, srcRow, dstStride, dstRow].every((v) => Number.isInteger(v) && v >= 0);
   if (!ok || B === 0 || rows === 0) throw new Error(`copyRows: bad copy ${JSON.stringify(c)}`);
@@ -32,7 +32,8 @@ export function copyRows(r: Recorder, from: Tensor, to: Tensor, c: RowCopy): voi
     throw new Error(`copyRows: ${from.label} has ${from.size} (needs ${srcNeed}), ${to.label} has ${to.size} (needs ${dstNeed}) values`);
   }
   const n = B * rows * W;
-  const k = r.gpu.kernel({ file: "copy-rows.wgsl", code: src, entry: "copy_rows" });
+  const k = r.gpu.kernel({ file: "copy-rows.wgsl", entry: "copy_rows" });
   const { workgroups, row } = grid1d(n, 256);
-  r.dispatch(k, [from, to], workgroups, { u32: [n, rows, W, srcStride, srcRow, dstStride, dstRow, row] });
+  r.span(o.label ?? "copy rows", () => `B=${B} rows=${rows} W=${W}`, () =>
+    r.dispatch(k, [from, to], workgroups, { u32: [n, rows, W, srcStride, srcRow, dstStride, dstRow, row] }));
 }

@@ -6,10 +6,9 @@
  * stats[0] / stats[1] and accuracy = stats[2] / stats[1].
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, lastDim, type Tensor } from "../gpu/tensor.ts";
 import { FIRST_LOSS_POSITION, PAD_TOKEN } from "../cpu/cross-entropy.ts";
 import { sumRows } from "./elementwise.ts";
-import src from "../../wgsl/cross-entropy.wgsl" with { type: "text" };
 
 /** Rows per workgroup, and threads per row (V = 132 → 5 classes per thread). */
 const ROWS = 8;
@@ -32,24 +31,36 @@ export function crossEntropyScratchSize(B: number, L: number): number {
   return 3 * Math.ceil((B * L) / ROWS);
 }
 
-/**
- * Reads logits, tokens and scale[0] (the factor of dlogits, normally 1 / countTargets: a tensor,
- * not a parameter, so a new count per batch makes no new uniform block); writes dlogits and
- * stats[0..3) (or adds into stats with `accumulate`, to sum over micro-batches).
- * scratch: ≥ crossEntropyScratchSize(B, L) elements.
- */
-export function crossEntropy(
-  r: Recorder, logits: Tensor, tokens: Tensor, scale: Tensor, dlogits: Tensor, stats: Tensor, scratch: Tensor,
-  B: number, L: number, V: number, accumulate = false,
-): void {
-  const rows = B * L;
+export interface CrossEntropy {
+  /** [B·L, V] (or [B, L, V]). */
+  logits: Tensor;
+  /** [B, L] i32. */
+  tokens: Tensor;
+  /** scale[0], the factor of dlogits, normally 1 / countTargets: a tensor, not a parameter, so a new count per batch makes no new uniform block. */
+  scale: Tensor;
+  dlogits: Tensor;
+  stats: Tensor;
+  /** ≥ crossEntropyScratchSize(B, L) elements. */
+  scratch: Tensor;
+  /** stats += instead of = (sums over micro-batches). */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** Reads logits, tokens and scale; writes dlogits and stats[0..3) (or adds into stats). */
+export function crossEntropy(r: Recorder, o: CrossEntropy): void {
+  const L = lastDim("crossEntropy", "tokens", o.tokens);
+  const rows = o.tokens.size;
+  const V = lastDim("crossEntropy", "logits", o.logits);
   const groups = Math.ceil(rows / ROWS);
-  if (scratch.size < 3 * groups) throw new Error(`crossEntropy: scratch has ${scratch.size} elements, needs ${3 * groups}`);
+  checkTensorSizes("crossEntropy", { logits: [o.logits, rows * V], dlogits: [o.dlogits, rows * V], stats: [o.stats, 3], scratch: [o.scratch, 3 * groups] });
   const k = r.gpu.kernel({
-    file: "cross-entropy.wgsl", code: src, entry: "forward",
+    file: "cross-entropy.wgsl", entry: "forward",
     constants: { V, LANES, ROWS, FIRST: FIRST_LOSS_POSITION, IGNORE: { i32: PAD_TOKEN } },
   });
   const { workgroups, row } = grid1d(groups, 1);
-  r.dispatch(k, [logits, tokens, scale, dlogits, scratch], workgroups, { u32: [rows, L, row] });
-  sumRows(r, scratch, stats, groups, 3, 0, accumulate);
+  r.span(o.label ?? "cross-entropy", () => `rows=${rows} V=${V}`, () => {
+    r.dispatch(k, [o.logits, o.tokens, o.scale, o.dlogits, o.scratch], workgroups, { u32: [rows, L, row] });
+    sumRows(r, { partials: o.scratch.head(3 * groups).reshape([groups, 3]), out: o.stats, accumulate: o.accumulate });
+  });
 }

@@ -3,10 +3,8 @@
  * values in [0, V); table, dtable [V, D]; out, dout [n, D] (n = B·L).
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, lastDim, type Tensor } from "../gpu/tensor.ts";
 import { rowThreads, sumRows } from "./elementwise.ts";
-import forwardSrc from "../../wgsl/embedding.wgsl" with { type: "text" };
-import backwardSrc from "../../wgsl/embedding-backward.wgsl" with { type: "text" };
 
 /** Tokens scanned by one backward workgroup: more chunks mean more partial sums to add up. */
 const TOKENS_PER_CHUNK = 1024;
@@ -17,24 +15,38 @@ export function embeddingScratchSize(n: number, V: number, D: number): number {
   return Math.max(1, Math.ceil(n / TOKENS_PER_CHUNK)) * V * D;
 }
 
-/** Reads tokens and table; writes out. */
-export function embeddingForward(r: Recorder, tokens: Tensor, table: Tensor, out: Tensor, n: number, D: number): void {
-  const k = r.gpu.kernel({ file: "embedding.wgsl", code: forwardSrc, entry: "forward", constants: { D, WG: rowThreads(D) } });
+/** Reads tokens [n] and table [V, D]; writes out [n, D]. */
+export function embeddingForward(r: Recorder, o: { tokens: Tensor; table: Tensor; out: Tensor; label?: string }): void {
+  const n = o.tokens.size;
+  const D = lastDim("embeddingForward", "table", o.table);
+  checkTensorSizes("embeddingForward", { out: [o.out, n * D] });
+  const k = r.gpu.kernel({ file: "embedding.wgsl", entry: "forward", constants: { D, WG: rowThreads(D) } });
   const { workgroups, row } = grid1d(n, 1);
-  r.dispatch(k, [tokens, table, out], workgroups, { u32: [n, row] });
+  r.span(o.label ?? "embedding", () => `forward n=${n} D=${D}`, () => r.dispatch(k, [o.tokens, o.table, o.out], workgroups, { u32: [n, row] }));
 }
 
-/**
- * Reads tokens and dout; writes dtable (or adds into it with `accumulate`).
- * scratch: ≥ embeddingScratchSize(n, V, D) elements.
- */
-export function embeddingBackward(
-  r: Recorder, tokens: Tensor, dout: Tensor, dtable: Tensor, scratch: Tensor, n: number, V: number, D: number,
-  accumulate = false,
-): void {
+export interface EmbeddingBackward {
+  tokens: Tensor;
+  dout: Tensor;
+  /** [V, D]. */
+  dtable: Tensor;
+  /** ≥ embeddingScratchSize(n, V, D) elements. */
+  scratch: Tensor;
+  /** dtable += instead of =. */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** Reads tokens [n] and dout [n, D]; writes dtable (or adds into it with `accumulate`). */
+export function embeddingBackward(r: Recorder, o: EmbeddingBackward): void {
+  const n = o.tokens.size;
+  const D = lastDim("embeddingBackward", "dtable", o.dtable);
+  const V = o.dtable.size / D;
   const chunks = Math.max(1, Math.ceil(n / TOKENS_PER_CHUNK));
-  if (scratch.size < chunks * V * D) throw new Error(`embeddingBackward: scratch has ${scratch.size} elements, needs ${chunks * V * D}`);
-  const k = r.gpu.kernel({ file: "embedding-backward.wgsl", code: backwardSrc, entry: "backward", constants: { D, WG: BACKWARD_WG } });
-  r.dispatch(k, [tokens, dout, scratch], [V, chunks], { u32: [n, TOKENS_PER_CHUNK] });
-  sumRows(r, scratch, dtable, chunks, V * D, 0, accumulate);
+  checkTensorSizes("embeddingBackward", { dout: [o.dout, n * D], scratch: [o.scratch, chunks * V * D] });
+  const k = r.gpu.kernel({ file: "embedding-backward.wgsl", entry: "backward", constants: { D, WG: BACKWARD_WG } });
+  r.span(o.label ?? "embedding", () => `backward n=${n} V=${V} D=${D}`, () => {
+    r.dispatch(k, [o.tokens, o.dout, o.scratch], [V, chunks], { u32: [n, TOKENS_PER_CHUNK] });
+    sumRows(r, { partials: o.scratch.head(chunks * V * D).reshape([chunks, V * D]), out: o.dtable, accumulate: o.accumulate });
+  });
 }

@@ -13,7 +13,6 @@
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { alibiSlopes } from "../cpu/linear-attention.ts";
-import src from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 
 const HD = 32;
 
@@ -94,7 +93,7 @@ export function linearAttentionScratch(gpu: Gpu, s: LinearAttentionShape): Linea
 const EMIT = 1, REVERSE = 2, TRANSPOSED = 4, FROM_STATE = 8, WRITE_STATE = 16;
 
 function kernel(gpu: Gpu, entry: "recurrence" | "scan") {
-  return gpu.kernel({ file: "linear-attention.wgsl", code: src, entry, constants: LINEAR_ATTENTION_TILES });
+  return gpu.kernel({ file: "linear-attention.wgsl", entry, constants: LINEAR_ATTENTION_TILES });
 }
 
 interface Geometry {
@@ -151,14 +150,38 @@ function enteringStates(r: Recorder, a: Tensor, b: Tensor, scratch: LinearAttent
   scan(r, scratch.states, scratch.final, g, reverse);
 }
 
+export interface LinearAttentionForward {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  out: Tensor;
+  scratch: LinearAttentionScratch;
+  shape: LinearAttentionShape;
+  label?: string;
+}
+
 /** Reads q, k, v; writes out; scratch.final receives the state after the last row. */
-export function linearAttentionForward(
-  r: Recorder, q: Tensor, k: Tensor, v: Tensor, out: Tensor, scratch: LinearAttentionScratch, s: LinearAttentionShape,
-): void {
+export function linearAttentionForward(r: Recorder, o: LinearAttentionForward): void {
+  const { q, k, v, out, scratch, shape: s } = o;
   checkRows(s, { q, k, v, out });
   const g = geometry(s, scratch);
-  enteringStates(r, k, v, scratch, g, false);
-  recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE);
+  r.span(o.label ?? "linear attention", () => `forward B=${s.B} L=${s.L} H=${s.H}`, () => {
+    enteringStates(r, k, v, scratch, g, false);
+    recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE);
+  });
+}
+
+export interface LinearAttentionBackward {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  dOut: Tensor;
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+  scratch: LinearAttentionScratch;
+  shape: LinearAttentionShape;
+  label?: string;
 }
 
 /**
@@ -166,46 +189,58 @@ export function linearAttentionForward(
  *   dq_t = dO_t S_tᵀ with S_t = Σ_{u≤t} λ^{t−u} k_uᵀv_u,
  *   dk_u = v_u G_uᵀ, dv_u = k_u G_u with G_u = Σ_{t≥u} λ^{t−u} q_tᵀdO_t (one scan serves both).
  */
-export function linearAttentionBackward(
-  r: Recorder, q: Tensor, k: Tensor, v: Tensor, dOut: Tensor, dq: Tensor, dk: Tensor, dv: Tensor,
-  scratch: LinearAttentionScratch, s: LinearAttentionShape,
-): void {
+export function linearAttentionBackward(r: Recorder, o: LinearAttentionBackward): void {
+  const { q, k, v, dOut, dq, dk, dv, scratch, shape: s } = o;
   checkRows(s, { q, k, v, dOut, dq, dk, dv });
   const g = geometry(s, scratch);
-  enteringStates(r, v, k, scratch, g, false);
-  recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE);
-  enteringStates(r, q, dOut, scratch, g, true);
-  recurrence(r, k, q, dOut, scratch.states, dv, g, EMIT | FROM_STATE | REVERSE);
-  recurrence(r, v, dOut, q, scratch.states, dk, g, EMIT | FROM_STATE | REVERSE | TRANSPOSED);
+  r.span(o.label ?? "linear attention", () => `backward B=${s.B} L=${s.L} H=${s.H}`, () => {
+    enteringStates(r, v, k, scratch, g, false);
+    recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE);
+    enteringStates(r, q, dOut, scratch, g, true);
+    recurrence(r, k, q, dOut, scratch.states, dv, g, EMIT | FROM_STATE | REVERSE);
+    recurrence(r, v, dOut, q, scratch.states, dk, g, EMIT | FROM_STATE | REVERSE | TRANSPOSED);
+  });
+}
+
+export interface LinearAttentionFinalState {
+  k: Tensor;
+  v: Tensor;
+  /** [B, H, 32, 32]. */
+  state: Tensor;
+  shape: LinearAttentionShape;
+  /** With a scratch the chunks run in parallel; without one, one sequential pass per (batch, head). */
+  scratch?: LinearAttentionScratch;
+  label?: string;
 }
 
 /**
- * Writes `state` [B, H, 32, 32] = S after the last of L rows of k, v (from S = 0): the prefill of
- * cached generation. With a scratch the chunks run in parallel; without one, one sequential pass
- * per (batch, head) (fine for prompts of hundreds of rows).
+ * Writes `state` = S after the last of L rows of k, v (from S = 0): the prefill of cached
+ * generation (fine without a scratch for prompts of hundreds of rows).
  */
-export function linearAttentionFinalState(
-  r: Recorder, k: Tensor, v: Tensor, state: Tensor, s: LinearAttentionShape, scratch?: LinearAttentionScratch,
-): void {
+export function linearAttentionFinalState(r: Recorder, o: LinearAttentionFinalState): void {
+  const { k, v, state, shape: s, scratch } = o;
   checkRows(s, { k, v });
   if (state.size < s.B * s.H * HD * HD) throw new Error(`linear attention: state has ${state.size} elements, needs [${s.B},${s.H},${HD},${HD}]`);
-  if (scratch) {
-    const g = geometry(s, scratch);
-    recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, WRITE_STATE);
-    scan(r, scratch.states, state, g, false);
-  } else {
-    recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, WRITE_STATE);
-  }
+  r.span(o.label ?? "linear attention", () => `final state B=${s.B} L=${s.L} H=${s.H}`, () => {
+    if (scratch) {
+      const g = geometry(s, scratch);
+      recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, WRITE_STATE);
+      scan(r, scratch.states, state, g, false);
+    } else {
+      recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, WRITE_STATE);
+    }
+  });
 }
 
 /**
  * One decoding step per (batch, head): S ← λ S + kᵀv, out = q S. q, k, v, out [B, H, 32] (one
- * row of [B, 1, H, 32]); `state` [B, H, 32, 32] is read and updated in place.
+ * row of [B, 1, H, 32]); `state` [B, H, 32, 32] (its shape gives B and H) is read and updated in place.
  */
-export function linearAttentionStep(
-  r: Recorder, q: Tensor, k: Tensor, v: Tensor, state: Tensor, out: Tensor, B: number, H: number,
-): void {
+export function linearAttentionStep(r: Recorder, o: { q: Tensor; k: Tensor; v: Tensor; state: Tensor; out: Tensor; label?: string }): void {
+  const { q, k, v, state, out } = o;
+  if (state.shape.length !== 4 || state.shape[2] !== HD || state.shape[3] !== HD) throw new Error(`linear attention step: state has shape [${state.shape}], not [B, H, ${HD}, ${HD}]`);
+  const [B, H] = state.shape;
   checkRows({ B, L: 1, H }, { q, k, v, out });
-  if (state.size < B * H * HD * HD) throw new Error(`linear attention step: state has ${state.size} elements, needs [${B},${H},${HD},${HD}]`);
-  recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, EMIT | FROM_STATE | WRITE_STATE);
+  r.span(o.label ?? "linear attention", () => `step B=${B} H=${H}`, () =>
+    recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, EMIT | FROM_STATE | WRITE_STATE));
 }

@@ -8,7 +8,6 @@ import type { SubgroupMatrixConfig } from "../../ffi/webgpu.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import type { Gpu, Kernel } from "../gpu/runtime.ts";
 import type { Tile } from "./matmul.ts";
-import src from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 
 /** How a workgroup's tile is cut: SG_M × SG_N subgroups, each MAT_M × MAT_N device matrices. */
 export interface SubgroupMatrixLayout {
@@ -79,7 +78,7 @@ export function subgroupMatrixKernel(
     throw new Error(`matmul: a subgroup-matrix tile multiplies ${l.config.component} operands, got ${types.A_T} and ${types.B_T}`);
   }
   return gpu.kernel({
-    file: "matmul-subgroup-matrix.wgsl", code: src, entry: "matmul",
+    file: "matmul-subgroup-matrix.wgsl", entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate,
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,

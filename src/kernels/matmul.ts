@@ -15,11 +15,16 @@
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
-import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, lastDim, rowsOf, type Tensor } from "../gpu/tensor.ts";
 import { subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
-import src from "../../wgsl/matmul.wgsl" with { type: "text" };
 
-export interface MatmulOptions {
+export interface Matmul {
+  /** [M, K], or [K, M] with transA; batched: [.., M, K] (the last two axes give the sizes). */
+  a: Tensor;
+  /** [K, N], or [N, K] with transB. */
+  b: Tensor;
+  /** [M, N] (any shape of at least M·N elements per item). */
+  out: Tensor;
   transA?: boolean;
   transB?: boolean;
   /** [N], added to every row of C. */
@@ -32,6 +37,14 @@ export interface MatmulOptions {
   strideA?: number;
   strideB?: number;
   strideC?: number;
+  /**
+   * M, N, K when the tensors' shapes cannot give them: a strided batch, whose items sit apart in
+   * flat tensors. Otherwise they come from the last two axes of a and b.
+   */
+  sizes?: { M: number; N: number; K: number };
+  /** Overrides the tile choice (benchmarks). */
+  plan?: MatmulPlan;
+  label?: string;
 }
 
 /**
@@ -145,7 +158,7 @@ function tilesFor(gpu: Gpu, types: MatmulTypes): readonly Tile[] {
 function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile, types: MatmulTypes) {
   if (entry === "matmul" && tile.subgroupMatrix) return subgroupMatrixKernel(gpu, f, { ...tile, subgroupMatrix: tile.subgroupMatrix }, types);
   return gpu.kernel({
-    file: "matmul.wgsl", code: src, entry,
+    file: "matmul.wgsl", entry,
     constants: {
       TRANS_A: f.transA, TRANS_B: f.transB, BIAS: f.bias, ACCUMULATE: f.accumulate,
       BM: tile.BM, BN: tile.BN, BK: tile.BK,
@@ -154,14 +167,26 @@ function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boo
   });
 }
 
+/** M, N, K from the last two axes of a and b. */
+function shapeSizes(a: Tensor, b: Tensor, transA: boolean, transB: boolean): { M: number; N: number; K: number } {
+  const dims = (name: string, t: Tensor) => [t.shape[t.shape.length - 2], lastDim("matmul", name, t)];
+  const [a0, a1] = dims("a", a);
+  const [b0, b1] = dims("b", b);
+  const [M, K] = transA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = transB ? [b1, b0] : [b0, b1];
+  if (K !== Kb) throw new Error(`matmul: a [${a.shape}]${transA ? "ᵀ" : ""} and b [${b.shape}]${transB ? "ᵀ" : ""} do not chain`);
+  return { M, N, K };
+}
+
 /**
- * Records C = op(A)·op(B) (see the module comment). Reads a, b (and bias); writes c, or reads
- * and writes it with `accumulate`. c must not share a buffer with a, b or bias. `plan` overrides
- * the tile choice (benchmarks).
+ * Records C = op(A)·op(B) (see the module comment); M, N, K come from the last two axes of a and
+ * b. Reads a, b (and bias); writes out, or reads and writes it with `accumulate`. out must not
+ * share a buffer with a, b or bias.
  */
-export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, opts: MatmulOptions = {}, plan?: MatmulPlan): void {
-  const { transA = false, transB = false, bias, accumulate = false, batch = 1 } = opts;
-  const { strideA = M * K, strideB = K * N, strideC = M * N } = opts;
+export function matmul(r: Recorder, o: Matmul): void {
+  const { a, b, out: c, transA = false, transB = false, bias, accumulate = false, batch = 1 } = o;
+  const { M, N, K } = o.sizes ?? shapeSizes(a, b, transA, transB);
+  const { strideA = M * K, strideB = K * N, strideC = M * N } = o;
   for (const [name, v] of Object.entries({ M, N, K, batch, strideA, strideB, strideC })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${name}=${v} is not a non-negative integer`);
   }
@@ -171,7 +196,7 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
   });
 
   const types = floatTypes("matmul", { a, b, c, bias });
-  const { tile, splits, kChunk } = plan ?? planMatmul(M, N, K, batch, tilesFor(r.gpu, types));
+  const { tile, splits, kChunk } = o.plan ?? planMatmul(M, N, K, batch, tilesFor(r.gpu, types));
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
   const kernel = (entry: string, withBias: boolean, withAccumulate: boolean, t: MatmulTypes) =>
     matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile, t);
@@ -181,7 +206,7 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
     `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}${tile.subgroupMatrix ? " sgmat" : ""}` +
     `${types.A_T === "f32" && types.B_T === "f32" && types.C_T === "f32" ? "" : ` ${types.A_T}·${types.B_T}→${types.C_T}`}` +
     `${splits > 1 ? ` split ${splits}` : ""}${accumulate ? " acc" : ""}`;
-  r.detail(shape, () => {
+  r.span(o.label ?? "matmul", shape, () => {
     if (splits === 1) {
       r.dispatch(kernel("matmul", !!bias, accumulate, types), [a, b, bias ?? a, c], grid, params(strideC));
       return;
@@ -196,13 +221,15 @@ export function matmul(r: Recorder, a: Tensor, b: Tensor, c: Tensor, M: number, 
 }
 
 /**
- * out[col] (+)= Σ_row x[row, col] for x [rows, cols] (the bias gradient), in a fixed order:
- * partial sums over chunks of rows into the workspace, then their sum. Reads x; writes out,
- * or adds into it with `accumulate`.
+ * out[col] (+)= Σ_row x[row, col] for x [rows, cols] with cols = out.size (the bias gradient), in
+ * a fixed order: partial sums over chunks of rows into the workspace, then their sum. Reads x;
+ * writes out, or adds into it with `accumulate`.
  */
-export function columnSums(r: Recorder, x: Tensor, out: Tensor, rows: number, cols: number, accumulate = false): void {
-  checkTensorSizes("columnSums", { x: [x, rows * cols], out: [out, cols] });
+export function columnSums(r: Recorder, o: { x: Tensor; out: Tensor; accumulate?: boolean; label?: string }): void {
+  const { x, out, accumulate = false } = o;
+  const cols = out.size;
   if (cols === 0) return;
+  const rows = rowsOf("columnSums", "x", x, cols);
   const chunks = Math.max(1, Math.min(Math.ceil(rows / COLSUM_ROWS), Math.floor(WORKSPACE_ELEMENTS / cols)));
   const rowsPerChunk = Math.max(1, Math.ceil(rows / chunks));
   const used = Math.max(1, Math.ceil(rows / rowsPerChunk));
@@ -210,35 +237,62 @@ export function columnSums(r: Recorder, x: Tensor, out: Tensor, rows: number, co
   const flags = { transA: false, transB: false, bias: false, accumulate: false };
   const types = floatTypes("columnSums", { a: x, b: x, c: out });
   const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
-  r.detail(() => `column sums ${rows}×${cols}`, () => {
+  r.span(o.label ?? "matmul", () => `column sums ${rows}×${cols}`, () => {
     r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0], { ...types, C_T: "f32" }), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
     const { workgroups, row } = grid1d(cols, 256);
     r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0], { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
   });
 }
 
-/**
- * y[rows, outF] = x[rows, inF] · wᵀ (+ bias[outF]); w is [outF, inF]. With `accumulate`,
- * y += … (a residual already copied into y). Reads x, w, bias; writes y.
- */
-export function linearForward(
-  r: Recorder, x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor, rows: number, inF: number, outF: number, accumulate = false,
-): void {
-  matmul(r, x, w, y, rows, outF, inF, { transB: true, bias, accumulate });
+export interface LinearForward {
+  /** [rows, in] (any shape of whole rows). */
+  x: Tensor;
+  /** [out, in] (torch layout). */
+  weight: Tensor;
+  bias?: Tensor;
+  /** [rows, out]. */
+  y: Tensor;
+  /** y += … (a residual already copied into y). */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** y = x · weightᵀ (+ bias), or y += … with `accumulate`. Reads x, weight, bias; writes y. */
+export function linearForward(r: Recorder, o: LinearForward): void {
+  const inF = lastDim("linearForward", "weight", o.weight);
+  const rows = rowsOf("linearForward", "x", o.x, inF);
+  matmul(r, { a: o.x.reshape([rows, inF]), b: o.weight, out: o.y, transB: true, bias: o.bias, accumulate: o.accumulate, label: o.label });
+}
+
+export interface LinearBackward {
+  /** The forward's input [rows, in] and weight [out, in]. */
+  x: Tensor;
+  weight: Tensor;
+  /** [rows, out]. */
+  dy: Tensor;
+  /** [rows, in], overwritten; skipped when absent. */
+  dx?: Tensor;
+  dweight: Tensor;
+  /** Skipped when absent (fixed-order column sums). */
+  dbias?: Tensor;
+  /** dweight and dbias += instead of =. */
+  accumulate?: boolean;
+  label?: string;
 }
 
 /**
- * Backward of linearForward given dy [rows, outF]:
- *   dx[rows, inF] = dy · w          (overwritten; skipped when dx is undefined)
- *   dw[outF, inF] (+)= dyᵀ · x      (+= with accumulateGrads)
- *   db[outF]      (+)= Σ_rows dy    (skipped when db is undefined; fixed-order column sums)
- * Reads x, w, dy.
+ * Backward of linearForward:
+ *   dx = dy · weight,  dweight (+)= dyᵀ · x,  dbias (+)= Σ_rows dy.
+ * Reads x, weight, dy.
  */
-export function linearBackward(
-  r: Recorder, x: Tensor, w: Tensor, dy: Tensor, dx: Tensor | undefined, dw: Tensor, db: Tensor | undefined,
-  rows: number, inF: number, outF: number, accumulateGrads: boolean,
-): void {
-  if (dx) matmul(r, dy, w, dx, rows, inF, outF);
-  matmul(r, dy, x, dw, outF, inF, rows, { transA: true, accumulate: accumulateGrads });
-  if (db) columnSums(r, dy, db, rows, outF, accumulateGrads);
+export function linearBackward(r: Recorder, o: LinearBackward): void {
+  const inF = lastDim("linearBackward", "weight", o.weight);
+  const outF = o.weight.size / inF;
+  const rows = rowsOf("linearBackward", "x", o.x, inF);
+  const dy = o.dy.reshape([rows, outF]);
+  const x = o.x.reshape([rows, inF]);
+  const { accumulate, label } = o;
+  if (o.dx) matmul(r, { a: dy, b: o.weight, out: o.dx, label });
+  matmul(r, { a: dy, b: x, out: o.dweight, transA: true, accumulate, label });
+  if (o.dbias) columnSums(r, { x: dy, out: o.dbias, accumulate, label });
 }

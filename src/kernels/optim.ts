@@ -12,20 +12,15 @@
  * A training step:
  *   writeOptimStep(gpu, step, { lr, step: t });            // before the submission
  *   gpu.record((r) => {
- *     gradNorm(r, grads, partials, step);                  // clip scale for everything below
- *     adamwStep(r, p, g, m, v, step);                      // per AdamW tensor (or a flat arena view)
- *     muonStep(r, matrices, scratch, step);                // per group of equal-shape matrices
+ *     gradNorm(r, { grads, partials, step });              // clip scale for everything below
+ *     adamwStep(r, { param, grad, m, v, step });           // per AdamW tensor (or a flat arena view)
+ *     muonStep(r, { matrices, scratch, step });            // per group of equal-shape matrices
  *   });
  */
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import { grid1d } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
-import adamwSrc from "../../wgsl/optim.wgsl" with { type: "text" };
-import muonSrc from "../../wgsl/muon.wgsl" with { type: "text" };
-import nsSrc from "../../wgsl/newton-schulz.wgsl" with { type: "text" };
-import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
-import reduceSrc from "../../wgsl/reduce.wgsl" with { type: "text" };
 
 /** Slots of the step tensor f32[8]. 0..3 are written by the CPU, 4..7 by the GPU. */
 export const STEP = {
@@ -83,21 +78,31 @@ export function readGradNorm(gpu: Gpu, stepTensor: Tensor): { norm: number; clip
 
 // -- AdamW ----------------------------------------------------------------------------------------
 
-export interface AdamWOptions { beta1?: number; beta2?: number; eps?: number }
+export interface AdamWStep {
+  param: Tensor;
+  grad: Tensor;
+  m: Tensor;
+  v: Tensor;
+  /** The step tensor (createOptimStep). */
+  step: Tensor;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  label?: string;
+}
 
 /**
  * One AdamW update of a flat parameter (the reference's AdamW backup: eps on the uncorrected √v):
  * reads grad [n] and the step tensor, updates param, m, v [n] in place (n = param.size). Many small
  * tensors update in one dispatch when they are views of one arena (param, grad, m, v alike).
  */
-export function adamwStep(
-  r: Recorder, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: Tensor, opts: AdamWOptions = {},
-): void {
-  const { beta1 = 0.95, beta2 = 0.95, eps = 1e-8 } = opts;
+export function adamwStep(r: Recorder, o: AdamWStep): void {
+  const { param, grad, m, v, step, beta1 = 0.95, beta2 = 0.95, eps = 1e-8 } = o;
   const n = param.size;
-  const k = r.gpu.kernel({ file: "optim.wgsl", code: adamwSrc, entry: "adamw_step", constants: STEP_CONSTANTS });
+  checkTensorSizes("adamwStep", { grad: [grad, n], m: [m, n], v: [v, n] });
+  const k = r.gpu.kernel({ file: "optim.wgsl", entry: "adamw_step", constants: STEP_CONSTANTS });
   const { workgroups, row } = grid1d(n, 256);
-  r.dispatch(k, [param, grad, m, v, step], workgroups, { u32: [n, row], f32: [beta1, beta2, eps] });
+  r.span(o.label ?? "adamw", () => `n=${n}`, () => r.dispatch(k, [param, grad, m, v, step], workgroups, { u32: [n, row], f32: [beta1, beta2, eps] }));
 }
 
 // -- global gradient norm -----------------------------------------------------------------------
@@ -107,7 +112,7 @@ const REDUCE_ITEMS = 16;
 const REDUCE_CHUNK = 256 * REDUCE_ITEMS;
 
 function reduceKernel(gpu: Gpu, entry: string) {
-  return gpu.kernel({ file: "workgroup-sum.wgsl+reduce.wgsl", code: sumSrc + reduceSrc, entry, constants: { ITEMS: REDUCE_ITEMS, ...STEP_CONSTANTS } });
+  return gpu.kernel({ file: "reduce.wgsl", entry, constants: { ITEMS: REDUCE_ITEMS, ...STEP_CONSTANTS } });
 }
 
 function chunks(n: number): number {
@@ -125,7 +130,11 @@ export function createGradNormPartials(gpu: Gpu, sizes: readonly number[]): Tens
  * it). Deterministic two-stage sum (f32 partials of 4096 elements, then one fixed tree).
  * Reads grads (each flat, its size = tensor.size); writes partials and step[4..6].
  */
-export function gradNorm(r: Recorder, grads: readonly Tensor[], partials: Tensor, step: Tensor, maxNorm = 1): void {
+export function gradNorm(r: Recorder, o: { grads: readonly Tensor[]; partials: Tensor; step: Tensor; maxNorm?: number; label?: string }): void {
+  r.span(o.label ?? "grad norm", () => `${o.grads.length} tensors`, () => recordGradNorm(r, o.grads, o.partials, o.step, o.maxNorm ?? 1));
+}
+
+function recordGradNorm(r: Recorder, grads: readonly Tensor[], partials: Tensor, step: Tensor, maxNorm: number): void {
   const stage1 = reduceKernel(r.gpu, "sum_squares_partials");
   let offset = 0;
   for (const g of grads) {
@@ -184,7 +193,16 @@ export class MuonScratch {
   }
 }
 
-export interface MuonOptions { momentum?: number; nesterov?: boolean; nsSteps?: number }
+export interface MuonStep {
+  /** All of the scratch's shape. */
+  matrices: readonly MuonMatrix[];
+  scratch: MuonScratch;
+  step: Tensor;
+  momentum?: number;
+  nesterov?: boolean;
+  nsSteps?: number;
+  label?: string;
+}
 
 /**
  * One Muon update of every matrix in `matrices` (all of the scratch's shape), `scratch.batch` at a
@@ -194,10 +212,12 @@ export interface MuonOptions { momentum?: number; nesterov?: boolean; nsSteps?: 
  * transposed: with Y = Xᵀ stored as [rows, cols] the iteration is A = YᵀY, Y ← Y·Pᵀ.
  * Reads the step tensor; updates each param and momentum in place.
  */
-export function muonStep(
-  r: Recorder, matrices: readonly MuonMatrix[], scratch: MuonScratch, step: Tensor, opts: MuonOptions = {},
-): void {
-  const { momentum = 0.95, nesterov = true, nsSteps = 5 } = opts;
+export function muonStep(r: Recorder, o: MuonStep): void {
+  r.span(o.label ?? "muon", () => `${o.matrices.length} × ${o.scratch.rows}×${o.scratch.cols}`, () => recordMuon(r, o));
+}
+
+function recordMuon(r: Recorder, o: MuonStep): void {
+  const { matrices, scratch, step, momentum = 0.95, nesterov = true, nsSteps = 5 } = o;
   const { rows, cols } = scratch;
   const n = rows * cols;
   for (const m of matrices) {
@@ -206,7 +226,7 @@ export function muonStep(
     }
   }
   const gpu = r.gpu;
-  const perMatrix = (entry: string) => gpu.kernel({ file: "muon.wgsl", code: muonSrc, entry, constants: { NESTEROV: nesterov, ...STEP_CONSTANTS } });
+  const perMatrix = (entry: string) => gpu.kernel({ file: "muon.wgsl", entry, constants: { NESTEROV: nesterov, ...STEP_CONSTANTS } });
   const momentumKernel = perMatrix("muon_momentum");
   const applyKernel = perMatrix("muon_apply");
   const lrScale = 0.2 * Math.sqrt(Math.max(rows, cols));
@@ -238,7 +258,7 @@ function newtonSchulz(r: Recorder, s: MuonScratch, count: number, steps: number)
   const tall = rows > cols;
   const order = Math.min(rows, cols);
   const [a, b, c] = NS_COEFFS;
-  const nsKernel = (entry: string) => r.gpu.kernel({ file: "newton-schulz.wgsl", code: nsSrc, entry });
+  const nsKernel = (entry: string) => r.gpu.kernel({ file: "newton-schulz.wgsl", entry });
   const nsBindings = (x: Tensor) => [x, s.invNorm, s.gram, s.gramSq, s.poly];
 
   // X /= ‖X‖_F + 1e-7, per matrix.
@@ -249,14 +269,15 @@ function newtonSchulz(r: Recorder, s: MuonScratch, count: number, steps: number)
 
   const gramGrid = grid1d(count * order * order, 256);
   const batched = (strideA: number, strideB: number, strideC: number) => ({ batch: count, strideA, strideB, strideC });
+  const { gram, gramSq, poly } = s;
   let [x, next] = s.update;
   for (let i = 0; i < steps; i++) {
     // A = X·Xᵀ (wide) or YᵀY (tall): [order, order], inner dimension max(rows, cols).
-    matmul(r, x, x, s.gram, order, order, Math.max(rows, cols), { transA: tall, transB: !tall, ...batched(n, n, order * order) });
-    matmul(r, s.gram, s.gram, s.gramSq, order, order, order, batched(order * order, order * order, order * order));
+    matmul(r, { a: x, b: x, out: gram, transA: tall, transB: !tall, ...batched(n, n, order * order) });
+    matmul(r, { a: gram, b: gram, out: gramSq, ...batched(order * order, order * order, order * order) });
     r.dispatch(nsKernel("ns_poly"), nsBindings(x), gramGrid.workgroups, { u32: [count * order * order, gramGrid.row, order], f32: [a, b, c] });
-    if (tall) matmul(r, x, s.poly, next, rows, cols, cols, { transB: true, ...batched(n, order * order, n) });
-    else matmul(r, s.poly, x, next, rows, cols, rows, batched(order * order, n, n));
+    if (tall) matmul(r, { a: x, b: poly, out: next, transB: true, ...batched(n, order * order, n) });
+    else matmul(r, { a: poly, b: x, out: next, ...batched(order * order, n, n) });
     [x, next] = [next, x];
   }
   return x;

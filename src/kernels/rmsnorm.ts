@@ -1,16 +1,12 @@
 /**
- * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl (+ rmsnorm-residual.wgsl
- * for the fused residual add) and rmsnorm-backward.wgsl. Layouts: x, y, dy, dx [rows, D];
+ * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl and
+ * rmsnorm-backward.wgsl. Layouts: x, y, dy, dx [rows, D];
  * weight, dweight [D]; rstd [rows] (1 / rms of each row, saved by the forward for the backward).
  * 1 ≤ D ≤ 4096.
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, rowsOf, type Tensor } from "../gpu/tensor.ts";
 import { rowThreads, sumRows } from "./elementwise.ts";
-import sumSrc from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
-import forwardSrc from "../../wgsl/rmsnorm.wgsl" with { type: "text" };
-import residualSrc from "../../wgsl/rmsnorm-residual.wgsl" with { type: "text" };
-import backwardSrc from "../../wgsl/rmsnorm-backward.wgsl" with { type: "text" };
 
 export const RMSNORM_EPS = 1e-5;
 /**
@@ -31,47 +27,61 @@ export function rmsnormScratchSize(rows: number, D: number): number {
   return backwardSplit(rows).groups * D;
 }
 
-function forwardKernel(r: Recorder, D: number, residual: boolean) {
-  return r.gpu.kernel({
-    file: residual ? "workgroup-sum.wgsl+rmsnorm.wgsl+rmsnorm-residual.wgsl" : "workgroup-sum.wgsl+rmsnorm.wgsl",
-    code: sumSrc + forwardSrc + (residual ? residualSrc : ""),
-    entry: residual ? "forward_residual" : "forward",
-    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
-  });
+export interface RmsnormForward {
+  /** [rows, D] (any shape of whole rows: D is the weight's size). */
+  x: Tensor;
+  weight: Tensor;
+  y: Tensor;
+  rstd: Tensor;
+  /** The profiler's name for it (default "rmsnorm"). */
+  label?: string;
 }
 
 /** Reads x, weight; writes y and rstd. */
-export function rmsnormForward(r: Recorder, x: Tensor, weight: Tensor, y: Tensor, rstd: Tensor, rows: number, D: number): void {
+export function rmsnormForward(r: Recorder, o: RmsnormForward): void {
+  const D = o.weight.size;
+  const rows = rowsOf("rmsnormForward", "x", o.x, D);
+  checkTensorSizes("rmsnormForward", { y: [o.y, rows * D], rstd: [o.rstd, rows] });
   const { workgroups, row } = grid1d(rows, 1);
-  r.dispatch(forwardKernel(r, D, false), [x, weight, y, rstd], workgroups, { u32: [rows, row] });
-}
-
-/**
- * The residual add fused with the norm after it: xNext = x + delta, y = RMSNorm(xNext).
- * Reads x, delta, weight; writes xNext, y and rstd (the backward takes xNext as its x).
- */
-export function rmsnormResidualForward(
-  r: Recorder, x: Tensor, delta: Tensor, weight: Tensor, xNext: Tensor, y: Tensor, rstd: Tensor, rows: number, D: number,
-): void {
-  const { workgroups, row } = grid1d(rows, 1);
-  r.dispatch(forwardKernel(r, D, true), [x, weight, y, rstd, delta, xNext], workgroups, { u32: [rows, row] });
-}
-
-/**
- * Reads x, weight, rstd (from the forward) and dy; writes dx (or adds into it with `addToDx`: the
- * residual stream's gradient that passes around the norm) and dweight (or adds into it with
- * `accumulate`, for gradient accumulation). scratch: ≥ rmsnormScratchSize(rows, D) elements.
- */
-export function rmsnormBackward(
-  r: Recorder, x: Tensor, weight: Tensor, rstd: Tensor, dy: Tensor, dx: Tensor, dweight: Tensor, scratch: Tensor,
-  rows: number, D: number, accumulate = false, addToDx = false,
-): void {
-  const { groups, rowsPerGroup } = backwardSplit(rows);
-  if (scratch.size < groups * D) throw new Error(`rmsnormBackward: scratch has ${scratch.size} elements, needs ${groups * D}`);
   const k = r.gpu.kernel({
-    file: "workgroup-sum.wgsl+rmsnorm-backward.wgsl", code: sumSrc + backwardSrc, entry: "backward",
-    constants: { D, WG: rowThreads(D), ADD_TO_DX: addToDx },
+    file: "rmsnorm.wgsl", entry: "forward",
+    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
   });
-  r.dispatch(k, [x, weight, rstd, dy, dx, scratch], groups, { u32: [rows, rowsPerGroup] });
-  sumRows(r, scratch, dweight, groups, D, 0, accumulate);
+  r.span(o.label ?? "rmsnorm", () => `forward rows=${rows} D=${D}`, () =>
+    r.dispatch(k, [o.x, o.weight, o.y, o.rstd], workgroups, { u32: [rows, row] }));
+}
+
+export interface RmsnormBackward {
+  /** The forward's x, weight and rstd. */
+  x: Tensor;
+  weight: Tensor;
+  rstd: Tensor;
+  dy: Tensor;
+  dx: Tensor;
+  dweight: Tensor;
+  /** ≥ rmsnormScratchSize(rows, D) elements. */
+  scratch: Tensor;
+  /** dweight += instead of = (gradient accumulation). */
+  accumulate?: boolean;
+  /** dx += instead of = (the residual stream's gradient that passes around the norm). */
+  addToDx?: boolean;
+  label?: string;
+}
+
+/** Reads x, weight, rstd and dy; writes (or adds into) dx and dweight. */
+export function rmsnormBackward(r: Recorder, o: RmsnormBackward): void {
+  const D = o.weight.size;
+  const rows = rowsOf("rmsnormBackward", "x", o.x, D);
+  const { groups, rowsPerGroup } = backwardSplit(rows);
+  checkTensorSizes("rmsnormBackward", {
+    rstd: [o.rstd, rows], dy: [o.dy, rows * D], dx: [o.dx, rows * D], dweight: [o.dweight, D], scratch: [o.scratch, groups * D],
+  });
+  const k = r.gpu.kernel({
+    file: "rmsnorm-backward.wgsl", entry: "backward",
+    constants: { D, WG: rowThreads(D), ADD_TO_DX: o.addToDx ?? false },
+  });
+  r.span(o.label ?? "rmsnorm", () => `backward rows=${rows} D=${D}`, () => {
+    r.dispatch(k, [o.x, o.weight, o.rstd, o.dy, o.dx, o.scratch], groups, { u32: [rows, rowsPerGroup] });
+    sumRows(r, { partials: o.scratch.head(groups * D).reshape([groups, D]), out: o.dweight, accumulate: o.accumulate });
+  });
 }

@@ -5,9 +5,8 @@
  * Out of place: `out` must not share memory with `x` (a writable binding may not alias another).
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { checkTensorSizes, rowsOf, type Tensor } from "../gpu/tensor.ts";
 import { ropeTables as cpuRopeTables } from "../cpu/rope.ts";
-import src from "../../wgsl/rope.wgsl" with { type: "text" };
 
 /** cos θ and sin θ for positions 0..maxLen−1: [maxLen, 2, headDim/2] (cosines, then sines). */
 export interface RopeTables {
@@ -43,30 +42,41 @@ export function ropeTables(gpu: Gpu, maxLen: number, headDim: number): RopeTable
   return t;
 }
 
-function rotate(
-  r: Recorder, x: Tensor, out: Tensor, B: number, L: number, H: number, tables: RopeTables, position: number, direction: 1 | -1,
-): void {
-  const hd = tables.headDim;
+export interface Rope {
+  /** [B, L, H, headDim] (or [B·L, H·headDim]); headDim is the tables'. */
+  x: Tensor;
+  out: Tensor;
+  B: number;
+  H: number;
+  tables: RopeTables;
+  /** The position of row 0 (default 0). */
+  position?: number;
+  label?: string;
+}
+
+function rotate(r: Recorder, o: Rope, direction: 1 | -1): void {
+  const op = direction === 1 ? "ropeForward" : "ropeBackward";
+  const hd = o.tables.headDim;
+  const { B, H } = o;
+  const position = o.position ?? 0;
+  const L = rowsOf(op, "x", o.x, B * H * hd);
   const n = B * L * H * hd;
-  if (x.size < n || out.size < n) throw new Error(`rope: x has ${x.size}, out ${out.size} elements; [${B},${L},${H},${hd}] needs ${n}`);
-  if (x.buffer === out.buffer) throw new Error("rope: out must not share x's buffer");
-  if (position + L > tables.maxLen) throw new Error(`rope: positions up to ${position + L - 1} exceed the table's ${tables.maxLen}`);
-  const k = r.gpu.kernel({ file: "rope.wgsl", code: src, entry: "rotate", constants: { HD: hd } });
+  checkTensorSizes(op, { out: [o.out, n] });
+  if (o.x.buffer === o.out.buffer) throw new Error(`${op}: out must not share x's buffer`);
+  if (position + L > o.tables.maxLen) throw new Error(`${op}: positions up to ${position + L - 1} exceed the table's ${o.tables.maxLen}`);
+  const k = r.gpu.kernel({ file: "rope.wgsl", entry: "rotate", constants: { HD: hd } });
   const threads = n / 8;
   const { workgroups, row } = grid1d(threads, 256);
-  r.dispatch(k, [x, tables.table, out], workgroups, { u32: [threads, L, H, position, row], f32: [direction] });
+  r.span(o.label ?? "rope", () => `B=${B} L=${L} H=${H}`, () =>
+    r.dispatch(k, [o.x, o.tables.table, o.out], workgroups, { u32: [threads, L, H, position, row], f32: [direction] }));
 }
 
 /** Reads x; writes out = RoPE(x). */
-export function ropeForward(
-  r: Recorder, x: Tensor, out: Tensor, B: number, L: number, H: number, tables: RopeTables, position = 0,
-): void {
-  rotate(r, x, out, B, L, H, tables, position, 1);
+export function ropeForward(r: Recorder, o: Rope): void {
+  rotate(r, o, 1);
 }
 
-/** Reads dy; writes dx = Rᵀ dy (the inverse rotation). */
-export function ropeBackward(
-  r: Recorder, dy: Tensor, dx: Tensor, B: number, L: number, H: number, tables: RopeTables, position = 0,
-): void {
-  rotate(r, dy, dx, B, L, H, tables, position, -1);
+/** Reads x (the gradient dy); writes out = Rᵀ dy (the inverse rotation). */
+export function ropeBackward(r: Recorder, o: Rope): void {
+  rotate(r, o, -1);
 }

@@ -9,8 +9,7 @@
  * outputs i32. position: u32 [1] in GPU memory.
  */
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
-import type { Tensor } from "../gpu/tensor.ts";
-import src from "../../wgsl/sampling.wgsl" with { type: "text" };
+import { checkTensorSizes, lastDim, type Tensor } from "../gpu/tensor.ts";
 
 export interface SampleOptions {
   temperature: number;
@@ -32,44 +31,65 @@ function placeholder(gpu: Gpu): Tensor {
 }
 
 function record(
-  r: Recorder, logits: Tensor, mask: Tensor | null, out: Tensor, position: Tensor | null,
-  B: number, V: number, outStride: number, opts: SampleOptions,
+  r: Recorder, logits: Tensor, mask: Tensor | undefined, out: Tensor, position: Tensor | null, outStride: number, opts: SampleOptions, label: string | undefined,
 ): void {
+  const V = lastDim("sample", "logits", logits);
+  const B = logits.size / V;
   if (!(opts.temperature > 0)) throw new Error(`sample: temperature ${opts.temperature} must be > 0`);
-  if (logits.size < B * V || (mask && mask.size < B * V)) throw new Error(`sample: logits/mask smaller than [${B}, ${V}]`);
+  checkTensorSizes("sample", { mask: [mask ?? logits, B * V] });
   const k = r.gpu.kernel({
-    file: "sampling.wgsl", code: src, entry: "sample_rows",
-    constants: { V, HAS_MASK: mask !== null, POSITION_FROM_GPU: position !== null },
+    file: "sampling.wgsl", entry: "sample_rows",
+    constants: { V, HAS_MASK: mask !== undefined, POSITION_FROM_GPU: position !== null },
   });
   const topK = opts.topK > 0 ? Math.min(opts.topK, V) : V;
   const topP = opts.topP > 0 ? opts.topP : 2; // cumulative p never exceeds 2: no nucleus cut
   const none = placeholder(r.gpu);
-  r.dispatch(k, [logits, mask ?? none, out, position ?? none], B, {
-    u32: [topK, opts.seed >>> 0, opts.counter >>> 0, outStride],
-    f32: [opts.temperature, topP],
-  });
+  r.span(label ?? "sampling", () => `B=${B} V=${V}`, () =>
+    r.dispatch(k, [logits, mask ?? none, out, position ?? none], B, {
+      u32: [topK, opts.seed >>> 0, opts.counter >>> 0, outStride],
+      f32: [opts.temperature, topP],
+    }));
+}
+
+export interface Sample {
+  /** [B, V]. */
+  logits: Tensor;
+  /** [B, V] u32 (0 = never choose); absent: every token allowed. */
+  mask?: Tensor;
+  /** [B] i32. */
+  out: Tensor;
+  options: SampleOptions;
+  label?: string;
 }
 
 /**
- * Samples one token per row into out [B] i32. Reads logits [B, V] and mask [B, V] (or null).
- * The counter is part of the kernel's uniform block, which the runtime caches per distinct value:
- * a long decoding loop should use sampleAtPosition instead.
+ * Samples one token per row into out. The counter is part of the kernel's uniform block, which the
+ * runtime caches per distinct value: a long decoding loop should use sampleAtPosition instead.
  */
-export function sample(
-  r: Recorder, logits: Tensor, mask: Tensor | null, out: Tensor, B: number, V: number, opts: SampleOptions,
-): void {
-  record(r, logits, mask, out, null, B, V, 1, opts);
+export function sample(r: Recorder, o: Sample): void {
+  checkTensorSizes("sample", { out: [o.out, o.logits.size / lastDim("sample", "logits", o.logits)] });
+  record(r, o.logits, o.mask, o.out, null, 1, o.options, o.label);
+}
+
+export interface SampleAtPosition {
+  logits: Tensor;
+  mask?: Tensor;
+  /** The sequence buffer [B, seqLen] i32. */
+  tokens: Tensor;
+  /** u32 [1]: t. */
+  position: Tensor;
+  options: SampleOptions;
+  label?: string;
 }
 
 /**
  * Generation without a CPU round trip: reads t = position[0] from GPU memory, draws with counter
- * opts.counter + t and writes the token to tokens[b·seqLen + t] (tokens [B, seqLen] i32). The
- * caller advances position between steps (on the GPU).
+ * options.counter + t and writes the token to tokens[b, t]. The caller advances position between
+ * steps (on the GPU).
  */
-export function sampleAtPosition(
-  r: Recorder, logits: Tensor, mask: Tensor | null, tokens: Tensor, position: Tensor,
-  B: number, V: number, seqLen: number, opts: SampleOptions,
-): void {
-  if (tokens.size < B * seqLen) throw new Error(`sampleAtPosition: tokens smaller than [${B}, ${seqLen}]`);
-  record(r, logits, mask, tokens, position, B, V, seqLen, opts);
+export function sampleAtPosition(r: Recorder, o: SampleAtPosition): void {
+  const seqLen = lastDim("sampleAtPosition", "tokens", o.tokens);
+  const B = o.logits.size / lastDim("sampleAtPosition", "logits", o.logits);
+  checkTensorSizes("sampleAtPosition", { tokens: [o.tokens, B * seqLen] });
+  record(r, o.logits, o.mask, o.tokens, o.position, seqLen, o.options, o.label);
 }

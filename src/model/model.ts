@@ -259,27 +259,19 @@ export class IFlameModel {
 
   /** Records the forward pass; logits land in `this.logits` [B·L, V]. */
   forward(r: Recorder): void {
-    const { B, L } = this;
-    const { dim: D, vocab: V } = this.network;
-    const n = B * L;
-    r.label = "embedding";
-    embeddingForward(r, this.tokens, this.p("embedding.weight"), this.embedded, n, D);
-    rmsnormForward(r, this.embedded, this.p("norm.weight"), this.input(0), this.rstd0, n, D);
+    const { B } = this;
+    embeddingForward(r, { tokens: this.tokens, table: this.p("embedding.weight"), out: this.embedded });
+    rmsnormForward(r, { x: this.embedded, weight: this.p("norm.weight"), y: this.input(0), rstd: this.rstd0 });
     this.levelForward(r, 0);
-    r.label = "hourglass";
-    avgPool3Forward(r, this.output(0), this.input(1), B, L, D);
+    avgPool3Forward(r, { x: this.output(0), y: this.input(1), B });
     this.levelForward(r, 1);
-    r.label = "hourglass";
-    avgPool3Forward(r, this.output(1), this.input(2), B, L / 3, D);
+    avgPool3Forward(r, { x: this.output(1), y: this.input(2), B });
     this.levelForward(r, 2);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, this.output(2), this.output(1), this.p("skip_weights2"), 0, this.input(3), B, L / 9, D);
+    upsampleShiftAddForward(r, { x: this.output(2), skip: this.output(1), weights: this.p("skip_weights2"), index: 0, out: this.input(3), B });
     this.levelForward(r, 3);
-    r.label = "hourglass";
-    upsampleShiftAddForward(r, this.output(3), this.output(0), this.p("skip_weights2"), 1, this.input(4), B, L / 3, D);
+    upsampleShiftAddForward(r, { x: this.output(3), skip: this.output(0), weights: this.p("skip_weights2"), index: 1, out: this.input(4), B });
     this.levelForward(r, 4);
-    r.label = "output";
-    linearForward(r, this.output(4), this.p("output_proj.weight"), this.p("output_proj.bias"), this.logits, n, D, V);
+    linearForward(r, { x: this.output(4), weight: this.p("output_proj.weight"), bias: this.p("output_proj.bias"), y: this.logits, label: "output" });
   }
 
   private levelForward(r: Recorder, level: number): void {
@@ -289,45 +281,33 @@ export class IFlameModel {
 
   private blockForward(r: Recorder, a: BlockActivations, lv: Level): void {
     const { B } = this;
-    const { dim: D, hidden: Hd, heads: H } = this.network;
-    const { rows, L } = lv;
+    const H = this.network.heads;
+    const { L } = lv;
     const p = (s: string) => this.p(`${a.spec.prefix}.${s}`);
-    r.label = "rmsnorm";
-    rmsnormForward(r, a.x, p("norm1.weight"), a.h1, a.rstd1, rows, D);
-    r.label = "matmul";
-    linearForward(r, a.h1, p("attn.v_proj.weight"), undefined, a.v, rows, D, D);
+    rmsnormForward(r, { x: a.x, weight: p("norm1.weight"), y: a.h1, rstd: a.rstd1 });
+    linearForward(r, { x: a.h1, weight: p("attn.v_proj.weight"), y: a.v });
     for (const [proj, rotated] of [["q", a.q], ["k", a.k]] as const) {
-      r.label = "matmul";
-      linearForward(r, a.h1, p(`attn.${proj}_proj.weight`), undefined, lv.scratch.raw, rows, D, D);
-      r.label = "rope";
-      ropeForward(r, lv.scratch.raw, rotated, B, L, H, this.rope);
+      linearForward(r, { x: a.h1, weight: p(`attn.${proj}_proj.weight`), y: lv.scratch.raw });
+      ropeForward(r, { x: lv.scratch.raw, out: rotated, B, H, tables: this.rope });
     }
     let attOut: Tensor;
     if (a.spec.full) {
-      r.label = "attention";
-      attentionForward(r, a.q, a.k, a.v, a.att, a.lse!, this.attentionShape(L));
+      attentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse!, shape: this.attentionShape(L) });
       attOut = a.att;
     } else {
-      r.label = "linear attention";
-      linearAttentionForward(r, a.q, a.k, a.v, a.att, lv.scratch.linear!, this.linearShape(L));
-      r.label = "rmsnorm";
-      rmsnormForward(r, a.att, p("attn.rms_norm.weight"), a.attNorm!, a.rstdAtt!, rows, D);
+      linearAttentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, scratch: lv.scratch.linear!, shape: this.linearShape(L) });
+      rmsnormForward(r, { x: a.att, weight: p("attn.rms_norm.weight"), y: a.attNorm!, rstd: a.rstdAtt! });
       attOut = a.attNorm!;
     }
     // x1 = x + attOut·Woᵀ: copy the residual, then let the matmul accumulate into it.
     r.copy(a.x, a.x1);
-    r.label = "matmul";
-    linearForward(r, attOut, p("attn.out_proj.weight"), undefined, a.x1, rows, D, D, true);
-    r.label = "rmsnorm";
-    rmsnormForward(r, a.x1, p("norm2.weight"), a.h2, a.rstd2, rows, D);
-    r.label = "matmul";
-    linearForward(r, a.h2, p("feed_forward.proj1.weight"), p("feed_forward.proj1.bias"), a.p1, rows, D, Hd);
-    linearForward(r, a.h2, p("feed_forward.proj2.weight"), p("feed_forward.proj2.bias"), a.p2, rows, D, Hd);
-    r.label = "swiglu";
-    swigluForward(r, a.p1, a.p2, lv.scratch.g, rows * Hd);
+    linearForward(r, { x: attOut, weight: p("attn.out_proj.weight"), y: a.x1, accumulate: true });
+    rmsnormForward(r, { x: a.x1, weight: p("norm2.weight"), y: a.h2, rstd: a.rstd2 });
+    linearForward(r, { x: a.h2, weight: p("feed_forward.proj1.weight"), bias: p("feed_forward.proj1.bias"), y: a.p1 });
+    linearForward(r, { x: a.h2, weight: p("feed_forward.proj2.weight"), bias: p("feed_forward.proj2.bias"), y: a.p2 });
+    swigluForward(r, { a: a.p1, b: a.p2, h: lv.scratch.g });
     r.copy(a.x1, a.out);
-    r.label = "matmul";
-    linearForward(r, lv.scratch.g, p("feed_forward.proj3.weight"), p("feed_forward.proj3.bias"), a.out, rows, Hd, D, true);
+    linearForward(r, { x: lv.scratch.g, weight: p("feed_forward.proj3.weight"), bias: p("feed_forward.proj3.bias"), y: a.out, accumulate: true });
   }
 
   private attentionShape(L: number): AttentionShape {
@@ -348,9 +328,7 @@ export class IFlameModel {
    * into `this.dlogits`; the totals go to lossStats (added to them with `accumulate`).
    */
   loss(r: Recorder, accumulate = false): void {
-    r.label = "cross-entropy";
-    const { B, L } = this;
-    crossEntropy(r, this.logits, this.tokens, this.lossScale, this.dlogits, this.lossStats, this.lossScratch, B, L, this.network.vocab, accumulate);
+    crossEntropy(r, { logits: this.logits, tokens: this.tokens, scale: this.lossScale, dlogits: this.dlogits, stats: this.lossStats, scratch: this.lossScratch, accumulate });
   }
 
   /** Records forward, loss and backward for the current tokens (gradients add up). */
@@ -367,37 +345,34 @@ export class IFlameModel {
    * before the first micro-batch of a step).
    */
   backward(r: Recorder): void {
-    const { B, L } = this;
-    const { dim: D, vocab: V } = this.network;
-    const n = B * L;
+    const { B } = this;
     const s4 = this.levels[4].scratch;
-    r.label = "output";
-    linearBackward(r, this.output(4), this.p("output_proj.weight"), this.dlogits, s4.dx, this.g("output_proj.weight"), this.g("output_proj.bias"), n, D, V, true);
+    linearBackward(r, {
+      x: this.output(4), weight: this.p("output_proj.weight"), dy: this.dlogits,
+      dx: s4.dx, dweight: this.g("output_proj.weight"), dbias: this.g("output_proj.bias"), accumulate: true, label: "output",
+    });
     // dec1 → d(dec1 input) in s4.dx
     this.levelBackward(r, 4);
     // dec1 input = w1·shift2(up(dec0 out)) + enc0 out: the skip's gradient is dout itself.
     const [s0, s1, s2, s3] = this.levels.map((l) => l.scratch);
     const w = this.p("skip_weights2");
     const dw = this.g("skip_weights2");
-    r.label = "hourglass";
-    upsampleShiftAddBackward(r, s4.dx, this.output(3), w, 1, s3.dx, dw, this.upsampleScratch, B, L / 3, D, true);
+    upsampleShiftAddBackward(r, { dout: s4.dx, x: this.output(3), weights: w, index: 1, dx: s3.dx, dweights: dw, scratch: this.upsampleScratch, B, accumulate: true });
     r.copy(s4.dx, s0.dx);
     this.levelBackward(r, 3);
-    r.label = "hourglass";
-    upsampleShiftAddBackward(r, s3.dx, this.output(2), w, 0, s2.dx, dw, this.upsampleScratch, B, L / 9, D, true);
+    upsampleShiftAddBackward(r, { dout: s3.dx, x: this.output(2), weights: w, index: 0, dx: s2.dx, dweights: dw, scratch: this.upsampleScratch, B, accumulate: true });
     r.copy(s3.dx, s1.dx);
     this.levelBackward(r, 2);
     // bottleneck input = avgpool3(enc1 out), enc1 input = avgpool3(enc0 out)
-    r.label = "hourglass";
-    avgPool3Backward(r, s2.dx, s1.dx, B, L / 3, D, true);
+    avgPool3Backward(r, { dy: s2.dx, dx: s1.dx, B, accumulate: true });
     this.levelBackward(r, 1);
-    r.label = "hourglass";
-    avgPool3Backward(r, s1.dx, s0.dx, B, L, D, true);
+    avgPool3Backward(r, { dy: s1.dx, dx: s0.dx, B, accumulate: true });
     this.levelBackward(r, 0);
-    r.label = "rmsnorm";
-    rmsnormBackward(r, this.embedded, this.p("norm.weight"), this.rstd0, s0.dx, this.dEmbedded, this.g("norm.weight"), s0.norm, n, D, true);
-    r.label = "embedding";
-    embeddingBackward(r, this.tokens, this.dEmbedded, this.g("embedding.weight"), this.embeddingScratch, n, V, D, true);
+    rmsnormBackward(r, {
+      x: this.embedded, weight: this.p("norm.weight"), rstd: this.rstd0, dy: s0.dx,
+      dx: this.dEmbedded, dweight: this.g("norm.weight"), scratch: s0.norm, accumulate: true,
+    });
+    embeddingBackward(r, { tokens: this.tokens, dout: this.dEmbedded, dtable: this.g("embedding.weight"), scratch: this.embeddingScratch, accumulate: true });
   }
 
   /** On entry scratch.dx holds d(level output); on exit d(level input). */
@@ -413,54 +388,43 @@ export class IFlameModel {
 
   private blockBackward(r: Recorder, a: BlockActivations, lv: Level): void {
     const { B } = this;
-    const { dim: D, hidden: Hd, heads: H } = this.network;
-    const { rows, L } = lv;
+    const H = this.network.heads;
+    const { L } = lv;
     const s = lv.scratch;
     const name = (x: string) => `${a.spec.prefix}.${x}`;
     const p = (x: string) => this.p(name(x));
     const g = (x: string) => this.g(name(x));
 
     // out = x1 + proj3(silu(p1)·p2): the residual passes dx through unchanged.
-    r.label = "swiglu";
-    swigluForward(r, a.p1, a.p2, s.g, rows * Hd); // recompute g rather than keep it
-    r.label = "matmul";
-    linearBackward(r, s.g, p("feed_forward.proj3.weight"), s.dx, s.dg, g("feed_forward.proj3.weight"), g("feed_forward.proj3.bias"), rows, Hd, D, true);
-    r.label = "swiglu";
-    swigluBackward(r, a.p1, a.p2, s.dg, s.dp1, s.dp2, rows * Hd);
-    r.label = "matmul";
-    linearBackward(r, a.h2, p("feed_forward.proj1.weight"), s.dp1, s.dh, g("feed_forward.proj1.weight"), g("feed_forward.proj1.bias"), rows, D, Hd, true);
-    linearBackward(r, a.h2, p("feed_forward.proj2.weight"), s.dp2, s.dTmp, g("feed_forward.proj2.weight"), g("feed_forward.proj2.bias"), rows, D, Hd, true);
-    addInto(r, s.dh, s.dTmp, rows * D);
-    r.label = "rmsnorm";
+    swigluForward(r, { a: a.p1, b: a.p2, h: s.g }); // recompute g rather than keep it
+    linearBackward(r, { x: s.g, weight: p("feed_forward.proj3.weight"), dy: s.dx, dx: s.dg, dweight: g("feed_forward.proj3.weight"), dbias: g("feed_forward.proj3.bias"), accumulate: true });
+    swigluBackward(r, { a: a.p1, b: a.p2, dh: s.dg, da: s.dp1, db: s.dp2 });
+    linearBackward(r, { x: a.h2, weight: p("feed_forward.proj1.weight"), dy: s.dp1, dx: s.dh, dweight: g("feed_forward.proj1.weight"), dbias: g("feed_forward.proj1.bias"), accumulate: true });
+    linearBackward(r, { x: a.h2, weight: p("feed_forward.proj2.weight"), dy: s.dp2, dx: s.dTmp, dweight: g("feed_forward.proj2.weight"), dbias: g("feed_forward.proj2.bias"), accumulate: true });
+    addInto(r, { x: s.dh, y: s.dTmp });
     // dx += norm2's backward: now d(x1).
-    rmsnormBackward(r, a.x1, p("norm2.weight"), a.rstd2, s.dh, s.dx, g("norm2.weight"), s.norm, rows, D, true, true);
+    rmsnormBackward(r, { x: a.x1, weight: p("norm2.weight"), rstd: a.rstd2, dy: s.dh, dx: s.dx, dweight: g("norm2.weight"), scratch: s.norm, accumulate: true, addToDx: true });
 
     // x1 = x + out_proj(att'): d(x) = d(x1) + norm1's backward.
     const attOut = a.spec.full ? a.att : a.attNorm!;
-    r.label = "matmul";
-    linearBackward(r, attOut, p("attn.out_proj.weight"), s.dx, s.datt, g("attn.out_proj.weight"), undefined, rows, D, D, true);
+    linearBackward(r, { x: attOut, weight: p("attn.out_proj.weight"), dy: s.dx, dx: s.datt, dweight: g("attn.out_proj.weight"), accumulate: true });
     if (a.spec.full) {
-      r.label = "attention";
-      attentionBackward(r, a.q, a.k, a.v, a.att, a.lse!, s.datt, s.dq, s.dk, s.dv, { delta: s.delta }, this.attentionShape(L));
+      attentionBackward(r, {
+        q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse!, dOut: s.datt,
+        dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta, shape: this.attentionShape(L),
+      });
     } else {
-      r.label = "rmsnorm";
-      rmsnormBackward(r, a.att, p("attn.rms_norm.weight"), a.rstdAtt!, s.datt, s.dTmp, g("attn.rms_norm.weight"), s.norm, rows, D, true);
-      r.label = "linear attention";
-      linearAttentionBackward(r, a.q, a.k, a.v, s.dTmp, s.dq, s.dk, s.dv, s.linear!, this.linearShape(L));
+      rmsnormBackward(r, { x: a.att, weight: p("attn.rms_norm.weight"), rstd: a.rstdAtt!, dy: s.datt, dx: s.dTmp, dweight: g("attn.rms_norm.weight"), scratch: s.norm, accumulate: true });
+      linearAttentionBackward(r, { q: a.q, k: a.k, v: a.v, dOut: s.dTmp, dq: s.dq, dk: s.dk, dv: s.dv, scratch: s.linear!, shape: this.linearShape(L) });
     }
     // q and k were rotated after projection: take their gradients back through RoPE first.
-    r.label = "rope";
-    ropeBackward(r, s.dq, s.raw, B, L, H, this.rope);
-    r.label = "matmul";
-    linearBackward(r, a.h1, p("attn.q_proj.weight"), s.raw, s.dh, g("attn.q_proj.weight"), undefined, rows, D, D, true);
-    r.label = "rope";
-    ropeBackward(r, s.dk, s.raw, B, L, H, this.rope);
-    r.label = "matmul";
-    linearBackward(r, a.h1, p("attn.k_proj.weight"), s.raw, s.dTmp, g("attn.k_proj.weight"), undefined, rows, D, D, true);
-    addInto(r, s.dh, s.dTmp, rows * D);
-    linearBackward(r, a.h1, p("attn.v_proj.weight"), s.dv, s.dTmp, g("attn.v_proj.weight"), undefined, rows, D, D, true);
-    addInto(r, s.dh, s.dTmp, rows * D);
-    r.label = "rmsnorm";
-    rmsnormBackward(r, a.x, p("norm1.weight"), a.rstd1, s.dh, s.dx, g("norm1.weight"), s.norm, rows, D, true, true);
+    ropeBackward(r, { x: s.dq, out: s.raw, B, H, tables: this.rope });
+    linearBackward(r, { x: a.h1, weight: p("attn.q_proj.weight"), dy: s.raw, dx: s.dh, dweight: g("attn.q_proj.weight"), accumulate: true });
+    ropeBackward(r, { x: s.dk, out: s.raw, B, H, tables: this.rope });
+    linearBackward(r, { x: a.h1, weight: p("attn.k_proj.weight"), dy: s.raw, dx: s.dTmp, dweight: g("attn.k_proj.weight"), accumulate: true });
+    addInto(r, { x: s.dh, y: s.dTmp });
+    linearBackward(r, { x: a.h1, weight: p("attn.v_proj.weight"), dy: s.dv, dx: s.dTmp, dweight: g("attn.v_proj.weight"), accumulate: true });
+    addInto(r, { x: s.dh, y: s.dTmp });
+    rmsnormBackward(r, { x: a.x, weight: p("norm1.weight"), rstd: a.rstd1, dy: s.dh, dx: s.dx, dweight: g("norm1.weight"), scratch: s.norm, accumulate: true, addToDx: true });
   }
 }

@@ -59,10 +59,10 @@ export class Optimizer {
 
   /** Records clipping and every update. A step with non-finite gradients changes nothing. */
   record(r: Recorder): void {
-    r.label = "optimizer";
-    gradNorm(r, this.gradList, this.partials, this.step);
-    for (const p of this.adamw) adamwStep(r, p.param, p.grad, p.m, p.v, this.step);
-    for (const group of this.muon.values()) muonStep(r, group.matrices, group.scratch, this.step);
+    const label = "optimizer";
+    gradNorm(r, { grads: this.gradList, partials: this.partials, step: this.step, label });
+    for (const p of this.adamw) adamwStep(r, { param: p.param, grad: p.grad, m: p.m, v: p.v, step: this.step, label });
+    for (const group of this.muon.values()) muonStep(r, { matrices: group.matrices, scratch: group.scratch, step: this.step, label });
   }
 
   /** The gradient norm of the last recorded step (waits for the GPU). */

@@ -1,7 +1,9 @@
 /**
- * `iflame bench`: runs one of the benchmark scripts in this process. The scripts read their own
- * arguments from process.argv, so the forwarded ones are put there before the import.
+ * `iflame bench`: runs one of the benchmark scripts (scripts/bench-*.ts) as a child process with
+ * the forwarded flags. They stay scripts, not part of src/: they compare against the CPU
+ * references (src/cpu), which src/ never imports, so the compiled binary does not carry them.
  */
+import { join } from "node:path";
 import { z } from "zod";
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../flags.ts";
@@ -14,10 +16,10 @@ const BenchFlags = z
   .strict();
 
 const SUITES = {
-  runtime: { about: "dispatch overhead, submit round trip, bandwidth, matmul probe", load: () => import("../../../scripts/bench-runtime.ts") },
-  kernels: { about: "every kernel family at the ShapeNet shapes (families may follow)", load: () => import("../../../scripts/bench-kernels.ts") },
-  tokenizer: { about: "WASM tokenizer against the TS reference", load: () => import("../../../scripts/bench-tokenizer.ts") },
-  generate: { about: "sampler tokens/s and syncs per mesh (its own flags after --, e.g. -- --batch 1,32)", load: () => import("../../../scripts/bench-generate.ts") },
+  runtime: { about: "dispatch overhead, submit round trip, bandwidth, matmul probe" },
+  kernels: { about: "every kernel family at the ShapeNet shapes (families may follow)" },
+  tokenizer: { about: "WASM tokenizer against the TS reference" },
+  generate: { about: "sampler tokens/s and syncs per mesh (its own flags after --, e.g. -- --batch 1,32)" },
 } as const;
 
 export const benchCommand = defineCommand({
@@ -31,11 +33,13 @@ export const benchCommand = defineCommand({
     if (!(suite in SUITES)) throw new UsageError(`unknown suite '${suite}' (${Object.keys(SUITES).join(", ")})`);
     if (flags.iterations && suite !== "kernels") throw new UsageError("--iterations is for the kernels suite");
     if (flags.quick && suite !== "runtime") throw new UsageError("--quick is for the runtime suite");
-    if (suite === "kernels" && Bun.isStandaloneExecutable) {
-      throw new Error("the kernels suite loads its cases from scripts/bench/ at run time: run it from a source checkout (bun scripts/bench-kernels.ts)");
-    }
+    const script = `bench-${suite}.ts`;
+    if (Bun.isStandaloneExecutable) throw new Error(`the benchmarks are scripts of a source checkout: run \`bun scripts/${script}\` there`);
     const forwarded = [...rest, ...(flags.quick ? ["--quick"] : []), ...(flags.iterations ? ["--iterations", String(flags.iterations)] : [])];
-    process.argv = [process.argv[0], `bench-${suite}`, ...forwarded];
-    await SUITES[suite as keyof typeof SUITES].load();
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "..", "scripts", script), ...forwarded], {
+      stdio: ["inherit", "inherit", "inherit"],
+    });
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`scripts/${script} exited with status ${code}`);
   },
 });
