@@ -4,7 +4,7 @@ import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
 import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan } from "../src/kernels/matmul.ts";
-import { f16MatrixConfig, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
+import { f16MatrixConfig, subgroupMatrixProblem, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
 /**
@@ -153,9 +153,11 @@ describe.skipIf(!matrixConfig)("matmul on subgroup matrices (tensor cores)", () 
   const plan = (tile: (typeof matrixTiles)[number], K: number, splits = 1): MatmulPlan =>
     ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });
 
-  test("the device offers tiles, and the planner picks one for a large f16 product", () => {
+  test("the kernel compiles (in one of Dawn's spellings), and the planner picks a tile for a large f16 product", () => {
+    expect(subgroupMatrixProblem(gpu)).toBeNull();
     expect(matrixTiles.length).toBeGreaterThan(0);
-    console.log(`subgroup matrices: ${JSON.stringify(matrixConfig)}; tiles ${matrixTiles.map((t) => `${t.BM}×${t.BN}×${t.BK}`).join(", ")}`);
+    console.log(`subgroup matrices: ${JSON.stringify(matrixConfig)}; builtins spelled with the majorness as a ${matrixTiles[0].subgroupMatrix!.spelling}; ` +
+      `tiles ${matrixTiles.map((t) => `${t.BM}×${t.BN}×${t.BK}`).join(", ")}`);
     const best = planMatmul(4096, 4096, 4096, 1, [...TILES, ...matrixTiles]);
     expect(best.tile.subgroupMatrix).toBeDefined();
   });

@@ -20,6 +20,8 @@ import hourglassUpsample from "../../wgsl/hourglass-upsample.wgsl" with { type: 
 import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
+import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
+import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
 import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 import matmul from "../../wgsl/matmul.wgsl" with { type: "text" };
 import muon from "../../wgsl/muon.wgsl" with { type: "text" };
@@ -61,6 +63,8 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "hourglass.wgsl": hourglass,
   "linear-attention.wgsl": linearAttention,
   "loss-scale.wgsl": lossScale,
+  "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
+  "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
   "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,
   "matmul.wgsl": matmul,
   "muon.wgsl": muon,

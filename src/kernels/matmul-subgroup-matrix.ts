@@ -3,15 +3,24 @@
  * devices with Dawn's subgroup-matrix feature and an f16 × f16 → f32 configuration (NVIDIA
  * through Vulkan cooperative matrices). matmul() adds these tiles to its plan when both
  * operands are f16 tensors; the rest (validation, split-K, the reduction) is matmul's.
+ *
+ * Dawn has spelled the matrix load/store builtins two ways (majorness as a bool argument, later
+ * as a template argument); the first tile compiled picks the spelling this Dawn accepts. If
+ * neither compiles, the device gets no tensor-core tiles and `subgroupMatrixProblem` says why.
  */
 import type { SubgroupMatrixConfig } from "../../ffi/webgpu.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import type { Gpu, Kernel } from "../gpu/runtime.ts";
 import type { Tile } from "./matmul.ts";
 
+/** The kernel file of each spelling of the matrix builtins (see the module comment). */
+const SPELLINGS = { "bool argument": "matmul-subgroup-matrix.wgsl", "template argument": "matmul-subgroup-matrix-templated.wgsl" } as const;
+type Spelling = keyof typeof SPELLINGS;
+
 /** How a workgroup's tile is cut: SG_M × SG_N subgroups, each MAT_M × MAT_N device matrices. */
 export interface SubgroupMatrixLayout {
   config: SubgroupMatrixConfig;
+  spelling: Spelling;
   SG_M: number; SG_N: number;
   MAT_M: number; MAT_N: number;
   subgroupSize: number;
@@ -44,27 +53,56 @@ function workgroupBytes(tile: Tile, l: SubgroupMatrixLayout): number {
   return staged + 4 * l.SG_M * l.SG_N * l.config.M * l.config.N;
 }
 
-const tilesByGpu = new WeakMap<Gpu, Tile[]>();
+const tilesByGpu = new WeakMap<Gpu, { tiles: Tile[]; problem: string | null }>();
+
+/** Why a device that reports an f16 configuration gets no tiles (neither spelling compiled), or null. */
+export function subgroupMatrixProblem(gpu: Gpu): string | null {
+  subgroupMatrixTiles(gpu);
+  return tilesByGpu.get(gpu)!.problem;
+}
+
+/** The spelling whose kernel compiles for `tile`, or the errors of both. */
+function findSpelling(gpu: Gpu, tile: Tile & { subgroupMatrix: SubgroupMatrixLayout }): Spelling | string {
+  const errors: string[] = [];
+  for (const spelling of Object.keys(SPELLINGS) as Spelling[]) {
+    try {
+      subgroupMatrixKernel(gpu, { transA: false, transB: false, bias: false, accumulate: false }, { ...tile, subgroupMatrix: { ...tile.subgroupMatrix, spelling } }, { A_T: "f16", B_T: "f16", C_T: "f32" });
+      return spelling;
+    } catch (e) {
+      errors.push(`${spelling}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  return `the subgroup-matrix kernel compiles in neither spelling (${errors.join("; ")})`;
+}
 
 /** The subgroup-matrix tiles this device can run (none without an f16 configuration). */
 export function subgroupMatrixTiles(gpu: Gpu): Tile[] {
-  let tiles = tilesByGpu.get(gpu);
-  if (tiles) return tiles;
+  const known = tilesByGpu.get(gpu);
+  if (known) return known.tiles;
   const config = f16MatrixConfig(gpu);
-  tiles = [];
+  let tiles: (Tile & { subgroupMatrix: SubgroupMatrixLayout })[] = [];
+  let problem: string | null = null;
   if (config && gpu.features.f16 && gpu.features.subgroups) {
     const subgroupSize = gpu.dev.info.subgroupMaxSize;
     for (const { efficiency, fixedK, ...cut } of LAYOUTS) {
-      const layout: SubgroupMatrixLayout = { config, subgroupSize, ...cut };
-      const tile: Tile = {
+      const layout: SubgroupMatrixLayout = { config, subgroupSize, spelling: "bool argument", ...cut };
+      const tile = {
         BM: cut.SG_M * cut.MAT_M * config.M, BN: cut.SG_N * cut.MAT_N * config.N,
         BK: Math.ceil(MIN_BK / config.K) * config.K, efficiency, fixedK, subgroupMatrix: layout,
       };
       const threads = cut.SG_M * cut.SG_N * subgroupSize;
       if (workgroupBytes(tile, layout) <= gpu.limits.maxComputeWorkgroupStorageSize && threads <= gpu.limits.maxComputeInvocationsPerWorkgroup) tiles.push(tile);
     }
+    const spelling = tiles.length ? findSpelling(gpu, tiles[0]) : "bool argument";
+    if (spelling in SPELLINGS) {
+      for (const t of tiles) t.subgroupMatrix.spelling = spelling as Spelling;
+    } else {
+      problem = spelling;
+      tiles = [];
+      console.error(`matmul: no tensor-core tiles: ${problem}`);
+    }
   }
-  tilesByGpu.set(gpu, tiles);
+  tilesByGpu.set(gpu, { tiles, problem });
   return tiles;
 }
 
@@ -78,7 +116,7 @@ export function subgroupMatrixKernel(
     throw new Error(`matmul: a subgroup-matrix tile multiplies ${l.config.component} operands, got ${types.A_T} and ${types.B_T}`);
   }
   return gpu.kernel({
-    file: "matmul-subgroup-matrix.wgsl", entry: "matmul",
+    file: SPELLINGS[l.spelling], entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate,
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
