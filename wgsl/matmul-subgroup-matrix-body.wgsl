@@ -18,21 +18,9 @@
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); SM_M, SM_N, SM_K (the device's matrix
 // shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per subgroup), BK (a
 // multiple of SM_K), SUBGROUP_SIZE (the adapter's largest: workgroup x must be a multiple).
-// Types: IN_T (the matrices' component type, of a and b), C_T (of c).
+// Types: A_T = B_T (the matrices' component type), C_T (of c).
 
-struct Params {
-  M: u32, N: u32, K: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  splits: u32,
-  k_chunk: u32,
-  row: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<IN_T>;
-@group(0) @binding(1) var<storage, read> b: array<IN_T>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<C_T>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include "matmul-common.wgsl"
 
 const SUBGROUPS = SG_M * SG_N;
 const THREADS = SUBGROUPS * SUBGROUP_SIZE;
@@ -46,12 +34,12 @@ const B_ROWS = select(BK, BN, TRANS_B);
 const B_LD = select(BN, BK, TRANS_B) + 8u;
 const STAGE = SM_M * SM_N;
 
-alias Left = subgroup_matrix_left<IN_T, SM_K, SM_M>;
-alias Right = subgroup_matrix_right<IN_T, SM_N, SM_K>;
+alias Left = subgroup_matrix_left<A_T, SM_K, SM_M>;
+alias Right = subgroup_matrix_right<A_T, SM_N, SM_K>;
 alias Result = subgroup_matrix_result<f32, SM_N, SM_M>;
 
-var<workgroup> a_tile: array<IN_T, A_ROWS * A_LD>;
-var<workgroup> b_tile: array<IN_T, B_ROWS * B_LD>;
+var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
+var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
 var<workgroup> c_stage: array<f32, SUBGROUPS * STAGE>;
 
 // op(A)[m0 .., k0 ..) into a_tile; consecutive threads take consecutive addresses of A.
@@ -61,7 +49,7 @@ fn stage_a(t: u32, base: u32, m0: u32, k0: u32, k_end: u32) {
     let k = select(e % BK, e / BM, TRANS_A);
     let gm = m0 + m;
     let gk = k0 + k;
-    var v = IN_T(0);
+    var v = A_T(0);
     if (gm < p.M && gk < k_end) { v = a[base + select(gm * p.K + gk, gk * p.M + gm, TRANS_A)]; }
     a_tile[select(m * A_LD + k, k * A_LD + m, TRANS_A)] = v;
   }
@@ -73,7 +61,7 @@ fn stage_b(t: u32, base: u32, n0: u32, k0: u32, k_end: u32) {
     let k = select(e / BN, e % BK, TRANS_B);
     let gn = n0 + n;
     let gk = k0 + k;
-    var v = IN_T(0);
+    var v = A_T(0);
     if (gn < p.N && gk < k_end) { v = b[base + select(gk * p.N + gn, gn * p.K + gk, TRANS_B)]; }
     b_tile[select(k * B_LD + n, n * B_LD + k, TRANS_B)] = v;
   }
@@ -87,13 +75,7 @@ fn matmul(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) lanes: u32,
 ) {
-  let item = wid.z / p.splits;
-  let k_begin = (wid.z % p.splits) * p.k_chunk;
-  let k_end = min(p.K, k_begin + p.k_chunk);
-  let base_a = item * p.stride_a;
-  let base_b = item * p.stride_b;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let blk = block_of(wid);
   // Where subgroups are narrower than SUBGROUP_SIZE the extra ones only help stage tiles.
   let active = subgroup < SUBGROUPS;
   let sg = min(subgroup, SUBGROUPS - 1u);
@@ -101,10 +83,10 @@ fn matmul(
   let sn = sg / SG_M;
 
   var acc: array<array<Result, MAT_N>, MAT_M>;
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+  for (var k0 = blk.k_begin; k0 < blk.k_end; k0 += BK) {
     workgroupBarrier();
-    stage_a(t, base_a, m0, k0, k_end);
-    stage_b(t, base_b, n0, k0, k_end);
+    stage_a(t, blk.base_a, blk.m0, k0, blk.k_end);
+    stage_b(t, blk.base_b, blk.n0, k0, blk.k_end);
     workgroupBarrier();
     if (active) {
       for (var kk = 0u; kk < BK; kk += SM_K) {
@@ -128,8 +110,8 @@ fn matmul(
       if (active) { store_result(sg * STAGE, acc[i][j]); }
       workgroupBarrier();
       if (active) {
-        let r0 = m0 + (sm * MAT_M + i) * SM_M;
-        let c0 = n0 + (sn * MAT_N + j) * SM_N;
+        let r0 = blk.m0 + (sm * MAT_M + i) * SM_M;
+        let c0 = blk.n0 + (sn * MAT_N + j) * SM_N;
         for (var e = lane; e < STAGE; e += lanes) {
           let r = r0 + e / SM_N;
           let col = c0 + e % SM_N;

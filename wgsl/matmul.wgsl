@@ -15,19 +15,7 @@
 // Types: A_T, B_T, C_T, the element types of a, b and c (f32 or f16). Products always sum in
 // f32 (f16 inputs are widened as they enter the tiles); bias is f32.
 
-struct Params {
-  M: u32, N: u32, K: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  splits: u32,
-  k_chunk: u32,   // K per split, a multiple of BK
-  row: u32,       // reduce_splits: threads per row of its folded 1-D grid
-}
-
-@group(0) @binding(0) var<storage, read> a: array<A_T>;
-@group(0) @binding(1) var<storage, read> b: array<B_T>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<C_T>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include "matmul-common.wgsl"
 
 const THREADS_M = BM / 8u;
 const THREADS_N = BN / 8u;
@@ -65,13 +53,7 @@ fn load_b(base: u32, n: u32, k: u32, k_end: u32) -> f32 {
 
 @compute @workgroup_size(THREADS)
 fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let item = wid.z / p.splits;
-  let k_begin = (wid.z % p.splits) * p.k_chunk;
-  let k_end = min(p.K, k_begin + p.k_chunk);
-  let base_a = item * p.stride_a;
-  let base_b = item * p.stride_b;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let blk = block_of(wid);
   let tm = t / THREADS_N;
   let tn = t % THREADS_N;
 
@@ -88,18 +70,18 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
   var b_at: array<u32, B_LOADS>;
   for (var i = 0u; i < A_LOADS; i++) {
     let q = a_tile_pos(i * THREADS + t);
-    a_at[i] = base_a + select((m0 + q.x) * p.K, m0 + q.x, TRANS_A) + (k_begin + q.y) * a_k;
+    a_at[i] = blk.base_a + select((blk.m0 + q.x) * p.K, blk.m0 + q.x, TRANS_A) + (blk.k_begin + q.y) * a_k;
   }
   for (var i = 0u; i < B_LOADS; i++) {
     let q = b_tile_pos(i * THREADS + t);
-    b_at[i] = base_b + select(n0 + q.x, (n0 + q.x) * p.K, TRANS_B) + (k_begin + q.y) * b_k;
+    b_at[i] = blk.base_b + select(blk.n0 + q.x, (blk.n0 + q.x) * p.K, TRANS_B) + (blk.k_begin + q.y) * b_k;
   }
-  let interior = m0 + BM <= p.M && n0 + BN <= p.N;
-  let tiles = (k_end - k_begin + BK - 1u) / BK;
+  let interior = blk.m0 + BM <= p.M && blk.n0 + BN <= p.N;
+  let tiles = (blk.k_end - blk.k_begin + BK - 1u) / BK;
   for (var tile = 0u; tile < tiles; tile++) {
-    let k0 = k_begin + tile * BK;
+    let k0 = blk.k_begin + tile * BK;
     workgroupBarrier();
-    if (interior && k0 + BK <= k_end) {
+    if (interior && k0 + BK <= blk.k_end) {
       for (var i = 0u; i < A_LOADS; i++) {
         let q = a_tile_pos(i * THREADS + t);
         a_tile[q.y][q.x / 4u][q.x % 4u] = f32(a[a_at[i] + tile * BK * a_k]);
@@ -111,11 +93,11 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
     } else {
       for (var i = 0u; i < A_LOADS; i++) {
         let q = a_tile_pos(i * THREADS + t);
-        a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(base_a, m0 + q.x, k0 + q.y, k_end);
+        a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(blk.base_a, blk.m0 + q.x, k0 + q.y, blk.k_end);
       }
       for (var i = 0u; i < B_LOADS; i++) {
         let q = b_tile_pos(i * THREADS + t);
-        b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(base_b, n0 + q.x, k0 + q.y, k_end);
+        b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(blk.base_b, blk.n0 + q.x, k0 + q.y, blk.k_end);
       }
     }
     workgroupBarrier();
@@ -142,10 +124,10 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
   // made the NVIDIA compiler keep the whole array in local memory once the epilogue grew (bias
   // and accumulate together ran 16× slower).
   let base_c = wid.z * p.stride_c;
-  let r0 = m0 + tm * 4u;
-  let r1 = m0 + BM / 2u + tm * 4u;
-  let c0 = n0 + tn * 4u;
-  let c1 = n0 + BN / 2u + tn * 4u;
+  let r0 = blk.m0 + tm * 4u;
+  let r1 = blk.m0 + BM / 2u + tm * 4u;
+  let c0 = blk.n0 + tn * 4u;
+  let c1 = blk.n0 + BN / 2u + tn * 4u;
   store4(base_c, r0, c0, acc[0]);       store4(base_c, r0, c1, acc[1]);
   store4(base_c, r0 + 1u, c0, acc[2]);  store4(base_c, r0 + 1u, c1, acc[3]);
   store4(base_c, r0 + 2u, c0, acc[4]);  store4(base_c, r0 + 2u, c1, acc[5]);

@@ -20,6 +20,7 @@ import hourglassUpsample from "../../wgsl/hourglass-upsample.wgsl" with { type: 
 import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
+import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
 import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
 import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
 import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
@@ -63,6 +64,7 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "hourglass.wgsl": hourglass,
   "linear-attention.wgsl": linearAttention,
   "loss-scale.wgsl": lossScale,
+  "matmul-common.wgsl": matmulCommon,
   "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
   "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
   "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,

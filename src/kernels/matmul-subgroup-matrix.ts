@@ -122,6 +122,6 @@ export function subgroupMatrixKernel(
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
       SG_M: l.SG_M, SG_N: l.SG_N, MAT_M: l.MAT_M, MAT_N: l.MAT_N, BK: tile.BK, SUBGROUP_SIZE: l.subgroupSize,
     },
-    types: { IN_T: types.A_T, C_T: types.C_T },
+    types,
   });
 }
