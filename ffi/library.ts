@@ -138,16 +138,18 @@ function embeddedLibrary(): LibraryCandidate | null {
   const hash = new Bun.CryptoHasher("sha256").update(bytes).digest("hex").slice(0, 16);
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   const origin = "Dawn (embedded in this binary)";
+  // scripts/build.ts names it <package>@<version>-<file>.
+  const version = /^(.+@\d[^-]*)-/.exec(basename(embedded.name))?.[1] ?? null;
   for (const dir of [join(cache, "iflame"), join(tmpdir(), "iflame")]) {
     const path = join(dir, `${hash}-${basename(embedded.name)}`);
-    if (existsSync(path)) return { path, origin, version: null };
+    if (existsSync(path)) return { path, origin, version };
     try {
       mkdirSync(dir, { recursive: true });
       // Written aside and renamed, so a concurrent run never loads a half-written library.
       const partial = `${path}.${process.pid}.partial`;
       writeFileSync(partial, bytes, { mode: 0o755 });
       renameSync(partial, path);
-      return { path, origin, version: null };
+      return { path, origin, version };
     } catch {
       // Not writable (a read-only home): try the temp folder.
     }

@@ -159,13 +159,11 @@ uint32_t shim_sizeof_completion(void) { return (uint32_t)sizeof(Completion); }
  * (see withStderrFiltered in shim.ts). Declared here: TinyCC ships no POSIX headers.
  */
 #ifdef _WIN32
-int _dup(int); int _dup2(int, int); int _close(int);
-#define dup _dup
-#define dup2 _dup2
-#define close _close
+/* Not used on Windows (withStderrFiltered runs the discovery unfiltered there). */
+int shim_redirect_stderr(int fd) { return -1; }
+void shim_restore_stderr(int saved) {}
 #else
 int dup(int); int dup2(int, int); int close(int);
-#endif
 int shim_redirect_stderr(int fd) {
   int saved = dup(2);
   if (saved >= 0 && dup2(fd, 2) < 0) { close(saved); return -1; }
@@ -174,3 +172,4 @@ int shim_redirect_stderr(int fd) {
 void shim_restore_stderr(int saved) {
   if (saved >= 0) { dup2(saved, 2); close(saved); }
 }
+#endif

@@ -61,6 +61,7 @@ export class Gpu {
     return Gpu.shared;
   }
 
+  /** What the device was created with (f16, subgroups, subgroupMatrix shapes, timestampQuery), for kernels to choose. */
   get features() {
     return this.dev.features;
   }
