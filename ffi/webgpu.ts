@@ -302,13 +302,13 @@ export class WebGPUDevice {
   }
 
   /** Uniform bindings take a dynamic offset (set per dispatch in setBindGroup). */
-  createBindGroupLayout(types: BindingType[], label?: string): Handle {
+  createBindGroupLayout(types: readonly { binding: number; type: BindingType }[], label?: string): Handle {
     const entrySize = 120;
     const entries = new Struct(entrySize * types.length);
-    types.forEach((type, i) => {
+    types.forEach(({ binding, type }, i) => {
       const o = i * entrySize;
       // {next 0, binding 8, visibility 16, bindingArraySize 24, buffer {next 32, type 40, dyn 44, minSize 48}, ...}
-      entries.u32(o + 8, i).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]).u32(o + 44, type === "uniform" ? 1 : 0);
+      entries.u32(o + 8, binding).u64(o + 16, ShaderStageCompute).u32(o + 40, bindingTypeValue[type]).u32(o + 44, type === "uniform" ? 1 : 0);
     });
     const desc = new Struct(40).string(8, label).u64(24, types.length).pointer(32, entries);
     return handle(this.lib.wgpuDeviceCreateBindGroupLayout(this.device, desc.address), "wgpuDeviceCreateBindGroupLayout");

@@ -3,6 +3,7 @@ import { openWebGPULibrary } from "../ffi/library.ts";
 import { formatWGSLError } from "../ffi/webgpu.ts";
 import { Gpu, grid1d } from "../src/gpu/runtime.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
+import { swigluForward } from "../src/kernels/swiglu.ts";
 import fillWgsl from "../wgsl/fill.wgsl" with { type: "text" };
 
 const gpu = Gpu.get();
@@ -211,4 +212,22 @@ test("timestamp queries time each dispatch", () => {
   expect(timings[0].ms).toBeGreaterThanOrEqual(0);
   expect([...gpu.read(t).subarray(0, 2)]).toEqual([2, 2]);
   gpu.destroy(t);
+});
+
+test("kernels label their own dispatches by family and shape; a label the caller sets wins", () => {
+  if (!gpu.features.timestampQuery) {
+    console.log("skipped: this adapter has no timestamp-query");
+    return;
+  }
+  const profiler = new Profiler(gpu, 16, true);
+  const x = gpu.tensor([2, 8]), y = gpu.tensor([2, 8]);
+  gpu.record((r) => {
+    swigluForward(r, { a: x, b: x, h: y });
+    swigluForward(r, { a: x, b: x, h: y, label: "feed-forward" });
+    r.label = "optimizer";
+    swigluForward(r, { a: x, b: x, h: y, label: "ignored" });
+    r.label = undefined;
+  }, profiler);
+  expect(profiler.collect().map((t) => t.label).sort()).toEqual(["feed-forward · forward n=16", "optimizer · forward n=16", "swiglu · forward n=16"]);
+  [x, y].forEach((t) => gpu.destroy(t));
 });

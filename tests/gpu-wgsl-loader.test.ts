@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { formatWGSLError } from "../ffi/webgpu.ts";
 import { loadWgsl } from "../src/gpu/kernel.ts";
+import { parseBindings } from "../src/gpu/wgsl-bindings.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { WGSL_FILES } from "../src/gpu/wgsl-files.ts";
 
@@ -44,5 +45,40 @@ describe("the WGSL loader", () => {
       code: '//#include "workgroup-sum.wgsl"\nconst WG = 64u;\n@compute @workgroup_size(1)\nfn main() {\n  let x = oops;\n}\n',
     };
     expect(() => Gpu.get().kernel(broken)).toThrow(/^broken\.wgsl:5:\d+: WGSL error/);
+  });
+});
+
+describe("the bindings of an entry point", () => {
+  const module = `
+struct P { n: u32, out: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> dout: array<f32>;
+@group(0) @binding(3) var<storage, read_write> da: array<f32>;
+const SCALE = 2.0;
+fn helper(i: u32) -> f32 { return a[i] * SCALE; }
+/* out[0] = 1.0; in a comment */
+@compute @workgroup_size(1) fn forward() { out[0] = helper(p.n); }
+@compute @workgroup_size(1) fn backward() {
+  // 'out' here is a local, and p.out a member: neither is the binding
+  let out = dout[0];
+  for (var da = 0u; da < 1u; da++) { }
+  { var a = 1.0; }
+  da[0] = out;
+}
+@compute @workgroup_size(1) fn shadowed(out: u32) { let x = f32(out); }
+`;
+  const used = (entry: string) => parseBindings("m.wgsl", module, entry).map((b) => `${b.binding}:${b.type}`);
+
+  test("come from the functions and constants it reaches, scope-aware", () => {
+    expect(used("forward")).toEqual(["0:read-only-storage", "1:uniform", "2:storage"]);
+    // the for-loop's da and the block's a are locals; da[0] after the loop is the binding
+    expect(used("backward")).toEqual(["2:read-only-storage", "3:storage"]);
+    expect(used("shadowed")).toEqual([]);
+  });
+
+  test("an unknown entry point is one clear line", () => {
+    expect(() => parseBindings("m.wgsl", module, "nope")).toThrow("m.wgsl: no entry point 'nope'");
   });
 });

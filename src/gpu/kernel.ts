@@ -6,7 +6,7 @@
  * line of the expanded module back into the file and line it came from, so compile errors name
  * the right one. A kernel given an f16 type gets `enable f16;` in front of its first line.
  */
-import type { BindingType, SourceLocation } from "../../ffi/webgpu.ts";
+import type { SourceLocation } from "../../ffi/webgpu.ts";
 import { WGSL_FILES } from "./wgsl-files.ts";
 
 export type ConstValue = number | boolean | { u32: number } | { i32: number } | { f32: number };
@@ -92,24 +92,4 @@ export function specialise(spec: KernelSpec): SourceMap {
 
 export function cacheKey(spec: KernelSpec): string {
   return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}#${JSON.stringify(spec.types ?? {})}`;
-}
-
-/**
- * The bindings of group 0, in binding order, from the declarations in the source.
- * Bindings must be numbered 0..n-1 without gaps.
- */
-export function parseBindings(file: string, code: string): BindingType[] {
-  const found = new Map<number, BindingType>();
-  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(storage|uniform)\s*(?:,\s*(read|read_write))?\s*>/g;
-  for (const m of code.matchAll(re)) {
-    const type: BindingType = m[2] === "uniform" ? "uniform" : m[3] === "read_write" ? "storage" : "read-only-storage";
-    found.set(Number(m[1]), type);
-  }
-  const bindings: BindingType[] = [];
-  for (let i = 0; i < found.size; i++) {
-    const t = found.get(i);
-    if (!t) throw new Error(`${file}: bindings must be numbered 0..${found.size - 1} in group 0; binding ${i} is missing`);
-    bindings.push(t);
-  }
-  return bindings;
 }

@@ -5,8 +5,9 @@
  * (one uniform buffer, bound with a dynamic offset), so a step that repeats the same dispatches
  * allocates nothing, and per-step values (positions, counters) cost nothing extra.
  */
-import { BufferUsage, type Handle, type BindingType, WebGPUDevice } from "../../ffi/webgpu.ts";
-import { cacheKey, parseBindings, specialise, type KernelSpec } from "./kernel.ts";
+import { BufferUsage, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
+import { cacheKey, specialise, type KernelSpec } from "./kernel.ts";
+import { parseBindings, type Binding } from "./wgsl-bindings.ts";
 import { Tensor, dtypeBytes, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
 import type { Profiler } from "./profiler.ts";
 
@@ -14,7 +15,8 @@ export interface Kernel {
   readonly name: string;
   readonly pipeline: Handle;
   readonly layout: Handle;
-  readonly bindings: readonly BindingType[];
+  /** The group-0 bindings its entry point uses, in binding order. */
+  readonly bindings: readonly Binding[];
 }
 
 export type Workgroups = number | [number, number] | [number, number, number];
@@ -162,7 +164,7 @@ export class Gpu {
     let k = this.kernels.get(key);
     if (k) return k;
     const { code, locate } = specialise(spec);
-    const bindings = parseBindings(spec.file, code);
+    const bindings = parseBindings(spec.file, code, spec.entry ?? "main");
     const module = this.dev.createShaderModule(code, spec.file, locate);
     const layout = this.dev.createBindGroupLayout(bindings, spec.file);
     const { pipeline } = this.dev.createComputePipeline(module, layout, spec.entry ?? "main", spec.file);
@@ -173,7 +175,7 @@ export class Gpu {
 
   /** The bind group for these tensors (+ the params arena), created once and cached. */
   bindGroup(k: Kernel, tensors: readonly Tensor[]): Handle {
-    const storageCount = k.bindings.filter((b) => b !== "uniform").length;
+    const storageCount = k.bindings.filter((b) => b.type !== "uniform").length;
     if (tensors.length !== storageCount) {
       throw new Error(`${k.name}: expects ${storageCount} tensors, got ${tensors.length} (${tensors.map((t) => t.label).join(", ")})`);
     }
@@ -183,7 +185,7 @@ export class Gpu {
     if (g !== undefined) return g;
     for (const t of tensors) if (!this.liveBuffers.has(t.buffer)) throw new Error(`${k.name}: tensor ${t.label} was destroyed`);
     let next = 0;
-    const entries = k.bindings.map((type, binding) => {
+    const entries = k.bindings.map(({ type, binding }) => {
       if (type === "uniform") return { binding, buffer: this.paramsBuffer, size: PARAMS_BLOCK_BYTES };
       const t = tensors[next++];
       return { binding, buffer: t.buffer, offset: t.offset, size: Math.max(4, Math.ceil(t.byteLength / 4) * 4) };
@@ -249,7 +251,8 @@ export class Recorder {
   }
 
   /**
-   * Runs kernel `k` over `workgroups`. Tensors bind to the kernel's storage bindings in order;
+   * Runs kernel `k` over `workgroups`. Tensors bind to the storage bindings its entry point uses,
+   * in binding order;
    * `params` fills its uniform block (fields in u32, i32, f32 order).
    */
   dispatch(k: Kernel, tensors: readonly Tensor[], workgroups: Workgroups, params?: Params): void {
@@ -260,7 +263,7 @@ export class Recorder {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const group = this.gpu.bindGroup(k, tensors);
-    const offset = k.bindings.includes("uniform") ? this.placeParams(k, params) : undefined;
+    const offset = k.bindings.some((b) => b.type === "uniform") ? this.placeParams(k, params) : undefined;
     if (this.profiler) {
       this.endPass();
       this.pass = this.gpu.dev.beginComputePass(this.encoder, this.profiler.next(this.label ?? k.name));

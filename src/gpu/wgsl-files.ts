@@ -10,7 +10,6 @@ import copyRows from "../../wgsl/copy-rows.wgsl" with { type: "text" };
 import crossEntropy from "../../wgsl/cross-entropy.wgsl" with { type: "text" };
 import elementwise from "../../wgsl/elementwise.wgsl" with { type: "text" };
 import embedAtCursor from "../../wgsl/embed-at-cursor.wgsl" with { type: "text" };
-import embeddingBackward from "../../wgsl/embedding-backward.wgsl" with { type: "text" };
 import embedding from "../../wgsl/embedding.wgsl" with { type: "text" };
 import fill from "../../wgsl/fill.wgsl" with { type: "text" };
 import grammar from "../../wgsl/grammar.wgsl" with { type: "text" };
@@ -29,7 +28,6 @@ import muon from "../../wgsl/muon.wgsl" with { type: "text" };
 import newtonSchulz from "../../wgsl/newton-schulz.wgsl" with { type: "text" };
 import optim from "../../wgsl/optim.wgsl" with { type: "text" };
 import reduce from "../../wgsl/reduce.wgsl" with { type: "text" };
-import rmsnormBackward from "../../wgsl/rmsnorm-backward.wgsl" with { type: "text" };
 import rmsnorm from "../../wgsl/rmsnorm.wgsl" with { type: "text" };
 import rope from "../../wgsl/rope.wgsl" with { type: "text" };
 import rowsGemv from "../../wgsl/rows-gemv.wgsl" with { type: "text" };
@@ -38,7 +36,6 @@ import rowsQkvRope from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };
 import rowsSwigluUp from "../../wgsl/rows-swiglu-up.wgsl" with { type: "text" };
 import sampling from "../../wgsl/sampling.wgsl" with { type: "text" };
 import scaleByLossScale from "../../wgsl/scale-by-loss-scale.wgsl" with { type: "text" };
-import swigluBackward from "../../wgsl/swiglu-backward.wgsl" with { type: "text" };
 import swiglu from "../../wgsl/swiglu.wgsl" with { type: "text" };
 import workgroupSum from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 
@@ -54,7 +51,6 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "cross-entropy.wgsl": crossEntropy,
   "elementwise.wgsl": elementwise,
   "embed-at-cursor.wgsl": embedAtCursor,
-  "embedding-backward.wgsl": embeddingBackward,
   "embedding.wgsl": embedding,
   "fill.wgsl": fill,
   "grammar.wgsl": grammar,
@@ -73,7 +69,6 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "newton-schulz.wgsl": newtonSchulz,
   "optim.wgsl": optim,
   "reduce.wgsl": reduce,
-  "rmsnorm-backward.wgsl": rmsnormBackward,
   "rmsnorm.wgsl": rmsnorm,
   "rope.wgsl": rope,
   "rows-gemv.wgsl": rowsGemv,
@@ -82,7 +77,6 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "rows-swiglu-up.wgsl": rowsSwigluUp,
   "sampling.wgsl": sampling,
   "scale-by-loss-scale.wgsl": scaleByLossScale,
-  "swiglu-backward.wgsl": swigluBackward,
   "swiglu.wgsl": swiglu,
   "workgroup-sum.wgsl": workgroupSum,
 };

@@ -1,5 +1,5 @@
 /**
- * Token embedding (wgsl/embedding.wgsl, embedding-backward.wgsl). Layouts: tokens [n] i32 with
+ * Token embedding (wgsl/embedding.wgsl, forward and backward). Layouts: tokens [n] i32 with
  * values in [0, V); table, dtable [V, D]; out, dout [n, D] (n = B·L).
  */
 import { grid1d, type Recorder } from "../gpu/runtime.ts";
@@ -44,7 +44,7 @@ export function embeddingBackward(r: Recorder, o: EmbeddingBackward): void {
   const V = o.dtable.size / D;
   const chunks = Math.max(1, Math.ceil(n / TOKENS_PER_CHUNK));
   checkTensorSizes("embeddingBackward", { dout: [o.dout, n * D], scratch: [o.scratch, chunks * V * D] });
-  const k = r.gpu.kernel({ file: "embedding-backward.wgsl", entry: "backward", constants: { D, WG: BACKWARD_WG } });
+  const k = r.gpu.kernel({ file: "embedding.wgsl", entry: "backward", constants: { D, WG: BACKWARD_WG } });
   r.span(o.label ?? "embedding", () => `backward n=${n} V=${V} D=${D}`, () => {
     r.dispatch(k, [o.tokens, o.dout, o.scratch], [V, chunks], { u32: [n, TOKENS_PER_CHUNK] });
     sumRows(r, { partials: o.scratch.head(chunks * V * D).reshape([chunks, V * D]), out: o.dtable, accumulate: o.accumulate });

@@ -121,7 +121,7 @@ function scan(r: Recorder, states: Tensor, final: Tensor, g: Geometry, reverse: 
   const items = g.B * g.H * HD * HD;
   const { workgroups, row } = grid1d(items, 256);
   const slopes = slopesOf(r.gpu, g.H);
-  r.dispatch(kernel(r.gpu, "scan"), [slopes, slopes, slopes, slopes, states, final], workgroups, {
+  r.dispatch(kernel(r.gpu, "scan"), [slopes, states, final], workgroups, {
     u32: [g.L, g.H, g.chunk, g.chunks, items, row, reverse ? REVERSE : 0],
   });
 }

@@ -216,7 +216,7 @@ export function matmul(r: Recorder, o: Matmul): void {
     checkTensorSizes("matmul", { "split-K workspace": [partials, splits * M * N] });
     r.dispatch(kernel("matmul", false, false, { ...types, C_T: "f32" }), [a, b, a, partials], grid, params(M * N));
     const { workgroups, row } = grid1d(M * N, 256);
-    r.dispatch(kernel("reduce_splits", !!bias, accumulate, { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, partials, bias ?? partials, c], workgroups, params(M * N, row));
+    r.dispatch(kernel("reduce_splits", !!bias, accumulate, { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, bias ?? partials, c], workgroups, params(M * N, row));
   });
 }
 
@@ -238,9 +238,9 @@ export function columnSums(r: Recorder, o: { x: Tensor; out: Tensor; accumulate?
   const types = floatTypes("columnSums", { a: x, b: x, c: out });
   const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
   r.span(o.label ?? "matmul", () => `column sums ${rows}×${cols}`, () => {
-    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0], { ...types, C_T: "f32" }), [x, x, x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
+    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0], { ...types, C_T: "f32" }), [x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
     const { workgroups, row } = grid1d(cols, 256);
-    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0], { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, partials, partials, out], workgroups, params(1, cols, used, row));
+    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0], { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, partials, out], workgroups, params(1, cols, used, row));
   });
 }
 

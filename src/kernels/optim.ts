@@ -250,13 +250,13 @@ function recordMuon(r: Recorder, o: MuonStep): void {
   for (let first = 0; first < matrices.length; first += scratch.batch) {
     const group = matrices.slice(first, first + scratch.batch);
     group.forEach((m, i) => {
-      r.dispatch(momentumKernel, [m.param, m.grad, m.momentum, scratch.update[0], step], matrixGrid.workgroups, {
+      r.dispatch(momentumKernel, [m.grad, m.momentum, scratch.update[0], step], matrixGrid.workgroups, {
         u32: [n, matrixGrid.row, i * n], f32: [momentum, lrScale],
       });
     });
     const result = newtonSchulz(r, scratch, group.length, nsSteps);
     group.forEach((m, i) => {
-      r.dispatch(applyKernel, [m.param, m.grad, m.momentum, result, step], matrixGrid.workgroups, {
+      r.dispatch(applyKernel, [m.param, result, step], matrixGrid.workgroups, {
         u32: [n, matrixGrid.row, i * n], f32: [momentum, lrScale],
       });
     });
@@ -274,13 +274,12 @@ function newtonSchulz(r: Recorder, s: MuonScratch, count: number, steps: number)
   const order = Math.min(rows, cols);
   const [a, b, c] = NS_COEFFS;
   const nsKernel = (entry: string) => r.gpu.kernel({ file: "newton-schulz.wgsl", entry });
-  const nsBindings = (x: Tensor) => [x, s.invNorm, s.gram, s.gramSq, s.poly];
 
   // X /= ‖X‖_F + 1e-7, per matrix.
   r.dispatch(reduceKernel(r.gpu, "sum_squares_partials"), [s.update[0], s.partials], [chunks(n), count], { u32: [n, 0, 0] });
   r.dispatch(reduceKernel(r.gpu, "inv_frobenius_finalize"), [s.partials, s.invNorm], count, { u32: [chunks(n), 0, 0] });
   const all = grid1d(count * n, 256);
-  r.dispatch(nsKernel("ns_normalize"), nsBindings(s.update[0]), all.workgroups, { u32: [count * n, all.row, n], f32: [a, b, c] });
+  r.dispatch(nsKernel("ns_normalize"), [s.update[0], s.invNorm], all.workgroups, { u32: [count * n, all.row, n], f32: [a, b, c] });
 
   const gramGrid = grid1d(count * order * order, 256);
   const batched = (strideA: number, strideB: number, strideC: number) => ({ batch: count, strideA, strideB, strideC });
@@ -290,7 +289,7 @@ function newtonSchulz(r: Recorder, s: MuonScratch, count: number, steps: number)
     // A = X·Xᵀ (wide) or YᵀY (tall): [order, order], inner dimension max(rows, cols).
     matmul(r, { a: x, b: x, out: gram, transA: tall, transB: !tall, ...batched(n, n, order * order) });
     matmul(r, { a: gram, b: gram, out: gramSq, ...batched(order * order, order * order, order * order) });
-    r.dispatch(nsKernel("ns_poly"), nsBindings(x), gramGrid.workgroups, { u32: [count * order * order, gramGrid.row, order], f32: [a, b, c] });
+    r.dispatch(nsKernel("ns_poly"), [s.gram, s.gramSq, s.poly], gramGrid.workgroups, { u32: [count * order * order, gramGrid.row, order], f32: [a, b, c] });
     if (tall) matmul(r, { a: x, b: poly, out: next, transB: true, ...batched(n, order * order, n) });
     else matmul(r, { a: poly, b: x, out: next, ...batched(order * order, n, n) });
     [x, next] = [next, x];

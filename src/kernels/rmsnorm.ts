@@ -1,6 +1,5 @@
 /**
- * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl and
- * rmsnorm-backward.wgsl. Layouts: x, y, dy, dx [rows, D];
+ * RMSNorm over the last axis (eps 1e-5, learned weight): wgsl/rmsnorm.wgsl (forward and backward). Layouts: x, y, dy, dx [rows, D];
  * weight, dweight [D]; rstd [rows] (1 / rms of each row, saved by the forward for the backward).
  * 1 ≤ D ≤ 4096.
  */
@@ -45,7 +44,7 @@ export function rmsnormForward(r: Recorder, o: RmsnormForward): void {
   const { workgroups, row } = grid1d(rows, 1);
   const k = r.gpu.kernel({
     file: "rmsnorm.wgsl", entry: "forward",
-    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS } },
+    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS }, ADD_TO_DX: false },
   });
   r.span(o.label ?? "rmsnorm", () => `forward rows=${rows} D=${D}`, () =>
     r.dispatch(k, [o.x, o.weight, o.y, o.rstd], workgroups, { u32: [rows, row] }));
@@ -77,8 +76,8 @@ export function rmsnormBackward(r: Recorder, o: RmsnormBackward): void {
     rstd: [o.rstd, rows], dy: [o.dy, rows * D], dx: [o.dx, rows * D], dweight: [o.dweight, D], scratch: [o.scratch, groups * D],
   });
   const k = r.gpu.kernel({
-    file: "rmsnorm-backward.wgsl", entry: "backward",
-    constants: { D, WG: rowThreads(D), ADD_TO_DX: o.addToDx ?? false },
+    file: "rmsnorm.wgsl", entry: "backward",
+    constants: { D, WG: rowThreads(D), EPS: { f32: RMSNORM_EPS }, ADD_TO_DX: o.addToDx ?? false },
   });
   r.span(o.label ?? "rmsnorm", () => `backward rows=${rows} D=${D}`, () => {
     r.dispatch(k, [o.x, o.weight, o.rstd, o.dy, o.dx, o.scratch], groups, { u32: [rows, rowsPerGroup] });
