@@ -11,9 +11,9 @@
 // Uniformity: matrix offsets depend on subgroup_id, which WGSL's workgroup-level analysis cannot
 // prove subgroup-uniform (it is); hence the diagnostic is off (in the including file, whose
 // first line holds the directives). Barriers stay in uniform flow.
-// Loads and stores go through load_left, load_right and store_result, defined by the including
-// file in one of the two spellings Dawn's versions accept (matmul-subgroup-matrix.wgsl,
-// matmul-subgroup-matrix-templated.wgsl).
+// Loads and stores go through load_left, load_right and store_result(offset, i, j) (of
+// acc[i][j]), defined by the including file in one of the two spellings Dawn's versions accept
+// (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl).
 //
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); SM_M, SM_N, SM_K (the device's matrix
 // shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per subgroup), BK (a
@@ -41,6 +41,9 @@ alias Result = subgroup_matrix_result<f32, SM_N, SM_M>;
 var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
 var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
 var<workgroup> c_stage: array<f32, SUBGROUPS * STAGE>;
+// The subgroup's result matrices (private, zero at the start; module scope so that store_result
+// reads them without taking a matrix as a parameter).
+var<private> acc: array<array<Result, MAT_N>, MAT_M>;
 
 // op(A)[m0 .., k0 ..) into a_tile; consecutive threads take consecutive addresses of A.
 fn stage_a(t: u32, base: u32, m0: u32, k0: u32, k_end: u32) {
@@ -82,7 +85,6 @@ fn matmul(
   let sm = sg % SG_M;
   let sn = sg / SG_M;
 
-  var acc: array<array<Result, MAT_N>, MAT_M>;
   for (var k0 = blk.k_begin; k0 < blk.k_end; k0 += BK) {
     workgroupBarrier();
     stage_a(t, blk.base_a, blk.m0, k0, blk.k_end);
@@ -107,7 +109,7 @@ fn matmul(
   let base_c = wid.z * p.stride_c;
   for (var i = 0u; i < MAT_M; i++) {
     for (var j = 0u; j < MAT_N; j++) {
-      if (active) { store_result(sg * STAGE, acc[i][j]); }
+      if (active) { store_result(sg * STAGE, i, j); }
       workgroupBarrier();
       if (active) {
         let r0 = blk.m0 + (sm * MAT_M + i) * SM_M;
