@@ -3,7 +3,7 @@ import { gemmHalf, roundHalf } from "../src/cpu/half.ts";
 import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
-import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan } from "../src/kernels/matmul.ts";
+import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan, type Tile } from "../src/kernels/matmul.ts";
 import { f16MatrixConfig, subgroupMatrixProblem, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
@@ -140,6 +140,31 @@ describe.skipIf(!hasF16)("f16 tensors", () => {
     } finally {
       gpu.destroy(t);
     }
+  });
+});
+
+describe.skipIf(!hasF16 || !gpu.features.subgroups)("the tensor-core kernel with emulated subgroup matrices (its staging, indexing and epilogue)", () => {
+  // 8×8×8 matrices held as plain arrays by every invocation: slow, so small products.
+  const emulated = (MAT_M: number, MAT_N: number): Tile => ({
+    BM: 2 * MAT_M * 8, BN: 2 * MAT_N * 8, BK: 16, efficiency: 1, fixedK: 0,
+    subgroupMatrix: {
+      config: { component: "f16", result: "f32", M: 8, N: 8, K: 8 }, spelling: "emulated",
+      subgroupSize: gpu.dev.info.subgroupMaxSize, SG_M: 2, SG_N: 2, MAT_M, MAT_N,
+    },
+  });
+  const plan = (tile: Tile, K: number, splits = 1): MatmulPlan => ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });
+
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      test(`${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"}: edge tiles, batched, f16 C`, () => {
+        check(37, 45, 40, { transA, transB, out: "f16", batch: 2 }, plan(emulated(2, 1), 40));
+      });
+    }
+  }
+
+  test("bias and accumulate into f32; split-K with the f32 reduction", () => {
+    check(19, 21, 50, { transB: true, withBias: true, accumulate: true }, plan(emulated(1, 2), 50));
+    check(19, 21, 50, { withBias: true, accumulate: true }, plan(emulated(1, 2), 50, 3));
   });
 });
 

@@ -11,9 +11,11 @@
 // Uniformity: matrix offsets depend on subgroup_id, which WGSL's workgroup-level analysis cannot
 // prove subgroup-uniform (it is); hence the diagnostic is off (in the including file, whose
 // first line holds the directives). Barriers stay in uniform flow.
-// Loads and stores go through load_left, load_right and store_result(offset, i, j) (of
-// acc[i][j]), defined by the including file in one of the two spellings Dawn's versions accept
-// (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl).
+// The including file defines the matrix types Left, Right, Result and the loads and stores
+// load_left, load_right, store_result(offset, i, j) (of acc[i][j]), in one of the two spellings
+// Dawn's versions accept (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl), or
+// emulated with plain arrays (matmul-subgroup-matrix-emulated.wgsl, for tests on devices without
+// subgroup matrices).
 //
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); SM_M, SM_N, SM_K (the device's matrix
 // shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per subgroup), BK (a
@@ -34,9 +36,6 @@ const B_ROWS = select(BK, BN, TRANS_B);
 const B_LD = select(BN, BK, TRANS_B) + 8u;
 const STAGE = SM_M * SM_N;
 
-alias Left = subgroup_matrix_left<A_T, SM_K, SM_M>;
-alias Right = subgroup_matrix_right<A_T, SM_N, SM_K>;
-alias Result = subgroup_matrix_result<f32, SM_N, SM_M>;
 
 var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
 var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
@@ -80,7 +79,7 @@ fn matmul(
 ) {
   let blk = block_of(wid);
   // Where subgroups are narrower than SUBGROUP_SIZE the extra ones only help stage tiles.
-  let active = subgroup < SUBGROUPS;
+  let working = subgroup < SUBGROUPS;
   let sg = min(subgroup, SUBGROUPS - 1u);
   let sm = sg % SG_M;
   let sn = sg / SG_M;
@@ -90,7 +89,7 @@ fn matmul(
     stage_a(t, blk.base_a, blk.m0, k0, blk.k_end);
     stage_b(t, blk.base_b, blk.n0, k0, blk.k_end);
     workgroupBarrier();
-    if (active) {
+    if (working) {
       for (var kk = 0u; kk < BK; kk += SM_K) {
         var left: array<Left, MAT_M>;
         for (var i = 0u; i < MAT_M; i++) {
@@ -109,9 +108,9 @@ fn matmul(
   let base_c = wid.z * p.stride_c;
   for (var i = 0u; i < MAT_M; i++) {
     for (var j = 0u; j < MAT_N; j++) {
-      if (active) { store_result(sg * STAGE, i, j); }
+      if (working) { store_result(sg * STAGE, i, j); }
       workgroupBarrier();
-      if (active) {
+      if (working) {
         let r0 = blk.m0 + (sm * MAT_M + i) * SM_M;
         let c0 = blk.n0 + (sn * MAT_N + j) * SM_N;
         for (var e = lane; e < STAGE; e += lanes) {

@@ -4,6 +4,10 @@ diagnostic(off, chromium.subgroup_matrix_uniformity); enable subgroups; enable c
 // (matmul-subgroup-matrix.wgsl: as a bool argument, the earlier spelling). Branches on TRANS_A /
 // TRANS_B are on constants: uniform, and folded away.
 
+alias Left = subgroup_matrix_left<A_T, SM_K, SM_M>;
+alias Right = subgroup_matrix_right<A_T, SM_N, SM_K>;
+alias Result = subgroup_matrix_result<f32, SM_N, SM_M>;
+
 fn load_left(offset: u32) -> Left {
   if (TRANS_A) { return subgroupMatrixLoad<Left, col_major>(&a_tile, offset, A_LD); }
   return subgroupMatrixLoad<Left, row_major>(&a_tile, offset, A_LD);

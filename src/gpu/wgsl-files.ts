@@ -21,6 +21,7 @@ import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "tex
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
 import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
 import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
+import matmulSubgroupMatrixEmulated from "../../wgsl/matmul-subgroup-matrix-emulated.wgsl" with { type: "text" };
 import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
 import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 import matmul from "../../wgsl/matmul.wgsl" with { type: "text" };
@@ -62,6 +63,7 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "loss-scale.wgsl": lossScale,
   "matmul-common.wgsl": matmulCommon,
   "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
+  "matmul-subgroup-matrix-emulated.wgsl": matmulSubgroupMatrixEmulated,
   "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
   "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,
   "matmul.wgsl": matmul,

@@ -15,7 +15,9 @@ import type { Tile } from "./matmul.ts";
 
 /** The kernel file of each spelling of the matrix builtins (see the module comment). */
 const SPELLINGS = { "bool argument": "matmul-subgroup-matrix.wgsl", "template argument": "matmul-subgroup-matrix-templated.wgsl" } as const;
-type Spelling = keyof typeof SPELLINGS;
+/** "emulated": plain arrays instead of subgroup matrices, for tests on devices without them. */
+type Spelling = keyof typeof SPELLINGS | "emulated";
+const FILES: Record<Spelling, string> = { ...SPELLINGS, emulated: "matmul-subgroup-matrix-emulated.wgsl" };
 
 /** How a workgroup's tile is cut: SG_M × SG_N subgroups, each MAT_M × MAT_N device matrices. */
 export interface SubgroupMatrixLayout {
@@ -64,7 +66,7 @@ export function subgroupMatrixProblem(gpu: Gpu): string | null {
 /** The spelling whose kernel compiles for `tile`, or the errors of both. */
 function findSpelling(gpu: Gpu, tile: Tile & { subgroupMatrix: SubgroupMatrixLayout }): Spelling | string {
   const errors: string[] = [];
-  for (const spelling of Object.keys(SPELLINGS) as Spelling[]) {
+  for (const spelling of Object.keys(SPELLINGS) as (keyof typeof SPELLINGS)[]) {
     try {
       subgroupMatrixKernel(gpu, { transA: false, transB: false, bias: false, accumulate: false }, { ...tile, subgroupMatrix: { ...tile.subgroupMatrix, spelling } }, { A_T: "f16", B_T: "f16", C_T: "f32" });
       return spelling;
@@ -116,7 +118,7 @@ export function subgroupMatrixKernel(
     throw new Error(`matmul: a subgroup-matrix tile multiplies ${l.config.component} operands, got ${types.A_T} and ${types.B_T}`);
   }
   return gpu.kernel({
-    file: SPELLINGS[l.spelling], entry: "matmul",
+    file: FILES[l.spelling], entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate,
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
