@@ -12,7 +12,7 @@
 // prove subgroup-uniform (it is); hence the diagnostic is off (in the including file, whose
 // first line holds the directives). Barriers stay in uniform flow.
 // The including file defines the matrix types Left, Right, Result and the loads and stores
-// load_left, load_right, store_result(offset, i, j) (of acc[i][j]), in one of the two spellings
+// load_left, load_right, store_result(offset, matrix), in one of the two spellings
 // Dawn's versions accept (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl), or
 // emulated with plain arrays (matmul-subgroup-matrix-emulated.wgsl, for tests on devices without
 // subgroup matrices).
@@ -40,9 +40,6 @@ const STAGE = SM_M * SM_N;
 var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
 var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
 var<workgroup> c_stage: array<f32, SUBGROUPS * STAGE>;
-// The subgroup's result matrices (private, zero at the start; module scope so that store_result
-// reads them without taking a matrix as a parameter).
-var<private> acc: array<array<Result, MAT_N>, MAT_M>;
 
 // op(A)[m0 .., k0 ..) into a_tile; consecutive threads take consecutive addresses of A.
 fn stage_a(t: u32, base: u32, m0: u32, k0: u32, k_end: u32) {
@@ -84,6 +81,8 @@ fn matmul(
   let sm = sg % SG_M;
   let sn = sg / SG_M;
 
+  var acc: array<array<Result, MAT_N>, MAT_M>;
+
   for (var k0 = blk.k_begin; k0 < blk.k_end; k0 += BK) {
     workgroupBarrier();
     stage_a(t, blk.base_a, blk.m0, k0, blk.k_end);
@@ -108,7 +107,7 @@ fn matmul(
   let base_c = wid.z * p.stride_c;
   for (var i = 0u; i < MAT_M; i++) {
     for (var j = 0u; j < MAT_N; j++) {
-      if (working) { store_result(sg * STAGE, i, j); }
+      if (working) { store_result(sg * STAGE, acc[i][j]); }
       workgroupBarrier();
       if (working) {
         let r0 = blk.m0 + (sm * MAT_M + i) * SM_M;

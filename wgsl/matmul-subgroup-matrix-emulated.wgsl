@@ -42,8 +42,8 @@ fn subgroupMatrixMultiplyAccumulate(l: Left, r: Right, c: Result) -> Result {
 }
 
 // Every invocation of the subgroup writes the same values.
-fn store_result(offset: u32, i: u32, j: u32) {
-  for (var e = 0u; e < SM_M * SM_N; e++) { c_stage[offset + e] = acc[i][j][e]; }
+fn store_result(offset: u32, m: Result) {
+  for (var e = 0u; e < SM_M * SM_N; e++) { c_stage[offset + e] = m[e]; }
 }
 
 //#include "matmul-subgroup-matrix-body.wgsl"
