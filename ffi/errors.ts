@@ -3,14 +3,17 @@
 export class WGSLCompileError extends Error {}
 export class GPUOutOfMemoryError extends Error {}
 
-/** Where a line of a compiled module came from (a module may be assembled from several files). */
+/** Where a line of a compiled module came from. */
 export interface SourceLocation {
   file: string;
   line: number;
   text: string;
 }
 
-/** Turns Dawn's "…:LINE:COL error: …" messages into "file:LINE:COL: message" plus the source line. */
+/**
+ * Turns Dawn's "…:LINE:COL error: …" messages into "file:LINE:COL: message" plus the source line;
+ * `locate` maps a line of a module assembled from several files back to its file and line.
+ */
 export function formatWGSLError(message: string, file: string, code: string, locate?: (line: number) => SourceLocation): string {
   const at = /:(\d+):(\d+)\s+error:\s*([^\n]*)/.exec(message);
   if (!at) return `${file}: WGSL compile error: ${message}`;

@@ -24,14 +24,13 @@ import {
   type Limits,
   type SubgroupMatrixConfig,
 } from "./adapter.ts";
-import { formatBytes, formatWGSLError, GPUOutOfMemoryError, type SourceLocation, WGSLCompileError } from "./errors.ts";
+import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError, type SourceLocation } from "./errors.ts";
 import { openWebGPULibrary, type WebGPULibrary } from "./library.ts";
 import { compileShim, withStderrFiltered, type Shim } from "./shim.ts";
 import { Completion, handle, Struct, type Bytes, type Handle } from "./struct.ts";
 
-export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SubgroupMatrixConfig };
+export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SourceLocation, SubgroupMatrixConfig };
 export { featureNames, formatBytes, formatWGSLError, GPUOutOfMemoryError, parseDawnToggles, WGSLCompileError };
-export type { SourceLocation };
 
 // webgpu.h enum and flag values (webgpu-native/webgpu-headers).
 export const BufferUsage = {

@@ -90,8 +90,8 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
       var kv = vec4f(0.0);
       var vv = vec4f(0.0);
       if (key < p.lk) {
-        kv = k[kv_head + key * p.kv_stride + j];
-        vv = v[kv_head + key * p.kv_stride + j];
+        kv = vec4f(k[kv_head + key * p.kv_stride + j]);
+        vv = vec4f(v[kv_head + key * p.kv_stride + j]);
       }
       k_row[r][j] = kv * SCALE_LOG2E;
       v_row[r][j] = vv;
@@ -111,7 +111,7 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
       var dov = vec4f(0.0);
       if (query < p.lq) {
         let at = q_head + query * p.q_stride + i % V4;
-        qv = q[at];
+        qv = vec4f(q[at]);
         dov = d_out[at];
       }
       let slot = 4u * (i % V4) * QT4 + (i / V4) / 4u;

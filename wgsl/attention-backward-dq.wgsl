@@ -11,7 +11,7 @@
 //#include "attention-common.wgsl"
 
 // Params and the bindings of q, k, v: attention-common.wgsl (included).
-@group(0) @binding(3) var<storage, read> o: array<vec4f>;
+@group(0) @binding(3) var<storage, read> o: array<vec4<O_T>>;  // the forward's output type
 @group(0) @binding(4) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
 @group(0) @binding(6) var<storage, read_write> delta: array<f32>;
@@ -77,9 +77,9 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
     let at = q_head + row * p.q_stride;
     var dot4 = vec4f(0.0);
     for (var j = 0u; j < V4; j++) {
-      q_row[r][j] = q[at + j] * SCALE_LOG2E;
+      q_row[r][j] = vec4f(q[at + j]) * SCALE_LOG2E;
       dout_row[r][j] = d_out[at + j];
-      dot4 = fma(dout_row[r][j], o[at + j], dot4);
+      dot4 = fma(dout_row[r][j], vec4f(o[at + j]), dot4);
       dq_acc[r][j] = vec4f(0.0);
     }
     row_delta[r] = (dot4.x + dot4.y) + (dot4.z + dot4.w);
@@ -97,8 +97,8 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
       var vv = vec4f(0.0);
       if (key < key_end) {
         let at = kv_head + key * p.kv_stride + i % V4;
-        kv = k[at];
-        vv = v[at];
+        kv = vec4f(k[at]);
+        vv = vec4f(v[at]);
       }
       let slot = 4u * (i % V4) * KT4 + (i / V4) / 4u;
       for (var e = 0u; e < 4u; e++) {

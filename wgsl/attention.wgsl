@@ -20,7 +20,7 @@
 //#include "attention-common.wgsl"
 
 // Params and the bindings of q, k, v: attention-common.wgsl (included).
-@group(0) @binding(3) var<storage, read_write> o: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> o: array<vec4<O_T>>;  // O_T: f32 or f16
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
@@ -90,7 +90,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r, p.lq - 1u);
     for (var j = 0u; j < V4; j++) {
-      q_row[r][j] = q[q_head + row * p.q_stride + j] * SCALE_LOG2E;
+      q_row[r][j] = vec4f(q[q_head + row * p.q_stride + j]) * SCALE_LOG2E;
       acc[r][j] = vec4f(0.0);
     }
     row_max[r] = MASKED;
@@ -108,8 +108,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t
       var vv = vec4f(0.0);
       if (key < key_end) {
         let at = kv_head + key * p.kv_stride + i % V4;
-        kv = k[at];
-        vv = v[at];
+        kv = vec4f(k[at]);
+        vv = vec4f(v[at]);
       }
       let slot = 4u * (i % V4) * KT4 + (i / V4) / 4u;
       for (var e = 0u; e < 4u; e++) { k_tile[slot + e * KT4][(i / V4) % 4u] = kv[e]; }
@@ -129,7 +129,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t
     let row = row0 + r;
     if (row < p.lq) {
       let inv = 1.0 / row_sum[r];
-      for (var j = 0u; j < V4; j++) { o[q_head + row * p.q_stride + j] = acc[r][j] * inv; }
+      for (var j = 0u; j < V4; j++) { o[q_head + row * p.q_stride + j] = vec4<O_T>(acc[r][j] * inv); }
       lse[wid.y * p.lq + row] = (row_max[r] + log2(row_sum[r])) * LN2;
     }
   }

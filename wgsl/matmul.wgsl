@@ -12,20 +12,10 @@
 //
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); BM, BN (tile, multiples of 8), BK (k
 // step, a multiple of 8). Each thread owns an 8×8 block of C: (BM/8)·(BN/8) threads.
+// Types: A_T, B_T, C_T, the element types of a, b and c (f32 or f16). Products always sum in
+// f32 (f16 inputs are widened as they enter the tiles); bias is f32.
 
-struct Params {
-  M: u32, N: u32, K: u32,
-  stride_a: u32, stride_b: u32, stride_c: u32,
-  splits: u32,
-  k_chunk: u32,   // K per split, a multiple of BK
-  row: u32,       // reduce_splits: threads per row of its folded 1-D grid
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include "matmul-common.wgsl"
 
 const THREADS_M = BM / 8u;
 const THREADS_N = BN / 8u;
@@ -53,23 +43,17 @@ fn b_tile_pos(e: u32) -> vec2u {
 
 fn load_a(base: u32, m: u32, k: u32, k_end: u32) -> f32 {
   let at = select(m * p.K + k, k * p.M + m, TRANS_A);
-  return select(0.0, a[base + at], m < p.M && k < k_end);
+  return select(0.0, f32(a[base + at]), m < p.M && k < k_end);
 }
 
 fn load_b(base: u32, n: u32, k: u32, k_end: u32) -> f32 {
   let at = select(k * p.N + n, n * p.K + k, TRANS_B);
-  return select(0.0, b[base + at], n < p.N && k < k_end);
+  return select(0.0, f32(b[base + at]), n < p.N && k < k_end);
 }
 
 @compute @workgroup_size(THREADS)
 fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let item = wid.z / p.splits;
-  let k_begin = (wid.z % p.splits) * p.k_chunk;
-  let k_end = min(p.K, k_begin + p.k_chunk);
-  let base_a = item * p.stride_a;
-  let base_b = item * p.stride_b;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let blk = block_of(wid);
   let tm = t / THREADS_N;
   let tn = t % THREADS_N;
 
@@ -86,34 +70,34 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
   var b_at: array<u32, B_LOADS>;
   for (var i = 0u; i < A_LOADS; i++) {
     let q = a_tile_pos(i * THREADS + t);
-    a_at[i] = base_a + select((m0 + q.x) * p.K, m0 + q.x, TRANS_A) + (k_begin + q.y) * a_k;
+    a_at[i] = blk.base_a + select((blk.m0 + q.x) * p.K, blk.m0 + q.x, TRANS_A) + (blk.k_begin + q.y) * a_k;
   }
   for (var i = 0u; i < B_LOADS; i++) {
     let q = b_tile_pos(i * THREADS + t);
-    b_at[i] = base_b + select(n0 + q.x, (n0 + q.x) * p.K, TRANS_B) + (k_begin + q.y) * b_k;
+    b_at[i] = blk.base_b + select(blk.n0 + q.x, (blk.n0 + q.x) * p.K, TRANS_B) + (blk.k_begin + q.y) * b_k;
   }
-  let interior = m0 + BM <= p.M && n0 + BN <= p.N;
-  let tiles = (k_end - k_begin + BK - 1u) / BK;
+  let interior = blk.m0 + BM <= p.M && blk.n0 + BN <= p.N;
+  let tiles = (blk.k_end - blk.k_begin + BK - 1u) / BK;
   for (var tile = 0u; tile < tiles; tile++) {
-    let k0 = k_begin + tile * BK;
+    let k0 = blk.k_begin + tile * BK;
     workgroupBarrier();
-    if (interior && k0 + BK <= k_end) {
+    if (interior && k0 + BK <= blk.k_end) {
       for (var i = 0u; i < A_LOADS; i++) {
         let q = a_tile_pos(i * THREADS + t);
-        a_tile[q.y][q.x / 4u][q.x % 4u] = a[a_at[i] + tile * BK * a_k];
+        a_tile[q.y][q.x / 4u][q.x % 4u] = f32(a[a_at[i] + tile * BK * a_k]);
       }
       for (var i = 0u; i < B_LOADS; i++) {
         let q = b_tile_pos(i * THREADS + t);
-        b_tile[q.y][q.x / 4u][q.x % 4u] = b[b_at[i] + tile * BK * b_k];
+        b_tile[q.y][q.x / 4u][q.x % 4u] = f32(b[b_at[i] + tile * BK * b_k]);
       }
     } else {
       for (var i = 0u; i < A_LOADS; i++) {
         let q = a_tile_pos(i * THREADS + t);
-        a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(base_a, m0 + q.x, k0 + q.y, k_end);
+        a_tile[q.y][q.x / 4u][q.x % 4u] = load_a(blk.base_a, blk.m0 + q.x, k0 + q.y, blk.k_end);
       }
       for (var i = 0u; i < B_LOADS; i++) {
         let q = b_tile_pos(i * THREADS + t);
-        b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(base_b, n0 + q.x, k0 + q.y, k_end);
+        b_tile[q.y][q.x / 4u][q.x % 4u] = load_b(blk.base_b, blk.n0 + q.x, k0 + q.y, blk.k_end);
       }
     }
     workgroupBarrier();
@@ -140,10 +124,10 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t:
   // made the NVIDIA compiler keep the whole array in local memory once the epilogue grew (bias
   // and accumulate together ran 16× slower).
   let base_c = wid.z * p.stride_c;
-  let r0 = m0 + tm * 4u;
-  let r1 = m0 + BM / 2u + tm * 4u;
-  let c0 = n0 + tn * 4u;
-  let c1 = n0 + BN / 2u + tn * 4u;
+  let r0 = blk.m0 + tm * 4u;
+  let r1 = blk.m0 + BM / 2u + tm * 4u;
+  let c0 = blk.n0 + tn * 4u;
+  let c1 = blk.n0 + BN / 2u + tn * 4u;
   store4(base_c, r0, c0, acc[0]);       store4(base_c, r0, c1, acc[1]);
   store4(base_c, r0 + 1u, c0, acc[2]);  store4(base_c, r0 + 1u, c1, acc[3]);
   store4(base_c, r0 + 2u, c0, acc[4]);  store4(base_c, r0 + 2u, c1, acc[5]);
@@ -161,23 +145,23 @@ fn store4(base_c: u32, m: u32, n: u32, v: vec4f) {
     let at = base_c + m * p.N + n + e;
     var out = v[e];
     if (BIAS) { out += bias[n + e]; }
-    if (ACCUMULATE) { out += c[at]; }
-    c[at] = out;
+    if (ACCUMULATE) { out += f32(c[at]); }
+    c[at] = C_T(out);
   }
 }
 
 // Second stage of split-K: C[i] = Σ_split partial[split][i] (+ bias) (+ C), over M·N elements,
-// partials read through binding `a` ([splits, M·N]). Grid: 1-D, folded as grid1d.
+// partials read through binding `a` ([splits, M·N], A_T = f32). Grid: 1-D, folded as grid1d.
 @compute @workgroup_size(256)
 fn reduce_splits(@builtin(global_invocation_id) g: vec3u) {
   let i = g.x + g.y * p.row;
   let size = p.M * p.N;
   if (i >= size) { return; }
   var sum = 0.0;
-  for (var s = 0u; s < p.splits; s++) { sum += a[s * size + i]; }
+  for (var s = 0u; s < p.splits; s++) { sum += f32(a[s * size + i]); }
   if (BIAS) { sum += bias[i % p.N]; }
-  if (ACCUMULATE) { sum += c[i]; }
-  c[i] = sum;
+  if (ACCUMULATE) { sum += f32(c[i]); }
+  c[i] = C_T(sum);
 }
 
 // Column sums of `a` [M, N] (the bias gradient Σ_rows dy), first stage: c[chunk·N + col] = Σ a
@@ -196,14 +180,14 @@ fn colsum_partials(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     var r = wid.y * p.k_chunk + lane;
     // Four rows per step keep four loads in flight per thread.
     for (; r + 12u < end; r += 16u) {
-      sum += vec4f(a[r * p.N + col], a[(r + 4u) * p.N + col], a[(r + 8u) * p.N + col], a[(r + 12u) * p.N + col]);
+      sum += vec4f(f32(a[r * p.N + col]), f32(a[(r + 4u) * p.N + col]), f32(a[(r + 8u) * p.N + col]), f32(a[(r + 12u) * p.N + col]));
     }
-    for (; r < end; r += 4u) { sum.x += a[r * p.N + col]; }
+    for (; r < end; r += 4u) { sum.x += f32(a[r * p.N + col]); }
   }
   colsum_lane[t] = (sum.x + sum.y) + (sum.z + sum.w);
   workgroupBarrier();
   if (lane == 0u && col < p.N) {
     let s = (colsum_lane[t] + colsum_lane[t + 64u]) + (colsum_lane[t + 128u] + colsum_lane[t + 192u]);
-    c[wid.y * p.N + col] = s;
+    c[wid.y * p.N + col] = C_T(s);
   }
 }

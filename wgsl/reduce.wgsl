@@ -58,16 +58,19 @@ fn is_finite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-// One workgroup over all n partials of a whole gradient.
+// One workgroup over all n partials of a whole gradient. The gradients are of the loss times the
+// loss scale S (1 without mixed precision, where dividing by it changes no bit): the norm is
+// unscaled, and the clip scale includes 1/S, so the update kernels read unscaled gradients.
 @compute @workgroup_size(WG)
 fn grad_norm_finalize(@builtin(local_invocation_id) l: vec3u) {
   let sum_sq = range_sum(l.x, p.src_offset, p.n);
   if (l.x == 0u) {
-    let norm = sqrt(sum_sq);
+    let unscale = 1.0 / dst[STEP_LOSS_SCALE];
+    let norm = sqrt(sum_sq) * unscale;
     let finite = is_finite(norm);
     dst[STEP_GRAD_NORM] = norm;
     dst[STEP_NON_FINITE] = select(1.0, 0.0, finite);
-    dst[STEP_CLIP_SCALE] = select(0.0, min(1.0, p.max_norm / (norm + 1e-6)), finite);
+    dst[STEP_CLIP_SCALE] = select(0.0, min(1.0, p.max_norm / (norm + 1e-6)) * unscale, finite);
   }
 }
 

@@ -11,7 +11,8 @@
 // product scaled; the norm's weight multiplies W's elements (a per-k factor, like x's).
 // The extending module declares x: array<f32> [ROWS, K], norm_weight: array<f32> [K] (any
 // placeholder without NORM) and fn weight(column, k) -> f32, W_column[k]; its entry point runs
-// gemv_tile for each tile of rows, then reads tile_dot.
+// gemv_tile for each tile of rows, then reads tile_dot. The weights' element type W_T is f32, or
+// f16 (half the bytes a decoding step reads; widened to f32 as read, sums stay f32).
 // Constants: K (input width), ROWS (rows), COLS (columns per workgroup: 2, 4 or 8), NORM (bool),
 // EPS (f32, the norm's epsilon).
 

@@ -8,12 +8,12 @@
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm_weight: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<W_T>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn weight(column: u32, k: u32) -> f32 {
-  return w[column * K + k];
+  return f32(w[column * K + k]);
 }
 
 @compute @workgroup_size(WG)

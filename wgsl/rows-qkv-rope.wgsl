@@ -19,9 +19,9 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm_weight: array<f32>;
-@group(0) @binding(2) var<storage, read> wq: array<f32>;
-@group(0) @binding(3) var<storage, read> wk: array<f32>;
-@group(0) @binding(4) var<storage, read> wv: array<f32>;
+@group(0) @binding(2) var<storage, read> wq: array<W_T>;
+@group(0) @binding(3) var<storage, read> wk: array<W_T>;
+@group(0) @binding(4) var<storage, read> wv: array<W_T>;
 @group(0) @binding(5) var<storage, read_write> q_out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> k_out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> v_out: array<f32>;
@@ -39,9 +39,9 @@ fn dim_of(column: u32) -> u32 {
 fn weight(column: u32, k: u32) -> f32 {
   let at = dim_of(column) * D + k;
   switch (column / D) {
-    case 0u: { return wq[at]; }
-    case 1u: { return wk[at]; }
-    default: { return wv[at]; }
+    case 0u: { return f32(wq[at]); }
+    case 1u: { return f32(wk[at]); }
+    default: { return f32(wv[at]); }
   }
 }
 

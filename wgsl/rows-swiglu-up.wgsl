@@ -8,9 +8,9 @@
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm_weight: array<f32>;
-@group(0) @binding(2) var<storage, read> w1: array<f32>;
+@group(0) @binding(2) var<storage, read> w1: array<W_T>;
 @group(0) @binding(3) var<storage, read> b1: array<f32>;
-@group(0) @binding(4) var<storage, read> w2: array<f32>;
+@group(0) @binding(4) var<storage, read> w2: array<W_T>;
 @group(0) @binding(5) var<storage, read> b2: array<f32>;
 @group(0) @binding(6) var<storage, read_write> g: array<f32>;
 
@@ -20,8 +20,8 @@ const UNITS = COLS / 2u;
 fn weight(column: u32, k: u32) -> f32 {
   let c = column % COLS;
   let at = ((column / COLS) * UNITS + c % UNITS) * K + k;
-  if (c < UNITS) { return w1[at]; }
-  return w2[at];
+  if (c < UNITS) { return f32(w1[at]); }
+  return f32(w2[at]);
 }
 
 // σ(v) from exp(−|v|) ∈ (0, 1], which never overflows (as swiglu.wgsl).

@@ -4,6 +4,7 @@
  * and RoPE at level 0. FLOPs count the causal half only: forward 4·hd per (query, key) pair with
  * key ≤ query (q·k and p·v); backward 2.5× the forward, the usual convention (five products
  * against two), though the deterministic dq and dk/dv kernels recompute q·k and dout·v (seven).
+ * The "f16" rows run level 0 with f16 q, k, v and out (mixed precision; statistics and gradients f32).
  *   bun scripts/bench-kernels.ts attention
  */
 import { type Gpu } from "../../src/gpu/runtime.ts";
@@ -15,21 +16,27 @@ import type { BenchCase } from "./common.ts";
 const H = 16;
 const HD = 32;
 
-function randomTensor(gpu: Gpu, shape: number[], label: string): Tensor {
-  const t = gpu.tensor(shape, "f32", label);
-  const block = Float32Array.from({ length: Math.min(t.size, 1 << 20) }, () => 2 * Math.random() - 1);
+type Precision = "f32" | "f16";
+
+function randomTensor(gpu: Gpu, shape: number[], label: string, dtype: Precision = "f32"): Tensor {
+  const t = gpu.tensor(shape, dtype, label);
+  const values = Array.from({ length: Math.min(t.size, 1 << 20) }, () => 2 * Math.random() - 1);
+  const block = dtype === "f16" ? Float16Array.from(values) : Float32Array.from(values);
   for (let at = 0; at < t.size; at += block.length) gpu.write(t, block.subarray(0, Math.min(block.length, t.size - at)), at);
   return t;
 }
 
-/** q, k, v, out, dOut [B, L, H, 32], made on first use (random) and freed by dispose. */
-function lazyTensors(gpu: Gpu, B: number, L: number, withGrads: boolean) {
+/** q, k, v, out (of `precision`), dOut [B, L, H, 32], made on first use (random) and freed by dispose. */
+function lazyTensors(gpu: Gpu, B: number, L: number, withGrads: boolean, precision: Precision = "f32") {
   let t: Record<string, Tensor> | null = null;
   return {
     get(): Record<string, Tensor> {
       if (t) return t;
       const x = [B, L, H, HD];
-      t = { q: randomTensor(gpu, x, "q"), k: randomTensor(gpu, x, "k"), v: randomTensor(gpu, x, "v"), out: gpu.tensor(x, "f32", "out"), lse: gpu.tensor([B, H, L], "f32", "lse") };
+      t = {
+        q: randomTensor(gpu, x, "q", precision), k: randomTensor(gpu, x, "k", precision), v: randomTensor(gpu, x, "v", precision),
+        out: gpu.tensor(x, precision, "out"), lse: gpu.tensor([B, H, L], "f32", "lse"),
+      };
       if (withGrads) {
         Object.assign(t, {
           dOut: randomTensor(gpu, x, "dOut"), dq: gpu.tensor(x, "f32", "dq"), dk: gpu.tensor(x, "f32", "dk"),
@@ -49,16 +56,16 @@ export function forwardFlops(B: number, L: number): number {
   return 4 * HD * B * H * ((L * (L + 1)) / 2);
 }
 
-export function attentionCase(gpu: Gpu, B: number, L: number, backward: boolean, tiles = ATTENTION_TILES): BenchCase {
-  const tensors = lazyTensors(gpu, B, L, backward);
+export function attentionCase(gpu: Gpu, B: number, L: number, backward: boolean, tiles = ATTENTION_TILES, precision: Precision = "f32"): BenchCase {
+  const tensors = lazyTensors(gpu, B, L, backward, precision);
   const s: AttentionShape = { B, H, Lq: L, Lk: L, qOffset: 0 };
   const n = B * L * H * HD;
   let forwardDone = false;
   return {
-    name: backward ? "attention backward (dq; dk, dv)" : "attention forward",
+    name: `${backward ? "attention backward (dq; dk, dv)" : "attention forward"}${precision === "f16" ? " f16" : ""}`,
     shape: `B=${B} L=${L} H=${H} hd=${HD}`,
     flops: (backward ? 2.5 : 1) * forwardFlops(B, L),
-    bytes: 4 * (backward ? 8 * n : 4 * n),
+    bytes: precision === "f16" ? (backward ? 2 * 4 * n + 4 * 4 * n : 2 * 4 * n) : 4 * (backward ? 8 * n : 4 * n),
     record(r) {
       const t = tensors.get();
       // the backward case runs the forward once (the harness's warm-up) for out and lse
@@ -77,6 +84,7 @@ export function benchCases(gpu: Gpu): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const L of [6921, 2307, 769]) cases.push(attentionCase(gpu, 8, L, false), attentionCase(gpu, 8, L, true));
   cases.push(attentionCase(gpu, 1, 36000, false));
+  if (gpu.features.f16) cases.push(attentionCase(gpu, 8, 6921, false, ATTENTION_TILES, "f16"), attentionCase(gpu, 8, 6921, true, ATTENTION_TILES, "f16"));
   const B = 8, L = 6921, n = B * L * H * HD;
   const rope = lazyTensors(gpu, B, L, false);
   cases.push({

@@ -1,9 +1,10 @@
 /**
  * A WGSL compute kernel: a file of wgsl/ (wgsl-files.ts) with its includes expanded, specialised
- * by constants appended at the end of the module (WGSL allows use before declaration at module
- * scope), and its bindings read from the source. A line `//#include "name.wgsl"` is replaced by
- * that file (once per module); `SourceMap.locate` turns a line of the expanded module back into
- * the file and line it came from, so compile errors name the right one.
+ * by constants and type aliases appended at the end of the module (WGSL allows use before
+ * declaration at module scope), and its bindings read from the source. A line
+ * `//#include "name.wgsl"` is replaced by that file (once per module); `SourceMap.locate` turns a
+ * line of the expanded module back into the file and line it came from, so compile errors name
+ * the right one. A kernel given an f16 type gets `enable f16;` in front of its first line.
  */
 import type { SourceLocation } from "../../ffi/webgpu.ts";
 import { WGSL_FILES } from "./wgsl-files.ts";
@@ -17,10 +18,15 @@ export interface KernelSource {
   code?: string;
 }
 
+/** Element types a kernel may be specialised to (`alias NAME = type;`). */
+export type ScalarType = "f32" | "f16" | "i32" | "u32";
+
 export interface KernelSpec extends KernelSource {
   entry?: string;
   /** Module-scope constants the source uses but does not declare. */
   constants?: Record<string, ConstValue>;
+  /** Type aliases the source uses but does not declare (e.g. storage element types). */
+  types?: Record<string, ScalarType>;
 }
 
 function wgslConst(name: string, v: ConstValue): string {
@@ -73,13 +79,17 @@ export function loadWgsl(file: string, code?: string, files: Readonly<Record<str
   };
 }
 
-/** The module to compile: the loaded source with the spec's constants appended. */
+/** The module to compile: the loaded source with the spec's constants and type aliases appended. */
 export function specialise(spec: KernelSpec): SourceMap {
   const source = loadWgsl(spec.file, spec.code);
-  const consts = Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v));
-  return consts.length ? { ...source, code: `${source.code}\n// specialisation\n${consts.join("\n")}\n` } : source;
+  const types = Object.entries(spec.types ?? {});
+  const lines = [...Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v)), ...types.map(([k, t]) => `alias ${k} = ${t};`)];
+  // Directives must precede every declaration; on the first line they keep line numbers.
+  const needsF16 = types.some(([, t]) => t === "f16") && !/^\s*enable[^;]*\bf16\b/m.test(source.code);
+  const code = needsF16 ? `enable f16; ${source.code}` : source.code;
+  return { ...source, code: lines.length ? `${code}\n// specialisation\n${lines.join("\n")}\n` : code };
 }
 
 export function cacheKey(spec: KernelSpec): string {
-  return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}`;
+  return `${spec.file}#${spec.entry ?? "main"}#${JSON.stringify(spec.constants ?? {})}#${JSON.stringify(spec.types ?? {})}`;
 }

@@ -8,7 +8,7 @@
 import { BufferUsage, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
 import { cacheKey, specialise, type KernelSpec } from "./kernel.ts";
 import { parseBindings, type Binding } from "./wgsl-bindings.ts";
-import { Tensor, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
+import { Tensor, dtypeBytes, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
 import type { Profiler } from "./profiler.ts";
 
 export interface Kernel {
@@ -83,7 +83,7 @@ export class Gpu {
   tensor(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
     const size = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(size) || size < 0) throw new Error(`tensor ${label}: bad shape [${shape}]`);
-    const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
+    const bytes = Math.max(16, Math.ceil((size * dtypeBytes(dtype)) / 16) * 16);
     const buffer = this.dev.createBuffer(bytes, TENSOR_USAGE, label);
     this.live += bytes;
     this.peak = Math.max(this.peak, this.live);
@@ -101,15 +101,27 @@ export class Gpu {
     if (elementOffset + data.length > t.size) {
       throw new Error(`write to ${t.label}: ${data.length} elements at ${elementOffset} overflow its ${t.size}`);
     }
-    this.dev.writeBuffer(t.buffer, t.offset + elementOffset * 4, data);
+    if (dtypeBytes(dtypeOf(data)) !== dtypeBytes(t.dtype)) throw new Error(`write to ${t.label} (${t.dtype}): got ${dtypeOf(data)} data`);
+    const size = dtypeBytes(t.dtype);
+    if ((elementOffset * size) % 4 === 0 && (data.length * size) % 4 !== 0 && t.owner === null && elementOffset + data.length === t.size) {
+      // Queue writes are whole 4-byte words: an odd count of f16 at the end of its own buffer
+      // (allocated in 16-byte steps) takes one element of padding.
+      const padded = new Float16Array(data.length + 1);
+      padded.set(data as Float16Array);
+      data = padded;
+    }
+    if ((elementOffset * size) % 4 !== 0 || (data.length * size) % 4 !== 0) {
+      throw new Error(`write to ${t.label}: ${data.length} f16 at element ${elementOffset} is not whole 4-byte words`);
+    }
+    this.dev.writeBuffer(t.buffer, t.offset + elementOffset * size, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 
   /** Copies a tensor back to the host; waits for all submitted work. */
   read(t: Tensor): HostArray;
   read<T extends HostArray>(t: Tensor, into: T): T;
   read(t: Tensor, into?: HostArray): HostArray {
-    const bytes = t.byteLength;
-    if (bytes === 0) return new hostArray[t.dtype](0);
+    if (t.size === 0) return new hostArray[t.dtype](0);
+    const bytes = Math.ceil(t.byteLength / 4) * 4; // copies are whole words: an odd f16 count reads one more
     const size = Math.ceil(bytes / 16) * 16;
     let stage = this.staging.get(size);
     if (!stage) {
@@ -120,7 +132,7 @@ export class Gpu {
     this.dev.copyBuffer(enc, t.buffer, t.offset, stage, 0, bytes);
     this.dev.submit(enc);
     this.dev.wait();
-    const data = new hostArray[t.dtype](this.dev.readMapped(stage, 0, bytes));
+    const data = new hostArray[t.dtype](this.dev.readMapped(stage, 0, bytes), 0, t.size);
     if (size > STAGING_KEEP_BYTES) {
       this.dev.destroyBuffer(stage);
       this.staging.delete(size);
@@ -176,7 +188,7 @@ export class Gpu {
     const entries = k.bindings.map(({ type, binding }) => {
       if (type === "uniform") return { binding, buffer: this.paramsBuffer, size: PARAMS_BLOCK_BYTES };
       const t = tensors[next++];
-      return { binding, buffer: t.buffer, offset: t.offset, size: Math.max(4, t.byteLength) };
+      return { binding, buffer: t.buffer, offset: t.offset, size: Math.max(4, Math.ceil(t.byteLength / 4) * 4) };
     });
     g = this.dev.createBindGroup(k.layout, entries);
     this.bindGroups.set(key, g);
@@ -301,8 +313,11 @@ export class Recorder {
   }
 
   copy(src: Tensor, dst: Tensor, elements = Math.min(src.size, dst.size)): void {
+    if (dtypeBytes(src.dtype) !== dtypeBytes(dst.dtype)) throw new Error(`copy ${src.label} (${src.dtype}) to ${dst.label} (${dst.dtype}): element sizes differ`);
+    const bytes = elements * dtypeBytes(src.dtype);
+    if (bytes % 4 !== 0) throw new Error(`copy ${src.label}: ${elements} f16 is not whole 4-byte words`);
     this.endPass();
-    this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, elements * 4);
+    this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, bytes);
   }
 
   /** Zero-fills a tensor. */

@@ -1,21 +1,25 @@
 import type { Handle } from "../../ffi/webgpu.ts";
 
-export type DType = "f32" | "i32" | "u32";
-export type HostArray = Float32Array | Int32Array | Uint32Array;
+export type DType = "f32" | "f16" | "i32" | "u32";
+export type HostArray = Float32Array | Float16Array | Int32Array | Uint32Array;
 
-export const hostArray: Record<DType, { new (n: number): HostArray; new (b: ArrayBuffer): HostArray }> = {
+export const hostArray: Record<DType, { new (n: number): HostArray; new (b: ArrayBuffer, offset?: number, length?: number): HostArray }> = {
   f32: Float32Array,
+  f16: Float16Array,
   i32: Int32Array,
   u32: Uint32Array,
 };
 
+/** Bytes per element: f16 is 2 (WGSL `enable f16`, the device feature shader-f16), the rest 4. */
+export const dtypeBytes = (dtype: DType): number => (dtype === "f16" ? 2 : 4);
+
 export function dtypeOf(a: HostArray): DType {
-  return a instanceof Float32Array ? "f32" : a instanceof Int32Array ? "i32" : "u32";
+  return a instanceof Float32Array ? "f32" : a instanceof Float16Array ? "f16" : a instanceof Int32Array ? "i32" : "u32";
 }
 
 /**
- * A typed view of (part of) a GPU buffer. All dtypes are 4 bytes. A tensor made by
- * `Gpu.tensor` owns its buffer; `view()` makes tensors that share it (an arena slice).
+ * A typed view of (part of) a GPU buffer. A tensor made by `Gpu.tensor` owns its buffer;
+ * `view()` makes tensors that share it (an arena slice).
  */
 export class Tensor {
   constructor(
@@ -33,7 +37,7 @@ export class Tensor {
   }
 
   get byteLength(): number {
-    return this.size * 4;
+    return this.size * dtypeBytes(this.dtype);
   }
 
   /** A tensor over the same memory with another shape of the same size. */

@@ -5,6 +5,7 @@ import attentionBackwardDq from "../../wgsl/attention-backward-dq.wgsl" with { t
 import attentionCommon from "../../wgsl/attention-common.wgsl" with { type: "text" };
 import attentionDecode from "../../wgsl/attention-decode.wgsl" with { type: "text" };
 import attention from "../../wgsl/attention.wgsl" with { type: "text" };
+import cast from "../../wgsl/cast.wgsl" with { type: "text" };
 import copyRows from "../../wgsl/copy-rows.wgsl" with { type: "text" };
 import crossEntropy from "../../wgsl/cross-entropy.wgsl" with { type: "text" };
 import elementwise from "../../wgsl/elementwise.wgsl" with { type: "text" };
@@ -17,6 +18,12 @@ import hourglassUpsampleBackward from "../../wgsl/hourglass-upsample-backward.wg
 import hourglassUpsample from "../../wgsl/hourglass-upsample.wgsl" with { type: "text" };
 import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
+import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
+import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
+import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
+import matmulSubgroupMatrixEmulated from "../../wgsl/matmul-subgroup-matrix-emulated.wgsl" with { type: "text" };
+import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
+import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 import matmul from "../../wgsl/matmul.wgsl" with { type: "text" };
 import muon from "../../wgsl/muon.wgsl" with { type: "text" };
 import newtonSchulz from "../../wgsl/newton-schulz.wgsl" with { type: "text" };
@@ -29,6 +36,7 @@ import rowsLinear from "../../wgsl/rows-linear.wgsl" with { type: "text" };
 import rowsQkvRope from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };
 import rowsSwigluUp from "../../wgsl/rows-swiglu-up.wgsl" with { type: "text" };
 import sampling from "../../wgsl/sampling.wgsl" with { type: "text" };
+import scaleByLossScale from "../../wgsl/scale-by-loss-scale.wgsl" with { type: "text" };
 import swiglu from "../../wgsl/swiglu.wgsl" with { type: "text" };
 import workgroupSum from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 
@@ -39,6 +47,7 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "attention-common.wgsl": attentionCommon,
   "attention-decode.wgsl": attentionDecode,
   "attention.wgsl": attention,
+  "cast.wgsl": cast,
   "copy-rows.wgsl": copyRows,
   "cross-entropy.wgsl": crossEntropy,
   "elementwise.wgsl": elementwise,
@@ -51,6 +60,12 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "hourglass-upsample.wgsl": hourglassUpsample,
   "hourglass.wgsl": hourglass,
   "linear-attention.wgsl": linearAttention,
+  "loss-scale.wgsl": lossScale,
+  "matmul-common.wgsl": matmulCommon,
+  "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
+  "matmul-subgroup-matrix-emulated.wgsl": matmulSubgroupMatrixEmulated,
+  "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
+  "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,
   "matmul.wgsl": matmul,
   "muon.wgsl": muon,
   "newton-schulz.wgsl": newtonSchulz,
@@ -63,6 +78,7 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "rows-qkv-rope.wgsl": rowsQkvRope,
   "rows-swiglu-up.wgsl": rowsSwigluUp,
   "sampling.wgsl": sampling,
+  "scale-by-loss-scale.wgsl": scaleByLossScale,
   "swiglu.wgsl": swiglu,
   "workgroup-sum.wgsl": workgroupSum,
 };

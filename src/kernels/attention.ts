@@ -11,6 +11,9 @@
  * Query i sits at position qOffset + i of the key sequence and sees keys 0..min(qOffset + i,
  * Lk − 1): a full forward has Lq = Lk, qOffset = 0; a cached decoding step of Lq new tokens after
  * `past` has qOffset = past, Lk = past + Lq, with the new keys already written into the cache.
+ *
+ * Precision: q, k, v may be f16 (all three alike) and out f32 or f16 (mixed precision); scores,
+ * softmax statistics (lse, delta) and every sum stay f32, and so do dOut and the gradients.
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
@@ -62,6 +65,18 @@ interface Resolved {
   scale: number;
 }
 
+type FloatType = "f32" | "f16";
+
+/** The kernels' type aliases: QKV_T from q (k and v must match), O_T from out; the rest must be f32. */
+function attentionTypes(op: string, o: { q: Tensor; k: Tensor; v: Tensor; out: Tensor }, f32Only: Record<string, Tensor> = {}) {
+  const bad = (name: string, t: Tensor, want: string) => new Error(`${op}: ${name} (${t.label}) is ${t.dtype}, expected ${want}`);
+  if (o.q.dtype !== "f32" && o.q.dtype !== "f16") throw bad("q", o.q, "f32 or f16");
+  for (const [name, t] of Object.entries({ k: o.k, v: o.v })) if (t.dtype !== o.q.dtype) throw bad(name, t, `${o.q.dtype} like q`);
+  if (o.out.dtype !== "f32" && o.out.dtype !== "f16") throw bad("out", o.out, "f32 or f16");
+  for (const [name, t] of Object.entries(f32Only)) if (t.dtype !== "f32") throw bad(name, t, "f32");
+  return { QKV_T: o.q.dtype as FloatType, O_T: o.out.dtype as FloatType };
+}
+
 function resolve(s: AttentionShape, q: Tensor, k: Tensor): Resolved {
   const { B, H, Lq, Lk, qOffset } = s;
   const hd = s.headDim ?? 32;
@@ -107,6 +122,7 @@ export function attentionForward(r: Recorder, o: AttentionForward): void {
   const kernel = r.gpu.kernel({
     file: "attention.wgsl", entry: "forward",
     constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
+    types: attentionTypes("attentionForward", o, { lse: o.lse }),
   });
   r.span(o.label ?? "attention", () => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
     r.dispatch(kernel, [o.q, o.k, o.v, o.out, o.lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params));
@@ -134,8 +150,9 @@ export function attentionBackward(r: Recorder, o: AttentionBackward): void {
   const rows = s.B * s.H * s.Lq;
   checkTensorSizes("attentionBackward", { lse: [o.lse, rows], delta: [o.delta, rows] });
   const scales = { SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } };
-  const dqKernel = r.gpu.kernel({ file: "attention-backward-dq.wgsl", entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales } });
-  const dkdvKernel = r.gpu.kernel({ file: "attention-backward-dkdv.wgsl", entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales } });
+  const types = attentionTypes("attentionBackward", o, { lse: o.lse, dOut: o.dOut, dq: o.dq, dk: o.dk, dv: o.dv, delta: o.delta });
+  const dqKernel = r.gpu.kernel({ file: "attention-backward-dq.wgsl", entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales }, types });
+  const dkdvKernel = r.gpu.kernel({ file: "attention-backward-dkdv.wgsl", entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales }, types: { QKV_T: types.QKV_T } });
   const label = o.label ?? "attention";
   r.span(label, () => `backward dq Lq=${s.Lq}`, () =>
     r.dispatch(dqKernel, [o.q, o.k, o.v, o.out, o.dOut, o.lse, o.delta, o.dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));

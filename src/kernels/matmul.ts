@@ -1,5 +1,6 @@
 /**
- * Matrix products and Linear layers (wgsl/matmul.wgsl). Row-major f32 throughout.
+ * Matrix products and Linear layers (wgsl/matmul.wgsl). Row-major; A, B and C may each be f32
+ * or f16 (mixed precision: f16 weights and activations), products sum in f32, bias is f32.
  *
  *   matmul:  C[M, N] = op(A) · op(B) (+ bias[N]) (+ C with `accumulate`)
  *            op(A) = A stored [M, K], or with transA the transpose of A stored [K, M];
@@ -8,10 +9,14 @@
  *
  * The tile shape is picked per product from TILES by a small cost model (wave count × tile work
  * / tile efficiency); products with few output tiles and a long K are split along K into a
- * workspace and summed by a second, fixed-order pass (deterministic, no atomics).
+ * workspace and summed by a second, fixed-order pass (deterministic, no atomics). With f16 A and
+ * B on a device with subgroup matrices, the tensor-core tiles of matmul-subgroup-matrix.ts join
+ * the candidates.
  */
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
+import type { ScalarType } from "../gpu/kernel.ts";
 import { checkTensorSizes, lastDim, rowsOf, type Tensor } from "../gpu/tensor.ts";
+import { subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
 
 export interface Matmul {
   /** [M, K], or [K, M] with transA; batched: [.., M, K] (the last two axes give the sizes). */
@@ -53,6 +58,8 @@ export interface Tile {
   BM: number; BN: number; BK: number;
   efficiency: number;
   fixedK: number;
+  /** Set for a tensor-core tile (wgsl/matmul-subgroup-matrix.wgsl); SIMT (wgsl/matmul.wgsl) otherwise. */
+  subgroupMatrix?: SubgroupMatrixLayout;
 }
 
 /** Workgroup memory: BK·(BM+BN+8)·4 bytes, ≤ 8.3 KiB. */
@@ -132,13 +139,31 @@ function workspace(gpu: Gpu): Tensor {
   return w;
 }
 
-function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile) {
+/** Element types of a dispatch's a, b and c bindings. */
+type MatmulTypes = { A_T: ScalarType; B_T: ScalarType; C_T: ScalarType };
+
+/** The types of these tensors' elements as bound (f32 or f16), or an error naming the first other one. */
+function floatTypes(op: string, t: { a: Tensor; b: Tensor; c: Tensor; bias?: Tensor }): MatmulTypes {
+  for (const [name, x] of Object.entries(t)) {
+    if (x && !(x.dtype === "f32" || (x.dtype === "f16" && name !== "bias"))) throw new Error(`${op}: ${name} (${x.label}) is ${x.dtype}, expected f32${name === "bias" ? "" : " or f16"}`);
+  }
+  return { A_T: t.a.dtype as ScalarType, B_T: t.b.dtype as ScalarType, C_T: t.c.dtype as ScalarType };
+}
+
+/** The tiles a product of these types may use: the tensor-core ones too when both operands are f16. */
+function tilesFor(gpu: Gpu, types: MatmulTypes): readonly Tile[] {
+  return types.A_T === "f16" && types.B_T === "f16" ? [...TILES, ...subgroupMatrixTiles(gpu)] : TILES;
+}
+
+function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile, types: MatmulTypes) {
+  if (entry === "matmul" && tile.subgroupMatrix) return subgroupMatrixKernel(gpu, f, { ...tile, subgroupMatrix: tile.subgroupMatrix }, types);
   return gpu.kernel({
     file: "matmul.wgsl", entry,
     constants: {
       TRANS_A: f.transA, TRANS_B: f.transB, BIAS: f.bias, ACCUMULATE: f.accumulate,
       BM: tile.BM, BN: tile.BN, BK: tile.BK,
     },
+    types,
   });
 }
 
@@ -170,26 +195,28 @@ export function matmul(r: Recorder, o: Matmul): void {
     A: [a, (batch - 1) * strideA + M * K], B: [b, (batch - 1) * strideB + K * N], C: [c, (batch - 1) * strideC + M * N], bias: [bias ?? a, bias ? N : 0],
   });
 
-  const { tile, splits, kChunk } = o.plan ?? planMatmul(M, N, K, batch);
+  const types = floatTypes("matmul", { a, b, c, bias });
+  const { tile, splits, kChunk } = o.plan ?? planMatmul(M, N, K, batch, tilesFor(r.gpu, types));
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
-  const kernel = (entry: string, withBias: boolean, withAccumulate: boolean) =>
-    matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile);
+  const kernel = (entry: string, withBias: boolean, withAccumulate: boolean, t: MatmulTypes) =>
+    matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile, t);
   const grid: [number, number, number] = [Math.ceil(N / tile.BN), Math.ceil(M / tile.BM), batch * splits];
   const params = (strideOut: number, row = 0) => ({ u32: [M, N, K, strideA, strideB, strideOut, splits, kChunk, row] });
   const shape = () =>
-    `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}` +
+    `${transA ? "T" : "N"}${transB ? "T" : "N"} ${batch > 1 ? `${batch}× ` : ""}${M}×${N}×${K} ${tile.BM}×${tile.BN}${tile.subgroupMatrix ? " sgmat" : ""}` +
+    `${types.A_T === "f32" && types.B_T === "f32" && types.C_T === "f32" ? "" : ` ${types.A_T}·${types.B_T}→${types.C_T}`}` +
     `${splits > 1 ? ` split ${splits}` : ""}${accumulate ? " acc" : ""}`;
   r.span(o.label ?? "matmul", shape, () => {
     if (splits === 1) {
-      r.dispatch(kernel("matmul", !!bias, accumulate), [a, b, bias ?? a, c], grid, params(strideC));
+      r.dispatch(kernel("matmul", !!bias, accumulate, types), [a, b, bias ?? a, c], grid, params(strideC));
       return;
     }
     // Partial products of each K range into the workspace, then C = Σ partials (+ bias) (+ C).
     const partials = workspace(r.gpu);
     checkTensorSizes("matmul", { "split-K workspace": [partials, splits * M * N] });
-    r.dispatch(kernel("matmul", false, false), [a, b, a, partials], grid, params(M * N));
+    r.dispatch(kernel("matmul", false, false, { ...types, C_T: "f32" }), [a, b, a, partials], grid, params(M * N));
     const { workgroups, row } = grid1d(M * N, 256);
-    r.dispatch(kernel("reduce_splits", !!bias, accumulate), [partials, bias ?? partials, c], workgroups, params(M * N, row));
+    r.dispatch(kernel("reduce_splits", !!bias, accumulate, { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, bias ?? partials, c], workgroups, params(M * N, row));
   });
 }
 
@@ -208,11 +235,12 @@ export function columnSums(r: Recorder, o: { x: Tensor; out: Tensor; accumulate?
   const used = Math.max(1, Math.ceil(rows / rowsPerChunk));
   const partials = workspace(r.gpu);
   const flags = { transA: false, transB: false, bias: false, accumulate: false };
+  const types = floatTypes("columnSums", { a: x, b: x, c: out });
   const params = (M: number, N: number, splits: number, row: number) => ({ u32: [M, N, 0, 0, 0, 0, splits, rowsPerChunk, row] });
   r.span(o.label ?? "matmul", () => `column sums ${rows}×${cols}`, () => {
-    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0]), [x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
+    r.dispatch(matmulKernel(r.gpu, "colsum_partials", flags, TILES[0], { ...types, C_T: "f32" }), [x, partials], [Math.ceil(cols / 64), used], params(rows, cols, 1, 0));
     const { workgroups, row } = grid1d(cols, 256);
-    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0]), [partials, partials, out], workgroups, params(1, cols, used, row));
+    r.dispatch(matmulKernel(r.gpu, "reduce_splits", { ...flags, accumulate }, TILES[0], { A_T: "f32", B_T: "f32", C_T: types.C_T }), [partials, partials, out], workgroups, params(1, cols, used, row));
   });
 }
 

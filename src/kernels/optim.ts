@@ -9,6 +9,11 @@
  * cached per step) and never waits for the GPU. A step whose gradients are not finite leaves
  * parameters and optimizer state untouched (the update kernels check the flag).
  *
+ * Mixed precision: the step tensor also holds the dynamic loss scale S (1 unless createOptimStep
+ * is given one). Gradients of the loss scaled by S come in as S·g; gradNorm unscales on the fly
+ * (the norm it reports is ‖g‖, and the clip scale it writes carries the 1/S), so no pass over
+ * the gradients is added; loss-scale.ts then adjusts S, as torch.amp.GradScaler does.
+ *
  * A training step:
  *   writeOptimStep(gpu, step, { lr, step: t });            // before the submission
  *   gpu.record((r) => {
@@ -22,7 +27,7 @@ import { grid1d } from "../gpu/runtime.ts";
 import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
 import { matmul } from "./matmul.ts";
 
-/** Slots of the step tensor f32[8]. 0..3 are written by the CPU, 4..7 by the GPU. */
+/** Slots of the step tensor f32[8]. 0..2 are written by the CPU, 3..7 by the GPU. */
 export const STEP = {
   /** the scheduled learning rate */
   lr: 0,
@@ -30,12 +35,16 @@ export const STEP = {
   adamStepSize: 1,
   /** 1 − lr·wd, the decoupled weight decay factor */
   decay: 2,
-  /** min(1, maxNorm / (‖g‖ + 1e-6)); 0 when the gradients are not finite */
+  /** Clean steps since the loss scale last changed (GradScaler's growth tracker) */
+  cleanSteps: 3,
+  /** min(1, maxNorm / (‖g‖ + 1e-6)) / lossScale, what the update kernels multiply gradients by; 0 when they are not finite */
   clipScale: 4,
   /** ‖g‖ over all gradients (what clip_grad_norm_ returns) */
   gradNorm: 5,
   /** 1 when ‖g‖ is Inf or NaN (some gradient is), else 0 */
   nonFinite: 6,
+  /** The dynamic loss scale S (1 without mixed precision) */
+  lossScale: 7,
 } as const;
 
 const STEP_CONSTANTS = {
@@ -45,12 +54,17 @@ const STEP_CONSTANTS = {
   STEP_CLIP_SCALE: STEP.clipScale,
   STEP_GRAD_NORM: STEP.gradNorm,
   STEP_NON_FINITE: STEP.nonFinite,
+  STEP_CLEAN_STEPS: STEP.cleanSteps,
+  STEP_LOSS_SCALE: STEP.lossScale,
 };
 
-/** The step tensor, with clip scale 1 (no clipping until gradNorm runs) and the flag clear. */
-export function createOptimStep(gpu: Gpu): Tensor {
+/**
+ * The step tensor, with clip scale 1 (no clipping until gradNorm runs), the flag clear and loss
+ * scale `lossScale` (mixed precision: torch.amp.GradScaler starts at 2^16; default 1, none).
+ */
+export function createOptimStep(gpu: Gpu, o: { lossScale?: number } = {}): Tensor {
   const t = gpu.tensor([8], "f32", "optim step");
-  gpu.write(t, Float32Array.of(0, 0, 1, 0, 1, 0, 0, 0));
+  gpu.write(t, Float32Array.of(0, 0, 1, 0, 1, 0, 0, o.lossScale ?? 1));
   return t;
 }
 
@@ -63,17 +77,17 @@ export interface StepHyper {
   beta2?: number;
 }
 
-/** Writes the CPU part of the step tensor (slots 0..3); takes effect for work submitted after it. */
+/** Writes the CPU part of the step tensor (slots 0..2); takes effect for work submitted after it. */
 export function writeOptimStep(gpu: Gpu, stepTensor: Tensor, h: StepHyper): void {
   const { lr, step, wd = 0.1, beta1 = 0.95, beta2 = 0.95 } = h;
   const adamStepSize = (lr * Math.sqrt(1 - Math.pow(beta2, step))) / (1 - Math.pow(beta1, step));
-  gpu.write(stepTensor, Float32Array.of(lr, adamStepSize, 1 - lr * wd, 0));
+  gpu.write(stepTensor, Float32Array.of(lr, adamStepSize, 1 - lr * wd));
 }
 
 /** Reads the GPU part of the step tensor back (waits for the GPU; for logging only). */
-export function readGradNorm(gpu: Gpu, stepTensor: Tensor): { norm: number; clipScale: number; nonFinite: boolean } {
+export function readGradNorm(gpu: Gpu, stepTensor: Tensor): { norm: number; clipScale: number; nonFinite: boolean; lossScale: number } {
   const s = gpu.read(stepTensor) as Float32Array;
-  return { norm: s[STEP.gradNorm], clipScale: s[STEP.clipScale], nonFinite: s[STEP.nonFinite] !== 0 };
+  return { norm: s[STEP.gradNorm], clipScale: s[STEP.clipScale], nonFinite: s[STEP.nonFinite] !== 0, lossScale: s[STEP.lossScale] };
 }
 
 // -- AdamW ----------------------------------------------------------------------------------------
@@ -127,7 +141,8 @@ export function createGradNormPartials(gpu: Gpu, sizes: readonly number[]): Tens
 /**
  * clip_grad_norm_(grads, maxNorm) without the multiply: ‖g‖ over all tensors, its clip scale and
  * the non-finite flag into the step tensor (the update kernels scale each gradient as they read
- * it). Deterministic two-stage sum (f32 partials of 4096 elements, then one fixed tree).
+ * it). With a loss scale S the gradients hold S·g: the norm is divided by S and the clip scale
+ * carries 1/S (GradScaler's unscale_ before clipping). Deterministic two-stage sum (f32 partials of 4096 elements, then one fixed tree).
  * Reads grads (each flat, its size = tensor.size); writes partials and step[4..6].
  */
 export function gradNorm(r: Recorder, o: { grads: readonly Tensor[]; partials: Tensor; step: Tensor; maxNorm?: number; label?: string }): void {

@@ -8,6 +8,8 @@
  * of dispatches, not by the GPU. CPU references: src/cpu/rows-gemv.ts.
  *
  * Layouts: rows are contiguous, x [rows, K]; weights are stored [out, in] (a Linear's layout).
+ * Weights may be f32 or f16 (all of one call alike: half the bytes a step reads, summed in f32);
+ * everything else is f32.
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import { checkTensorSizes, lastDim, rowsOf, type Tensor } from "../gpu/tensor.ts";
@@ -41,8 +43,19 @@ function checkSizes(op: string, sizes: Record<string, number>, tensors: Record<s
   checkTensorSizes(op, tensors);
 }
 
-function kernel(r: Recorder, file: string, entry: string, constants: Record<string, number | boolean>, K: number, rows: number, cols: ColumnsPerGroup, norm: boolean) {
-  return r.gpu.kernel({ file, entry, constants: { ...constants, K, ROWS: rows, COLS: cols, NORM: norm, EPS: { f32: RMSNORM_EPS } } });
+/** The weights' element type (W_T): f32 or f16, the same for every weight of the call. */
+function weightType(op: string, weights: Record<string, Tensor>): "f32" | "f16" {
+  const [first, ...rest] = Object.entries(weights);
+  const dtype = first[1].dtype;
+  if (dtype !== "f32" && dtype !== "f16") throw new Error(`${op}: ${first[0]} (${first[1].label}) is ${dtype}, expected f32 or f16`);
+  for (const [name, t] of rest) if (t.dtype !== dtype) throw new Error(`${op}: ${name} (${t.label}) is ${t.dtype}, expected ${dtype} like ${first[0]}`);
+  return dtype;
+}
+
+function kernel(
+  r: Recorder, file: string, entry: string, constants: Record<string, number | boolean>, K: number, rows: number, cols: ColumnsPerGroup, norm: boolean, W_T: "f32" | "f16",
+) {
+  return r.gpu.kernel({ file, entry, constants: { ...constants, K, ROWS: rows, COLS: cols, NORM: norm, EPS: { f32: RMSNORM_EPS } }, types: { W_T } });
 }
 
 export interface RowsLinear extends RowsOptions {
@@ -71,7 +84,10 @@ export function rowsLinear(r: Recorder, o: RowsLinear): void {
   const rows = rowsOf("rowsLinear", "x", x, K);
   checkTensorSizes("rowsLinear", { y: [y, rows * N], bias: [bias ?? W, N], normWeight: [normWeight ?? W, K] });
   const cols = o.cols ?? columnsPerGroup(N);
-  const k = kernel(r, "rows-linear.wgsl", "linear", { N, BIAS: bias !== undefined, ACCUMULATE: o.accumulate ?? false }, K, rows, cols, normWeight !== undefined);
+  const k = kernel(
+    r, "rows-linear.wgsl", "linear", { N, BIAS: bias !== undefined, ACCUMULATE: o.accumulate ?? false }, K, rows, cols, normWeight !== undefined,
+    weightType("rowsLinear", { weight: W }),
+  );
   // W stands in for the absent bias and norm weight (bound, never read).
   r.span(o.label ?? "rows linear", () => `rows=${rows} K=${K} N=${N}`, () =>
     r.dispatch(k, [x, normWeight ?? W, W, bias ?? W, y], Math.ceil(N / cols)));
@@ -120,7 +136,7 @@ export function rowsQkvRope(r: Recorder, o: RowsQkvRope): void {
     throw new Error(`rowsQkvRope: bad position ${position} or K/V place ${kvStride}·r + ${kvOffset}`);
   }
   const cols = o.cols ?? columnsPerGroup(3 * D);
-  const k = kernel(r, "rows-qkv-rope.wgsl", "qkv", { D, HD: hd }, D, rows, cols, true);
+  const k = kernel(r, "rows-qkv-rope.wgsl", "qkv", { D, HD: hd }, D, rows, cols, true, weightType("rowsQkvRope", { wq, wk, wv }));
   const { cos, sin } = ropeTables(1, hd, position);
   r.span(o.label ?? "rows qkv rope", () => `rows=${rows} D=${D}`, () =>
     r.dispatch(k, [x, normWeight, wq, wk, wv, q, kOut, vOut], (3 * D) / cols, { u32: [kvStride, kvOffset, 0, 0], f32: [...cos, ...sin] }));
@@ -151,7 +167,7 @@ export function rowsSwigluUp(r: Recorder, o: RowsSwigluUp): void {
   const rows = rowsOf("rowsSwigluUp", "x", x, K);
   checkTensorSizes("rowsSwigluUp", { normWeight: [normWeight, K], b1: [b1, hidden], w2: [w2, hidden * K], b2: [b2, hidden], g: [g, rows * hidden] });
   const cols = o.cols ?? columnsPerGroup(2 * hidden);
-  const k = kernel(r, "rows-swiglu-up.wgsl", "swiglu_up", { HIDDEN: hidden }, K, rows, cols, true);
+  const k = kernel(r, "rows-swiglu-up.wgsl", "swiglu_up", { HIDDEN: hidden }, K, rows, cols, true, weightType("rowsSwigluUp", { w1, w2 }));
   r.span(o.label ?? "rows swiglu up", () => `rows=${rows} K=${K} hidden=${hidden}`, () =>
     r.dispatch(k, [x, normWeight, w1, b1, w2, b2, g], Math.ceil(hidden / (cols / 2))));
 }
