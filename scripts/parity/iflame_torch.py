@@ -59,6 +59,7 @@ CONFIGS = {
     "shapenet": Config(),
     "narrow": Config(dim=64, heads=2),  # the ShapeNet block layout at head dim 32, for fast tests
     "tiny": Config(dim=64, heads=2, blocks=(2, 2, 2, 2, 2), full_period=2),
+    "small": Config(dim=256, heads=8, blocks=(2, 2, 4, 2, 2), full_period=2),  # src/model/config.ts's small preset
 }
 
 

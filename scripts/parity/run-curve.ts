@@ -76,7 +76,7 @@ const torchArgs = [
   "--out", join(dir, "torch-curve.json"),
   ...(flags.torchDevice ? ["--device", flags.torchDevice] : []),
   ...(flags.amp ? ["--amp"] : []),
-  ...(flags.save ? ["--save", join(dir, "torch-final.safetensors")] : []),
+  ...(flags.save ? ["--save", join(dir, "torch-final.safetensors"), "--save-config", JSON.stringify(config)] : []),
 ];
 const py = Bun.spawnSync([flags.python, ...torchArgs], { stdout: "inherit", stderr: "inherit" });
 if (py.exitCode !== 0) throw new Error(`train_torch.py failed (exit ${py.exitCode})`);

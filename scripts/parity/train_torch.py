@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--out", required=True)
     ap.add_argument("--save", help="write the final weights (f32 safetensors, state-dict names)")
+    ap.add_argument("--save-config", help="JSON model config to store in --save's metadata, so iflame generate loads it")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--amp", action="store_true", help="fp16 autocast + GradScaler, Newton-Schulz in bf16")
     args = ap.parse_args()
@@ -83,7 +84,8 @@ def main():
                      "gradNorm": norm.item()})
     seconds = time.time() - t0
     if args.save:
-        parity_io.write_safetensors(args.save, {k: v.float().cpu().numpy() for k, v in model.state_dict().items()})
+        metadata = {"config": args.save_config} if args.save_config else None
+        parity_io.write_safetensors(args.save, {k: v.float().cpu().numpy() for k, v in model.state_dict().items()}, metadata)
     result = {"format": "iflame-curve-v1", "config": args.config, "B": B, "L": L, "steps": steps, "lr": args.lr,
               "amp": args.amp, "device": str(args.device), "torch": torch.__version__, "seconds": seconds, "curve": rows}
     with open(args.out, "w") as f:
