@@ -63,6 +63,14 @@ export interface BindGroupEntry {
   size: number;
 }
 
+/** A map started by mapReadAsync: `completion.done` once processEvents has delivered it. */
+export interface PendingMap {
+  readonly buffer: Handle;
+  readonly offset: number;
+  readonly size: number;
+  readonly completion: Completion;
+}
+
 export interface TimestampWrites {
   querySet: Handle;
   beginIndex: number;
@@ -258,18 +266,39 @@ export class WebGPUDevice {
 
   /** Maps a MapRead buffer, copies [offset, offset+size) out, unmaps. Waits for the GPU. */
   readMapped(buffer: Handle, offset: number, size: number): ArrayBuffer {
-    const c = this.completion();
-    this.shim.shim_map_async(buffer, MapModeRead, offset, size, c.bytes);
-    this.poll(c);
-    if (c.status !== StatusSuccess) {
-      this.checkEvents();
-      throw new Error(`mapping a buffer for reading failed: ${c.message}`);
-    }
-    const range = this.lib.wgpuBufferGetConstMappedRange(buffer, offset, size);
-    if (!range) throw new Error("wgpuBufferGetConstMappedRange returned null");
-    const copy = toArrayBuffer(range, 0, size).slice(0);
-    this.lib.wgpuBufferUnmap(buffer);
+    const map = this.mapReadAsync(buffer, offset, size);
+    this.poll(map.completion);
+    const copy = new ArrayBuffer(size);
+    this.takeMapped(map, new Uint8Array(copy));
     return copy;
+  }
+
+  /**
+   * Starts mapping [offset, offset+size) of a MapRead buffer and returns at once. The map is
+   * done once every submission made before this call has run (later ones may still be running);
+   * processEvents() delivers it. Finish with takeMapped.
+   */
+  mapReadAsync(buffer: Handle, offset: number, size: number): PendingMap {
+    const completion = this.completion();
+    this.shim.shim_map_async(buffer, MapModeRead, offset, size, completion.bytes);
+    return { buffer, offset, size, completion };
+  }
+
+  /** Delivers the callbacks of finished work (maps among them) without blocking. */
+  processEvents(): void {
+    this.lib.wgpuInstanceProcessEvents(this.instance);
+  }
+
+  /** Copies a finished map's bytes into `into` (at most the mapped size) and unmaps the buffer. */
+  takeMapped(map: PendingMap, into: Uint8Array): void {
+    if (map.completion.status !== StatusSuccess) {
+      this.checkEvents();
+      throw new Error(`mapping a buffer for reading failed: ${map.completion.message}`);
+    }
+    const range = this.lib.wgpuBufferGetConstMappedRange(map.buffer, map.offset, map.size);
+    if (!range) throw new Error("wgpuBufferGetConstMappedRange returned null");
+    into.set(new Uint8Array(toArrayBuffer(range, 0, Math.min(map.size, into.byteLength))));
+    this.lib.wgpuBufferUnmap(map.buffer);
   }
 
   destroyBuffer(buffer: Handle): void {

@@ -99,16 +99,21 @@ describe.skipIf(skip)("data-parallel training over MPI", () => {
   let singleDone: Promise<{ code: number; output: string }> | null = null;
   const singleRun = () => (singleDone ??= run([process.execPath, "train.ts", ...trainArgs(single, 4)]));
 
-  test("2 ranks × batch 2 take the steps of 1 process × batch 4 (per-step losses within 1e-4 relative)", async () => {
-    const pair = tmp("pair");
-    const [one, two] = await Promise.all([singleRun(), run(mpiexec(2, "train.ts", trainArgs(pair, 2)))]);
-    expect(one.code).toBe(0);
-    expect(two.code).toBe(0);
-    expect(two.output).toContain("per rank × 2 ranks = global batch 4");
-    // Rank 0 alone reports and writes.
-    expect(two.output.match(/^done:/gm)?.length).toBe(1);
-    expectClose(trainLosses(pair), trainLosses(single));
-  }, 110_000);
+  // 16 KiB buckets: the micro model's gradients fill ~25 of them, spread over every backward
+  // segment, so with overlap most sums start while later segments are still queued.
+  for (const overlap of [true, false]) {
+    test(`2 ranks × batch 2 take the steps of 1 process × batch 4, ${overlap ? "summing during" : "summing after"} the backward (per-step losses within 1e-4 relative)`, async () => {
+      const pair = tmp("pair");
+      const args = trainArgs(pair, 2, ["--bucket-mb", "0.015625", ...(overlap ? [] : ["--no-overlap"])]);
+      const [one, two] = await Promise.all([singleRun(), run(mpiexec(2, "train.ts", args))]);
+      expect(one.code).toBe(0);
+      expect({ code: two.code, output: two.output }).toMatchObject({ code: 0 }); // the output, if not
+      expect(two.output).toMatch(new RegExp(`per rank × 2 ranks = global batch 4 · \\d\\d gradient buckets${overlap ? " summed during the backward" : " ·"}`));
+      // Rank 0 alone reports and writes.
+      expect(two.output.match(/^done:/gm)?.length).toBe(1);
+      expectClose(trainLosses(pair), trainLosses(single));
+    }, 110_000);
+  }
 
   test("a single-process run resumed under mpiexec with 2 ranks continues its loss curve", async () => {
     expect((await singleRun()).code).toBe(0);

@@ -10,6 +10,7 @@ import { cacheKey, specialise, type KernelSpec } from "./kernel.ts";
 import { parseBindings, type Binding } from "./wgsl-bindings.ts";
 import { Tensor, dtypeBytes, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
 import type { Profiler } from "./profiler.ts";
+import type { Readback } from "./readback.ts";
 
 export interface Kernel {
   readonly name: string;
@@ -217,6 +218,12 @@ export class Gpu {
     this.dev.wait();
   }
 
+  /** Delivers finished maps (Readback) and surfaces device errors, without blocking. */
+  processEvents(): void {
+    this.dev.processEvents();
+    this.dev.checkEvents();
+  }
+
   describe(): string {
     return this.dev.describe();
   }
@@ -287,8 +294,11 @@ export class Recorder {
     return offset;
   }
 
-  /** Submits what is recorded so far and continues in a new command buffer (arena full). */
-  private flush(): void {
+  /**
+   * Submits what is recorded so far and continues in a new command buffer: when the params
+   * arena is full, and between the backward's segments (so maps of finished gradients can start).
+   */
+  flush(): void {
     this.submit();
     this.encoder = this.gpu.dev.createCommandEncoder();
   }
@@ -318,6 +328,14 @@ export class Recorder {
     if (bytes % 4 !== 0) throw new Error(`copy ${src.label}: ${elements} f16 is not whole 4-byte words`);
     this.endPass();
     this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, bytes);
+  }
+
+  /** Copies a tensor into a readback buffer at `byteOffset`. */
+  copyToReadback(src: Tensor, dst: Readback, byteOffset: number): void {
+    const bytes = Math.ceil(src.byteLength / 4) * 4;
+    if (byteOffset + bytes > dst.bytes) throw new Error(`copy ${src.label} to ${dst.label}: ${bytes} bytes at ${byteOffset} overflow its ${dst.bytes}`);
+    this.endPass();
+    this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, byteOffset, bytes);
   }
 
   /** Zero-fills a tensor. */
