@@ -5,7 +5,7 @@
  * (one uniform buffer, bound with a dynamic offset), so a step that repeats the same dispatches
  * allocates nothing, and per-step values (positions, counters) cost nothing extra.
  */
-import { BufferUsage, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
+import { BufferUsage, type DeviceOptions, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
 import { cacheKey, specialise, type KernelSpec } from "./kernel.ts";
 import { parseBindings, type Binding } from "./wgsl-bindings.ts";
 import { Tensor, dtypeBytes, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
@@ -52,15 +52,15 @@ export class Gpu {
   private live = 0;
   private peak = 0;
 
-  private constructor() {
-    this.dev = WebGPUDevice.open();
+  private constructor(options: DeviceOptions) {
+    this.dev = WebGPUDevice.open(options);
     this.paramsAlign = Math.max(16, this.dev.limits.minUniformBufferOffsetAlignment);
     this.paramsBuffer = this.dev.createBuffer(PARAMS_ARENA_BYTES, BufferUsage.Uniform | BufferUsage.CopyDst, "params arena");
   }
 
-  /** The process-wide device, opened on first use. */
-  static get(): Gpu {
-    Gpu.shared ??= new Gpu();
+  /** The process-wide device, opened on first use (with `options`; later calls get that device). */
+  static get(options: DeviceOptions = {}): Gpu {
+    Gpu.shared ??= new Gpu(options);
     return Gpu.shared;
   }
 

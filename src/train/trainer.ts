@@ -55,7 +55,8 @@ export async function train(
 ): Promise<TrainResult> {
   const K = world.size;
   const say = world.isRoot ? log : () => {};
-  const gpu = Gpu.get();
+  // Each rank of a host takes its own GPU (ffi/adapter-choice.ts).
+  const gpu = Gpu.get(K > 1 ? { localRank: world.localRank } : {});
   say(gpu.describe());
   const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
