@@ -8,8 +8,14 @@
  * Completion record owned by JS, and JS polls wgpuInstanceProcessEvents until `done` is set.
  * Declarations mirror webgpu.h (webgpu-native/webgpu-headers) for the types used here.
  */
-#include <stdint.h>
-#include <stddef.h>
+/*
+ * No headers: bun writes TinyCC's stddef.h afresh (truncate, then write) at every compile, so
+ * ranks compiling at once could read it empty; and stdint.h would need the libc headers.
+ */
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef __SIZE_TYPE__ size_t;
+#define NULL ((void *)0)
 
 typedef struct { const char *data; size_t length; } WGPUStringView;
 typedef struct { uint64_t id; } WGPUFuture;

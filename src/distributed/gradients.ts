@@ -44,8 +44,9 @@ export interface ReducerOptions {
 export class GradientReducer {
   private readonly buckets: Bucket[] = [];
   readonly overlap: boolean;
-  /** Buckets whose sums have started, a prefix of `buckets`. */
+  /** Buckets whose sums have started, and of those, whose sums are back in the gradients: prefixes of `buckets`. */
   private started = 0;
+  private written = 0;
   /** When the last bucket's map arrived: the GPU had then finished the backward. */
   private backwardDoneAt = 0;
 
@@ -113,13 +114,13 @@ export class GradientReducer {
       // On a CPU adapter the "GPU" shares the cores with this loop: spin briefly, then yield.
       if (this.started < this.buckets.length && performance.now() > spinUntil) Bun.sleepSync(0.05);
     }
-    for (const b of this.buckets) {
-      this.world.wait(b.sum);
-      for (const { grad, offset } of b.parts) this.gpu.write(grad, b.host.subarray(offset, offset + grad.size));
-      b.staged = false;
-      b.sum = null;
+    while (this.written < this.buckets.length) {
+      this.world.wait(this.buckets[this.written].sum);
+      this.writeBack();
     }
+    for (const b of this.buckets) b.staged = false;
     this.started = 0;
+    this.written = 0;
     return (performance.now() - this.backwardDoneAt) / 1000;
   }
 
@@ -128,7 +129,11 @@ export class GradientReducer {
     b.staged = true;
   }
 
-  /** Takes arrived maps in bucket order and starts their sums; nudges the sums in flight (MPI moves data only inside its calls). */
+  /**
+   * Takes arrived maps in bucket order and starts their sums; nudges the sums in flight (MPI
+   * moves data only inside its calls) and writes finished ones back. A bucket's gradients are
+   * final, so the queue write may land while later segments run.
+   */
   private progress(): void {
     this.gpu.processEvents();
     while (this.started < this.buckets.length && this.buckets[this.started].readback.ready) {
@@ -137,6 +142,14 @@ export class GradientReducer {
       b.readback.take(b.host);
       b.sum = this.world.iallreduceSum(b.host);
     }
-    for (let i = 0; i < this.started; i++) this.world.test(this.buckets[i].sum);
+    for (let i = this.written; i < this.started; i++) this.world.test(this.buckets[i].sum);
+    while (this.written < this.started && this.world.test(this.buckets[this.written].sum)) this.writeBack();
+  }
+
+  /** The next bucket's sums into its gradient tensors. */
+  private writeBack(): void {
+    const b = this.buckets[this.written++];
+    for (const { grad, offset } of b.parts) this.gpu.write(grad, b.host.subarray(offset, offset + grad.size));
+    b.sum = null;
   }
 }
