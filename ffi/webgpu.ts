@@ -56,6 +56,8 @@ export class WebGPUDevice {
   readonly limits: Limits;
   /** Every adapter Dawn enumerated, in IFLAME_ADAPTER's numbering; null where the library cannot enumerate. */
   adapters: readonly AdapterInfo[] | null = null;
+  /** The device's adapter in `adapters`; null when it is webgpu.h's default adapter. */
+  adapterIndex: number | null = null;
   private readonly enumerateFn: Pointer | null;
   private readonly lib: WebGPULibrary["symbols"];
   private readonly shim: Shim;
@@ -159,6 +161,7 @@ export class WebGPUDevice {
     const usable = found?.filter((a) => a.info.backend !== "Null");
     this.adapters = usable?.map((a) => a.info) ?? null;
     const index = this.adapters ? pickAdapter(this.adapters, request) : null;
+    this.adapterIndex = index;
     const chosen = index === null ? null : usable![index].adapter;
     for (const { adapter } of found ?? []) if (adapter !== chosen) this.lib.wgpuAdapterRelease(adapter);
     if (chosen !== null) return chosen;

@@ -58,6 +58,8 @@ export async function train(
   // Each rank of a host takes its own GPU (ffi/adapter-choice.ts).
   const gpu = Gpu.get(K > 1 ? { localRank: world.localRank } : {});
   say(gpu.describe());
+  // Which GPU each rank took (identical GPUs differ only by their index in the list).
+  if (K > 1) log(`rank ${world.rank}/${K} (local rank ${world.localRank}): adapter ${gpu.dev.adapterIndex ?? "default"} of ${gpu.dev.adapters?.length ?? "?"}`);
   const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
   const B = opts.batch;
