@@ -25,6 +25,8 @@ function mpichPresent(): boolean {
 }
 const skip = !mpichPresent();
 if (skip) console.warn("tests/distributed.test.ts: skipped: no libmpich.so.12 or mpiexec (apt-get install mpich)");
+/** OpenMPI is optional (Debian openmpi-bin, libopenmpi3): its launcher under its Debian name, so MPICH keeps `mpiexec`. */
+const openMpiRun = Bun.which("mpirun.openmpi");
 
 /** A launch environment without the variables of any enclosing MPI job. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -92,6 +94,12 @@ describe.skipIf(skip)("data-parallel training over MPI", () => {
     expect(r.output).not.toContain("rank 0/3:"); // no failure line
     expect(r.code).toBe(0);
     expect(r.output.match(/collectives ok/g)?.length).toBe(3);
+  }, 60_000);
+
+  test.skipIf(!openMpiRun)("the same binding over OpenMPI (mpirun.openmpi, 2 ranks)", async () => {
+    const r = await run([openMpiRun!, "--allow-run-as-root", "--oversubscribe", "-n", "2", process.execPath, "tests/fixtures/mpi-collectives.ts"]);
+    expect({ code: r.code, output: r.output }).toMatchObject({ code: 0 }); // the output, if not
+    expect(r.output.match(/collectives ok/g)?.length).toBe(2);
   }, 60_000);
 
   const tmp = (name: string) => mkdtempSync(join(tmpdir(), `iflame-mpi-${name}-`));
