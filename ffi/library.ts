@@ -28,6 +28,8 @@ export interface OpenedLibrary {
   isDawn: boolean;
   /** wgpuAdapterPropertiesSubgroupMatrixConfigsFreeMembers, a Dawn extension; null where absent. */
   subgroupMatrixConfigsFreeMembers: Pointer | null;
+  /** Dawn's C++ dawn::native::Instance::EnumerateAdapters (see shim.c); null where absent. */
+  enumerateAdapters: Pointer | null;
 }
 
 /**
@@ -51,6 +53,8 @@ function exported(path: string, name: string): Pointer | null {
 }
 
 const SUBGROUP_MATRIX_FREE = "wgpuAdapterPropertiesSubgroupMatrixConfigsFreeMembers";
+/** dawn::native::Instance::EnumerateAdapters(WGPURequestAdapterOptions const*) const, mangled. */
+const ENUMERATE_ADAPTERS = "_ZNK4dawn6native8Instance17EnumerateAdaptersEPK25WGPURequestAdapterOptions";
 
 function openExported(path: string, origin: string, version: string | null): OpenedLibrary {
   return {
@@ -61,11 +65,12 @@ function openExported(path: string, origin: string, version: string | null): Ope
     featureNumbering: numbering(exported(path, "wgpuGetInstanceCapabilities") !== null),
     isDawn: exported(path, "wgpuDeviceTick") !== null, // a Dawn-only entry point
     subgroupMatrixConfigsFreeMembers: exported(path, SUBGROUP_MATRIX_FREE),
+    enumerateAdapters: exported(path, ENUMERATE_ADAPTERS),
   };
 }
 
 function openProcTable(path: string, origin: string, version: string | null): OpenedLibrary {
-  const table: ProcTable = openDawnNode(path, [SUBGROUP_MATRIX_FREE, "wgpuGetInstanceCapabilities"]);
+  const table: ProcTable = openDawnNode(path, [SUBGROUP_MATRIX_FREE, "wgpuGetInstanceCapabilities", ENUMERATE_ADAPTERS]);
   return {
     lib: table.lib,
     path,
@@ -74,6 +79,7 @@ function openProcTable(path: string, origin: string, version: string | null): Op
     featureNumbering: numbering(table.optional.has("wgpuGetInstanceCapabilities")),
     isDawn: true,
     subgroupMatrixConfigsFreeMembers: table.optional.get(SUBGROUP_MATRIX_FREE) ?? null,
+    enumerateAdapters: table.optional.get(ENUMERATE_ADAPTERS) ?? null,
   };
 }
 

@@ -8,8 +8,14 @@
  * Completion record owned by JS, and JS polls wgpuInstanceProcessEvents until `done` is set.
  * Declarations mirror webgpu.h (webgpu-native/webgpu-headers) for the types used here.
  */
-#include <stdint.h>
-#include <stddef.h>
+/*
+ * No headers: bun writes TinyCC's stddef.h afresh (truncate, then write) at every compile, so
+ * ranks compiling at once could read it empty; and stdint.h would need the libc headers.
+ */
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef __SIZE_TYPE__ size_t;
+#define NULL ((void *)0)
 
 typedef struct { const char *data; size_t length; } WGPUStringView;
 typedef struct { uint64_t id; } WGPUFuture;
@@ -120,6 +126,26 @@ void shim_on_submitted_work_done(Handle queue, Completion *c) {
 }
 void shim_pop_error_scope(Handle device, Completion *c) {
   devicePopErrorScope(device, callbackInfo((void *)onPopErrorScope, c));
+}
+
+/*
+ * Dawn's adapter enumeration, a C++ entry point (dawn::native::Instance::EnumerateAdapters(
+ * const WGPURequestAdapterOptions*) const) that webgpu.h lacks. `this` is a dawn::native::Instance,
+ * whose one member is the InstanceBase* that a WGPUInstance is; the result is a
+ * std::vector<dawn::native::Adapter> {begin, end, capacity}, each Adapter one AdapterBase* (a
+ * WGPUAdapter holding one reference, which passes to the caller). A 24-byte struct returned by
+ * value travels through the same hidden result pointer as the C++ return value (x86-64 SysV:
+ * rdi, `this` in rsi; AArch64: x8). The vector's storage (8 bytes an adapter) is left allocated:
+ * freeing it needs the library's operator delete.
+ */
+typedef struct { Handle *begin, *end, *capacity; } AdapterVector;
+typedef AdapterVector (*EnumerateAdaptersFn)(const Handle *instance, const void *options);
+
+uint32_t shim_enumerate_adapters(void *fn, Handle instance, const void *options, Handle *out, uint32_t max) {
+  AdapterVector v = ((EnumerateAdaptersFn)fn)(&instance, options);
+  uint32_t n = (uint32_t)(v.end - v.begin);
+  for (uint32_t i = 0; i < n && i < max; i++) out[i] = v.begin[i];
+  return n;
 }
 
 /*

@@ -24,6 +24,7 @@ const shimSymbols = {
   shim_events_written: { args: [], returns: T.u32 },
   shim_event: { args: [T.u32], returns: T.ptr },
   shim_sizeof_completion: { args: [], returns: T.u32 },
+  shim_enumerate_adapters: { args: [T.ptr, T.ptr, T.ptr, T.ptr, T.u32], returns: T.u32 },
   shim_redirect_stderr: { args: [T.i32], returns: T.i32 },
   shim_restore_stderr: { args: [T.i32], returns: T.void },
 } as const;

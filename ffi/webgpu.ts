@@ -5,7 +5,8 @@
  * Descriptors are written into JS memory with the header's C layout (64-bit); calls that take
  * structs by value go through the C shim. Handles are raw pointers (numbers).
  */
-import { ptr, toArrayBuffer } from "bun:ffi";
+import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { pickAdapter, type AdapterRequest } from "./adapter-choice.ts";
 import {
   featureNames,
   knownFeatures,
@@ -28,55 +29,16 @@ import { formatBytes, formatWGSLError, GPUOutOfMemoryError, WGSLCompileError, ty
 import { openWebGPULibrary, type WebGPULibrary } from "./library.ts";
 import { compileShim, withStderrFiltered, type Shim } from "./shim.ts";
 import { Completion, handle, Struct, type Bytes, type Handle } from "./struct.ts";
+import {
+  bindingTypeValue, ErrorFilterOutOfMemory, ErrorFilterValidation, MapModeRead, PowerPreferenceHighPerformance, QueryTypeTimestamp,
+  ShaderStageCompute, StatusSuccess, SType_ShaderSourceWGSL,
+  type BindGroupEntry, type BindingType, type DeviceOptions, type PendingMap, type TimestampWrites,
+} from "./webgpu-types.ts";
 
 export type { AdapterInfo, DawnToggles, DeviceFeatures, Handle, Limits, SourceLocation, SubgroupMatrixConfig };
 export { featureNames, formatBytes, formatWGSLError, GPUOutOfMemoryError, parseDawnToggles, WGSLCompileError };
-
-// webgpu.h enum and flag values (webgpu-native/webgpu-headers).
-export const BufferUsage = {
-  MapRead: 0x1,
-  MapWrite: 0x2,
-  CopySrc: 0x4,
-  CopyDst: 0x8,
-  Uniform: 0x40,
-  Storage: 0x80,
-  Indirect: 0x100,
-  QueryResolve: 0x200,
-} as const;
-const MapModeRead = 1;
-const ShaderStageCompute = 4;
-const SType_ShaderSourceWGSL = 2;
-const PowerPreferenceHighPerformance = 2;
-const QueryTypeTimestamp = 2;
-const ErrorFilterValidation = 1;
-const ErrorFilterOutOfMemory = 2;
-const StatusSuccess = 1;
-export type BindingType = "storage" | "read-only-storage" | "uniform";
-const bindingTypeValue: Record<BindingType, number> = { uniform: 2, storage: 3, "read-only-storage": 4 };
-
-// ---------------------------------------------------------------------------------------
-
-export interface BindGroupEntry {
-  binding: number;
-  buffer: Handle;
-  offset?: number;
-  size: number;
-}
-
-export interface TimestampWrites {
-  querySet: Handle;
-  beginIndex: number;
-  endIndex: number;
-}
-
-export interface DeviceOptions {
-  /** Adapter index or case-insensitive name substring; default $IFLAME_ADAPTER, else the first. */
-  adapter?: string;
-  /** Dawn toggles for the instance, adapter and device; default from $IFLAME_DAWN_TOGGLES. */
-  toggles?: DawnToggles;
-  /** More features to ask for, by raw webgpu.h value (probes of experimental features). */
-  extraFeatureValues?: readonly number[];
-}
+export { BufferUsage } from "./webgpu-types.ts";
+export type { BindGroupEntry, BindingType, DeviceOptions, PendingMap, TimestampWrites };
 
 /**
  * One WebGPU device and everything needed to drive it. Methods throw JS errors that carry
@@ -92,6 +54,11 @@ export class WebGPUDevice {
   /** The toggles in use: the caller's (or $IFLAME_DAWN_TOGGLES) plus the vendor defaults they leave unnamed. */
   readonly toggles: DawnToggles;
   readonly limits: Limits;
+  /** Every adapter Dawn enumerated, in IFLAME_ADAPTER's numbering; null where the library cannot enumerate. */
+  adapters: readonly AdapterInfo[] | null = null;
+  /** The device's adapter in `adapters`; null when it is webgpu.h's default adapter. */
+  adapterIndex: number | null = null;
+  private readonly enumerateFn: Pointer | null;
   private readonly lib: WebGPULibrary["symbols"];
   private readonly shim: Shim;
   private readonly instance: Handle;
@@ -108,6 +75,7 @@ export class WebGPUDevice {
     const opened = openWebGPULibrary();
     this.library = { path: opened.path, origin: opened.origin, version: opened.version };
     this.lib = opened.lib.symbols;
+    this.enumerateFn = opened.enumerateAdapters;
     this.shim = compileShim(opened);
     this.completionSize = this.shim.shim_sizeof_completion();
     const asked = opts.toggles ?? parseDawnToggles(process.env.IFLAME_DAWN_TOGGLES);
@@ -116,15 +84,15 @@ export class WebGPUDevice {
     // The descriptor stays referenced until the call returns (its bytes must not be collected).
     const instanceDesc = askedChain ? new Struct(64).pointer(0, askedChain) : null;
     this.instance = handle(this.lib.wgpuCreateInstance(instanceDesc?.address ?? null), `${opened.path}: wgpuCreateInstance`);
-    const choice = opts.adapter ?? process.env.IFLAME_ADAPTER;
-    let adapter = this.requestAdapter(choice, askedChain);
+    const request: AdapterRequest = { choice: opts.adapter ?? process.env.IFLAME_ADAPTER, localRank: opts.localRank };
+    let adapter = this.requestAdapter(request, askedChain);
     let info = readAdapterInfo(this.lib, this.shim, adapter);
     // Adapter toggles decide what the adapter offers, so vendor defaults mean asking again.
     this.toggles = opened.isDawn ? withDefaultToggles(asked, vendorToggles(info.vendorID)) : asked;
     this.togglesStruct = togglesChain(this.toggles);
     if (this.toggles.enable.length !== asked.enable.length) {
       this.lib.wgpuAdapterRelease(adapter);
-      adapter = this.requestAdapter(choice, this.togglesStruct);
+      adapter = this.requestAdapter(request, this.togglesStruct);
       info = readAdapterInfo(this.lib, this.shim, adapter);
     }
     this.adapter = adapter;
@@ -182,21 +150,37 @@ export class WebGPUDevice {
     return c;
   }
 
-  private requestAdapter(choice: string | undefined, toggles: Struct | null): Handle {
-    const c = this.adapterFor(new Struct(32).pointer(0, toggles).u32(12, PowerPreferenceHighPerformance));
+  /**
+   * The adapter `request` picks among those Dawn enumerates (listed in `adapters`), or the
+   * high-performance one. Without enumeration (other libraries) that one is the only choice.
+   */
+  private requestAdapter(request: AdapterRequest, toggles: Struct | null): Handle {
+    const options = new Struct(32).pointer(0, toggles);
+    const found = this.enumerateAdapters(options)?.map((adapter) => ({ adapter, info: readAdapterInfo(this.lib, this.shim, adapter) }));
+    // Dawn's Null backend computes nothing: it is left out of the numbering.
+    const usable = found?.filter((a) => a.info.backend !== "Null");
+    this.adapters = usable?.map((a) => a.info) ?? null;
+    const index = this.adapters ? pickAdapter(this.adapters, request) : null;
+    this.adapterIndex = index;
+    const chosen = index === null ? null : usable![index].adapter;
+    for (const { adapter } of found ?? []) if (adapter !== chosen) this.lib.wgpuAdapterRelease(adapter);
+    if (chosen !== null) return chosen;
+    const c = this.adapterFor(options.u32(12, PowerPreferenceHighPerformance));
     if (c.status !== StatusSuccess || !c.handle) throw noAdapterError(c.message);
-    if (choice === undefined || choice === "" || choice === "0") return c.handle;
-    // webgpu.h offers one adapter per request; a different one is picked by backend/type.
-    const info = readAdapterInfo(this.lib, this.shim, c.handle);
-    const name = `${info.vendor} ${info.device} ${info.description} ${info.backend}`.toLowerCase();
-    if (name.includes(choice.toLowerCase())) return c.handle;
-    const c2 = this.adapterFor(new Struct(32).pointer(0, toggles).u32(12, 1).u32(16, 1)); // low-power, force fallback adapter
-    if (c2.status === StatusSuccess && c2.handle) {
-      const other = readAdapterInfo(this.lib, this.shim, c2.handle);
-      const otherName = `${other.vendor} ${other.device} ${other.description} ${other.backend}`.toLowerCase();
-      if (choice === "1" || otherName.includes(choice.toLowerCase())) return c2.handle;
-    }
-    throw new Error(`IFLAME_ADAPTER=${choice}: no adapter matches; available: ${info.vendor} ${info.device} (${info.backend})`);
+    if (!this.adapters && request.choice) pickAdapter([readAdapterInfo(this.lib, this.shim, c.handle)], request); // it must name this one
+    return c.handle;
+  }
+
+  /** Every adapter Dawn offers for `options`, each with a reference for the caller; null where the library cannot enumerate. */
+  private enumerateAdapters(options: Struct): Handle[] | null {
+    const fn = this.enumerateFn;
+    if (fn === null) return null;
+    const found = new BigUint64Array(64);
+    let count = 0;
+    withStderrFiltered(this.shim, () => {
+      count = this.shim.shim_enumerate_adapters(fn, this.instance, options.address, found, found.length);
+    });
+    return [...found.subarray(0, Math.min(count, found.length))].map((a) => Number(a) as Handle);
   }
 
   private requestDevice(limits: Struct, features: readonly number[]): Handle {
@@ -258,18 +242,39 @@ export class WebGPUDevice {
 
   /** Maps a MapRead buffer, copies [offset, offset+size) out, unmaps. Waits for the GPU. */
   readMapped(buffer: Handle, offset: number, size: number): ArrayBuffer {
-    const c = this.completion();
-    this.shim.shim_map_async(buffer, MapModeRead, offset, size, c.bytes);
-    this.poll(c);
-    if (c.status !== StatusSuccess) {
-      this.checkEvents();
-      throw new Error(`mapping a buffer for reading failed: ${c.message}`);
-    }
-    const range = this.lib.wgpuBufferGetConstMappedRange(buffer, offset, size);
-    if (!range) throw new Error("wgpuBufferGetConstMappedRange returned null");
-    const copy = toArrayBuffer(range, 0, size).slice(0);
-    this.lib.wgpuBufferUnmap(buffer);
+    const map = this.mapReadAsync(buffer, offset, size);
+    this.poll(map.completion);
+    const copy = new ArrayBuffer(size);
+    this.takeMapped(map, new Uint8Array(copy));
     return copy;
+  }
+
+  /**
+   * Starts mapping [offset, offset+size) of a MapRead buffer and returns at once. The map is
+   * done once every submission made before this call has run (later ones may still be running);
+   * processEvents() delivers it. Finish with takeMapped.
+   */
+  mapReadAsync(buffer: Handle, offset: number, size: number): PendingMap {
+    const completion = this.completion();
+    this.shim.shim_map_async(buffer, MapModeRead, offset, size, completion.bytes);
+    return { buffer, offset, size, completion };
+  }
+
+  /** Delivers the callbacks of finished work (maps among them) without blocking. */
+  processEvents(): void {
+    this.lib.wgpuInstanceProcessEvents(this.instance);
+  }
+
+  /** Copies a finished map's bytes into `into` (at most the mapped size) and unmaps the buffer. */
+  takeMapped(map: PendingMap, into: Uint8Array): void {
+    if (map.completion.status !== StatusSuccess) {
+      this.checkEvents();
+      throw new Error(`mapping a buffer for reading failed: ${map.completion.message}`);
+    }
+    const range = this.lib.wgpuBufferGetConstMappedRange(map.buffer, map.offset, map.size);
+    if (!range) throw new Error("wgpuBufferGetConstMappedRange returned null");
+    into.set(new Uint8Array(toArrayBuffer(range, 0, Math.min(map.size, into.byteLength))));
+    this.lib.wgpuBufferUnmap(map.buffer);
   }
 
   destroyBuffer(buffer: Handle): void {

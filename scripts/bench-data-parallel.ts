@@ -1,8 +1,10 @@
 /**
  * Data-parallel training throughput over MPI: the real trainer (src/train) at 1, 2, … ranks on
  * the procedural meshes (every sequence is padded to the config's full length, so the compute
- * per step is the real one), with the gradients in 25 MiB buckets (pipelined: bucket i is on the
- * network while bucket i+1 is read back) and in one bucket (no pipelining). Prints global and
+ * per step is the real one), with the gradients in 25 MiB buckets summed during the backward
+ * (overlap: a bucket's sum starts once the backward segment that finishes it has run), the same
+ * buckets summed after the backward (pipelined with each other only), and one bucket after the
+ * backward (no pipelining). Prints global and
  * per-rank tokens/s, the scaling efficiency against 1 rank, and the all-reduce share of a step.
  * Steps after the first two are timed (the first compiles pipelines).
  *   bun scripts/bench-data-parallel.ts [--config shapenet] [--batch 8] [--steps 6] [--ranks 1,2]
@@ -27,6 +29,7 @@ const flags = parseScriptFlags(
       steps: z.coerce.number().int().min(3).default(6).describe("steps per run (the first two are not timed)"),
       ranks: z.string().default("1,2").describe("comma-separated rank counts"),
       bucketMb: z.coerce.number().positive().default(25).describe("bucket size of the pipelined mode (MiB)"),
+      overlap: z.boolean().default(true).describe("internal: the worker's --overlap"),
       worker: z.boolean().default(false).describe("internal: one run under mpiexec, prints a JSON line"),
     })
     .strict(),
@@ -39,6 +42,7 @@ const ONE_BUCKET_MB = 1 << 20;
 interface RunResult {
   ranks: number;
   bucketMb: number;
+  overlap: boolean;
   stepMs: number;
   allreduceMs: number;
   tokensPerSecond: number;
@@ -49,7 +53,7 @@ if (flags.worker) {
   const out = mkdtempSync(join(tmpdir(), "iflame-bench-dp-"));
   const opts = parseTrainArgs([
     "--config", flags.config, "--batch", String(flags.batch), "--steps", String(flags.steps), "--meshes", String(2 * flags.steps * world.size * flags.batch + 8),
-    "--bucket-mb", String(flags.bucketMb), "--val-every", "1000000", "--save-every", "1000000", "--quiet", "--out", out,
+    "--bucket-mb", String(flags.bucketMb), flags.overlap ? "--overlap" : "--no-overlap", "--val-every", "1000000", "--save-every", "1000000", "--quiet", "--out", out,
   ]);
   const result = await world.guard(() => train(opts, () => {}, world));
   if (world.isRoot) {
@@ -57,7 +61,7 @@ if (flags.worker) {
     const mean = (f: (m: (typeof timed)[number]) => number) => timed.reduce((s, m) => s + f(m), 0) / timed.length;
     const tokensPerStep = flags.batch * world.size * sequenceLength(await loadModelConfig(flags.config));
     const stepMs = mean((m) => (1000 * tokensPerStep) / m.tokensPerSecond);
-    const r: RunResult = { ranks: world.size, bucketMb: flags.bucketMb, stepMs, allreduceMs: mean((m) => m.allreduceMs ?? 0), tokensPerSecond: mean((m) => m.tokensPerSecond) };
+    const r: RunResult = { ranks: world.size, bucketMb: flags.bucketMb, overlap: flags.overlap, stepMs, allreduceMs: mean((m) => m.allreduceMs ?? 0), tokensPerSecond: mean((m) => m.tokensPerSecond) };
     console.log(`RESULT ${JSON.stringify(r)}`);
     rmSync(out, { recursive: true, force: true });
   }
@@ -71,8 +75,14 @@ if (flags.worker) {
   }
   const results: RunResult[] = [];
   for (const K of flags.ranks.split(",").map(Number)) {
-    for (const bucketMb of K === 1 ? [flags.bucketMb] : [flags.bucketMb, ONE_BUCKET_MB]) {
-      const cmd = K === 1 ? [...self, "--bucket-mb", String(bucketMb)] : [mpiexec!, "-n", String(K), ...self, "--bucket-mb", String(bucketMb)];
+    const modes = [
+      { bucketMb: flags.bucketMb, overlap: true },
+      { bucketMb: flags.bucketMb, overlap: false },
+      { bucketMb: ONE_BUCKET_MB, overlap: false },
+    ];
+    for (const { bucketMb, overlap } of K === 1 ? modes.slice(0, 1) : modes) {
+      const args = [...self, "--bucket-mb", String(bucketMb), overlap ? "--overlap" : "--no-overlap"];
+      const cmd = K === 1 ? args : [mpiexec!, "-n", String(K), ...args];
       console.error(`$ ${cmd.join(" ")}`);
       const p = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "inherit" });
       const line = p.stdout.toString().split("\n").find((l) => l.startsWith("RESULT "));
@@ -85,9 +95,10 @@ if (flags.worker) {
   }
   const base = results.find((r) => r.ranks === 1);
   console.log(`${flags.config}, batch ${flags.batch} per rank, sequence length fixed by the config; ${flags.steps - 2} timed steps each`);
-  console.log("| ranks | buckets | step ms | tokens/s | tokens/s per rank | scaling efficiency | all-reduce ms | all-reduce share |\n|---|---|---|---|---|---|---|---|");
+  console.log("| ranks | gradient sums | step ms | tokens/s | tokens/s per rank | scaling efficiency | all-reduce ms | all-reduce share |\n|---|---|---|---|---|---|---|---|");
   for (const r of results) {
-    const buckets = r.ranks === 1 ? "—" : r.bucketMb >= ONE_BUCKET_MB ? "one (no pipelining)" : `${r.bucketMb} MiB (pipelined)`;
+    const when = r.overlap ? "during the backward" : "after the backward";
+    const buckets = r.ranks === 1 ? "—" : r.bucketMb >= ONE_BUCKET_MB ? `one bucket, ${when}` : `${r.bucketMb} MiB buckets, ${when}`;
     const efficiency = base ? `${((100 * r.tokensPerSecond) / (r.ranks * base.tokensPerSecond)).toFixed(1)}%` : "";
     console.log(
       `| ${r.ranks} | ${buckets} | ${r.stepMs.toFixed(1)} | ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} | ` +

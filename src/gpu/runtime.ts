@@ -5,11 +5,12 @@
  * (one uniform buffer, bound with a dynamic offset), so a step that repeats the same dispatches
  * allocates nothing, and per-step values (positions, counters) cost nothing extra.
  */
-import { BufferUsage, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
+import { BufferUsage, type DeviceOptions, type Handle, WebGPUDevice } from "../../ffi/webgpu.ts";
 import { cacheKey, specialise, type KernelSpec } from "./kernel.ts";
 import { parseBindings, type Binding } from "./wgsl-bindings.ts";
 import { Tensor, dtypeBytes, dtypeOf, hostArray, type DType, type HostArray } from "./tensor.ts";
 import type { Profiler } from "./profiler.ts";
+import type { Readback } from "./readback.ts";
 
 export interface Kernel {
   readonly name: string;
@@ -51,15 +52,15 @@ export class Gpu {
   private live = 0;
   private peak = 0;
 
-  private constructor() {
-    this.dev = WebGPUDevice.open();
+  private constructor(options: DeviceOptions) {
+    this.dev = WebGPUDevice.open(options);
     this.paramsAlign = Math.max(16, this.dev.limits.minUniformBufferOffsetAlignment);
     this.paramsBuffer = this.dev.createBuffer(PARAMS_ARENA_BYTES, BufferUsage.Uniform | BufferUsage.CopyDst, "params arena");
   }
 
-  /** The process-wide device, opened on first use. */
-  static get(): Gpu {
-    Gpu.shared ??= new Gpu();
+  /** The process-wide device, opened on first use (with `options`; later calls get that device). */
+  static get(options: DeviceOptions = {}): Gpu {
+    Gpu.shared ??= new Gpu(options);
     return Gpu.shared;
   }
 
@@ -217,6 +218,12 @@ export class Gpu {
     this.dev.wait();
   }
 
+  /** Delivers finished maps (Readback) and surfaces device errors, without blocking. */
+  processEvents(): void {
+    this.dev.processEvents();
+    this.dev.checkEvents();
+  }
+
   describe(): string {
     return this.dev.describe();
   }
@@ -287,8 +294,11 @@ export class Recorder {
     return offset;
   }
 
-  /** Submits what is recorded so far and continues in a new command buffer (arena full). */
-  private flush(): void {
+  /**
+   * Submits what is recorded so far and continues in a new command buffer: when the params
+   * arena is full, and between the backward's segments (so maps of finished gradients can start).
+   */
+  flush(): void {
     this.submit();
     this.encoder = this.gpu.dev.createCommandEncoder();
   }
@@ -318,6 +328,14 @@ export class Recorder {
     if (bytes % 4 !== 0) throw new Error(`copy ${src.label}: ${elements} f16 is not whole 4-byte words`);
     this.endPass();
     this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, dst.offset, bytes);
+  }
+
+  /** Copies a tensor into a readback buffer at `byteOffset`. */
+  copyToReadback(src: Tensor, dst: Readback, byteOffset: number): void {
+    const bytes = Math.ceil(src.byteLength / 4) * 4;
+    if (byteOffset + bytes > dst.bytes) throw new Error(`copy ${src.label} to ${dst.label}: ${bytes} bytes at ${byteOffset} overflow its ${dst.bytes}`);
+    this.endPass();
+    this.gpu.dev.copyBuffer(this.encoder, src.buffer, src.offset, dst.buffer, byteOffset, bytes);
   }
 
   /** Zero-fills a tensor. */

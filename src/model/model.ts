@@ -20,6 +20,21 @@ import { hourglassBackward, hourglassForward, type HourglassGradients, type Hour
 import { LEVELS, levelLengths } from "./levels.ts";
 import { initParams, paramSpecs, resolveWeights, type BlockWeights, type ModelWeights } from "./params.ts";
 
+/**
+ * A stretch of the backward that can be submitted on its own, and the gradients that are final
+ * once it has run: data-parallel training starts summing those while the GPU runs the next.
+ */
+export interface BackwardSegment {
+  name: string;
+  grads: Tensor[];
+}
+
+/** Options of IFlameModel.backward. */
+export interface BackwardHooks {
+  /** Called in recording order after each of `backwardSegments`, by index; free when absent. */
+  afterSegment?: (segment: number) => void;
+}
+
 interface ModelBlock {
   weights: BlockWeights<Tensor>;
   grads: BlockWeights<Tensor>;
@@ -38,6 +53,8 @@ interface Level {
 export class IFlameModel {
   readonly params = new Map<string, Tensor>();
   readonly grads = new Map<string, Tensor>();
+  /** The backward's segments in the order it runs them: the levels from dec1 down, then the stem. */
+  readonly backwardSegments: readonly BackwardSegment[];
   private readonly weights: ModelWeights<Tensor>;
   private readonly gradWeights: ModelWeights<Tensor>;
   private readonly levels: Level[];
@@ -65,6 +82,7 @@ export class IFlameModel {
     }
     this.weights = resolveWeights(config, (name) => this.params.get(name)!);
     this.gradWeights = resolveWeights(config, (name) => this.grads.get(name)!);
+    this.backwardSegments = backwardSegments(this.gradWeights);
     const rope = ropeTables(gpu, L, HEAD_DIM);
     const lengths = levelLengths(L);
     this.levels = this.weights.levels.map((blocks, i) => {
@@ -226,9 +244,9 @@ export class IFlameModel {
 
   /**
    * Records the backward pass from `this.dlogits`, adding into the gradients (call zeroGrads
-   * before the first micro-batch of a step).
+   * before the first micro-batch of a step). `afterSegment` marks the ends of backwardSegments.
    */
-  backward(r: Recorder): void {
+  backward(r: Recorder, { afterSegment }: BackwardHooks = {}): void {
     const w = this.weights, g = this.gradWeights;
     linearBackward(r, {
       x: this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
@@ -243,6 +261,30 @@ export class IFlameModel {
         if (lv.recompute) blockForward(r, b.weights, b.act, lv.scratch, lv.shape);
         blockBackward(r, b.weights, b.grads, b.act, lv.scratch, lv.shape);
       }
+      afterSegment?.(LEVELS.length - 1 - level);
     });
+    afterSegment?.(LEVELS.length);
   }
+}
+
+/**
+ * The gradients grouped by the backward segment after which they are final, following the order
+ * of IFlameModel.backward and hourglassBackward: the output projection runs before dec1;
+ * skip_weights2 takes its last term from the join recorded just before the bottleneck's blocks;
+ * norm and embedding come last.
+ */
+function backwardSegments(g: ModelWeights<Tensor>): BackwardSegment[] {
+  const level = (i: number) => ({
+    name: LEVELS[i],
+    grads: g.levels[i].flatMap((b) => Object.entries(b).filter(([key, t]) => key !== "spec" && t !== null).map(([, t]) => t as Tensor)),
+  });
+  const [enc0, enc1, bottleneck, dec0, dec1] = LEVELS.map((_, i) => level(i));
+  return [
+    { name: dec1.name, grads: [g.outputWeight, g.outputBias, ...dec1.grads] },
+    dec0,
+    { name: bottleneck.name, grads: [g.skipWeights, ...bottleneck.grads] },
+    enc1,
+    enc0,
+    { name: "stem", grads: [g.norm, g.embedding] },
+  ];
 }

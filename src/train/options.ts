@@ -29,6 +29,7 @@ export const TrainOptionsSchema = z
     quiet: z.boolean().default(false).describe("no progress bar"),
     distributed: z.enum(["auto", "mpi", "off"]).default("auto").describe("data parallelism over MPI: auto (when launched by mpiexec), mpi, off"),
     bucketMb: z.coerce.number().positive().default(25).describe("gradient all-reduce bucket size in MiB (data-parallel runs)"),
+    overlap: z.boolean().default(true).describe("data-parallel runs: sum gradient buckets while the backward still runs (--no-overlap: after it)"),
   })
   .strict();
 

@@ -30,7 +30,7 @@ export interface StepMetrics {
   acc: number;
   gradNorm: number;
   tokensPerSecond: number;
-  /** Data-parallel runs: ms of the step spent summing gradients over the ranks after the backward. */
+  /** Data-parallel runs: ms of the step from the GPU finishing the backward to the summed gradients being back. */
   allreduceMs?: number;
 }
 
@@ -55,8 +55,11 @@ export async function train(
 ): Promise<TrainResult> {
   const K = world.size;
   const say = world.isRoot ? log : () => {};
-  const gpu = Gpu.get();
+  // Each rank of a host takes its own GPU (ffi/adapter-choice.ts).
+  const gpu = Gpu.get(K > 1 ? { localRank: world.localRank } : {});
   say(gpu.describe());
+  // Which GPU each rank took (identical GPUs differ only by their index in the list).
+  if (K > 1) log(`rank ${world.rank}/${K} (local rank ${world.localRank}): adapter ${gpu.dev.adapterIndex ?? "default"} of ${gpu.dev.adapters?.length ?? "?"}`);
   const config: IFlameConfig = await loadModelConfig(opts.config);
   const L = sequenceLength(config);
   const B = opts.batch;
@@ -81,10 +84,10 @@ export async function train(
   bcastTensors(world, gpu, model.params);
   bcastTensors(world, gpu, optimizer.stateTensors());
   if (world.isRoot) await truncateMetrics(runDir, state.step);
-  const reducer = K > 1 ? new GradientReducer(gpu, world, [...model.grads.values()].reverse(), opts.bucketMb * 2 ** 20) : null;
+  const reducer = K > 1 ? new GradientReducer(gpu, world, model.backwardSegments, { bucketBytes: opts.bucketMb * 2 ** 20, overlap: opts.overlap }) : null;
   say(
     `model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens` +
-      (K > 1 ? ` per rank × ${K} ranks${opts.accum > 1 ? ` × ${opts.accum} accum` : ""} = global batch ${B * K * opts.accum} · ${reducer!.bucketCount} gradient buckets` : "") +
+      (K > 1 ? ` per rank × ${K} ranks${opts.accum > 1 ? ` × ${opts.accum} accum` : ""} = global batch ${B * K * opts.accum} · ${reducer!.bucketCount} gradient buckets${opts.overlap ? " summed during the backward" : ""}` : "") +
       ` · ${totalSteps} steps · run ${runDir}`,
   );
 
@@ -102,7 +105,8 @@ export async function train(
     world.allreduceSum(stepCount);
     model.setLossScale(1 / Math.max(1, stepCount[0]));
     gpu.record((r) => model.zeroGrads(r));
-    batches.forEach((tokens, i) => runBatch(model, tokens, i > 0, true));
+    // The last backward's gradients are final: the reducer may start their sums segment by segment.
+    batches.forEach((tokens, i) => runBatch(model, tokens, { accumulate: i > 0, backward: true, reducer: i === batches.length - 1 ? reducer : null }));
     const allreduceSeconds = reducer?.reduce();
     const totals = readTotals(model, world);
     gpu.record((r) => optimizer.record(r));
@@ -154,13 +158,21 @@ async function openRankData(world: World, opts: TrainOptions, config: IFlameConf
   return data ?? (await openTrainingData(opts, config, log, shard));
 }
 
-/** Records forward + loss (+ backward) for one [B, L] batch; loss totals add up with `accumulate`. */
-function runBatch(model: IFlameModel, tokens: Int32Array, accumulate: boolean, backward: boolean): void {
+interface BatchOptions {
+  /** Add the loss totals to the previous batches'. */
+  accumulate: boolean;
+  backward: boolean;
+  /** Sums the gradients over the ranks, started during this backward where it overlaps. */
+  reducer?: GradientReducer | null;
+}
+
+/** Records forward + loss (+ backward) for one [B, L] batch. */
+function runBatch(model: IFlameModel, tokens: Int32Array, { accumulate, backward, reducer }: BatchOptions): void {
   model.setTokens(tokens);
   model.gpu.record((r) => {
     model.forward(r);
     model.loss(r, accumulate);
-    if (backward) model.backward(r);
+    if (backward) model.backward(r, reducer?.backwardHooks(r));
   });
 }
 
@@ -176,7 +188,7 @@ export function validate(model: IFlameModel, data: TrainingData, world: World = 
   model.setLossScale(0);
   let first = true;
   for (const tokens of data.valBatches()) {
-    runBatch(model, tokens, !first, false);
+    runBatch(model, tokens, { accumulate: !first, backward: false });
     first = false;
   }
   // A rank dealt no validation batch (more ranks than batches) adds nothing.

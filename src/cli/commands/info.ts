@@ -1,5 +1,6 @@
 /** `iflame info`: which WebGPU library and adapter a run would use, with its features and limits. */
 import { z } from "zod";
+import { adapterList } from "../../../ffi/adapter-choice.ts";
 import { featureNames } from "../../../ffi/webgpu.ts";
 import { Gpu } from "../../gpu/runtime.ts";
 import { defineCommand } from "../command.ts";
@@ -11,7 +12,7 @@ export const infoCommand = defineCommand({
   name: "info",
   summary: "Print the WebGPU library, adapter, features and limits iflame uses on this machine.",
   flags: InfoFlags,
-  notes: "IFLAME_WEBGPU_LIB picks the library, IFLAME_ADAPTER the adapter (index or name substring).",
+  notes: "IFLAME_WEBGPU_LIB picks the library, IFLAME_ADAPTER the adapter (an index in the adapters list, or a name substring).",
   async run(flags) {
     const dev = Gpu.get().dev;
     const report = {
@@ -21,6 +22,7 @@ export const infoCommand = defineCommand({
       standalone: Bun.isStandaloneExecutable,
       library: dev.library,
       adapter: dev.info,
+      adapters: dev.adapters,
       toggles: dev.toggles,
       features: featureNames(dev.features),
       subgroupMatrixConfigs: dev.features.subgroupMatrix,
@@ -34,6 +36,7 @@ export const infoCommand = defineCommand({
     console.log(`iflame ${report.iflame} · bun ${report.bun} · ${report.platform}${report.standalone ? " · single binary" : ""}`);
     console.log(`library:  ${dev.library.origin}${dev.library.version ? ` ${dev.library.version}` : ""}: ${dev.library.path}`);
     console.log(`adapter:  ${a.vendor} ${a.device} [${a.description}] · ${a.architecture || "?"} · ${a.backend} · ${a.adapterType}`);
+    if (report.adapters) console.log(`adapters (IFLAME_ADAPTER=<index>): ${adapterList(report.adapters)}`);
     console.log(`subgroup sizes: ${a.subgroupMinSize}..${a.subgroupMaxSize}`);
     console.log(`features: ${report.features.join(", ") || "(none of timestamp-query, shader-f16, subgroups, subgroup-matrix)"}`);
     for (const c of report.subgroupMatrixConfigs ?? []) console.log(`  subgroup matrix: ${c.component} × ${c.component} → ${c.result}, M ${c.M} N ${c.N} K ${c.K}`);
