@@ -12,7 +12,7 @@ import { faceCount } from "../src/mesh/mesh.ts";
 import { writeTinyCheckpoint } from "./helpers.ts";
 
 function run(args: string[]) {
-  const p = Bun.spawnSync(["bun", "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });
+  const p = Bun.spawnSync([process.execPath, "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });
   return { code: p.exitCode, stderr: p.stderr.toString() };
 }
 
