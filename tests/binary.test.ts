@@ -6,7 +6,7 @@
  * checked by tests/binary-targets.test.ts (opt-in: IFLAME_TEST_TARGETS=1; CI runs it).
  * Slow (a ~130 MiB build and training on the CPU driver); CI_SKIP_BINARY=1 skips it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,9 @@ import { buildBinary, HOST } from "../scripts/build.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { writeMesh } from "../src/mesh/io.ts";
 import { faceCount } from "../src/mesh/mesh.ts";
+
+// The ~130 MiB binary starts (and extracts Dawn) in each test: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(60_000);
 
 const skip = Boolean(process.env.CI_SKIP_BINARY);
 if (skip) console.log("binary tests skipped: CI_SKIP_BINARY is set");
@@ -76,7 +79,7 @@ describe.skipIf(skip)("the iflame binary, alone in an empty folder", () => {
     const rows = (await Bun.file(join(dir, "run", "metrics.jsonl")).text()).trim().split("\n").map((l) => JSON.parse(l));
     expect(rows.filter((m) => m.kind === "train")).toHaveLength(5);
     expect(await Bun.file(join(dir, "run", "latest.json")).json()).toMatchObject({ step: 5 });
-  }, 600_000);
+  }, 120_000);
 
   test("generate: two meshes from the run's checkpoint into its samples/", async () => {
     const r = run("generate", "--checkpoint", "run", "--count", "2", "--batch", "2", "--max-faces", "8", "--out", "run/samples");
