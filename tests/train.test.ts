@@ -16,9 +16,9 @@ const tmp = (name: string) => mkdtempSync(join(tmpdir(), `iflame-${name}-`));
 
 /** The smallest network the kernels take (dim 32, 6 blocks, ≤ 16 faces), no augmentation. */
 const MICRO = join(import.meta.dir, "fixtures/micro-config.json");
-/** On 5 procedural meshes (4 train, 1 validation), batch 4, unless `extra` says otherwise. */
-function options(out: string, extra: string[]) {
-  return parseTrainArgs(["--config", MICRO, "--meshes", "5", "--batch", "4", "--no-augment", "--quiet", "--out", out, ...extra]);
+/** On `meshes` procedural meshes (one of them for validation). */
+function options(out: string, extra: string[], { meshes = 5, batch = 4 } = {}) {
+  return parseTrainArgs(["--config", MICRO, "--meshes", String(meshes), "--batch", String(batch), "--no-augment", "--quiet", "--out", out, ...extra]);
 }
 
 async function metrics(runDir: string): Promise<{ kind: string; step: number; loss: number }[]> {
@@ -28,8 +28,8 @@ async function metrics(runDir: string): Promise<{ kind: string; step: number; lo
 
 describe("trainer", () => {
   test("the micro config overfits 2 procedural meshes: token accuracy ≥ 95% within 60 steps", async () => {
-    const args = ["--meshes", "3", "--batch", "2", "--steps", "60", "--lr", "3e-2", "--val-every", "1000", "--save-every", "1000"];
-    const result: TrainResult = await train(options(tmp("overfit"), args), silent);
+    const args = ["--steps", "60", "--lr", "3e-2", "--val-every", "1000", "--save-every", "1000"];
+    const result: TrainResult = await train(options(tmp("overfit"), args, { meshes: 3, batch: 2 }), silent);
     const last = result.history.at(-1)!;
     expect(last.acc).toBeGreaterThanOrEqual(0.95);
     expect(last.loss).toBeLessThan(result.history[0].loss / 10);
