@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBinary, HOST } from "../scripts/build.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
@@ -36,6 +36,9 @@ describe.skipIf(skip)("the iflame binary, alone in an empty folder", () => {
     for (const name of ["VK_DRIVER_FILES", "VK_ICD_FILENAMES", "IFLAME_ADAPTER", "CI"]) {
       if (process.env[name]) env[name] = process.env[name]!;
     }
+    // The driver's shader cache is the machine's, not the binary's: with the fresh HOME's empty
+    // one, lavapipe compiles every kernel again (minutes on a busy 2-core machine).
+    env.MESA_SHADER_CACHE_DIR = process.env.MESA_SHADER_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
     await mkdir(env.HOME);
   }, 300_000);
 
