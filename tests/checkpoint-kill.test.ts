@@ -5,7 +5,7 @@
  * complete checkpoint is lost, metrics hold one row per step, and the final weights are equal.
  * The runs share one folder, so the tests below run in order.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cp, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +14,9 @@ import { latestCheckpoint, loadTrainState } from "../src/checkpoint/checkpoint.t
 import { decodeSafetensors } from "../src/interop/safetensors.ts";
 import { parseTrainArgs } from "../src/train/options.ts";
 import { train } from "../src/train/trainer.ts";
+
+// Training runs and killed child runs (a Bun start and kernel compiles each) on lavapipe: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(30_000);
 
 const ROOT = join(import.meta.dir, "..");
 const scratch = mkdtempSync(join(tmpdir(), "iflame-kill-"));

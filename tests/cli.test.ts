@@ -4,7 +4,7 @@
  * tokenize, info, view; and the flag parser underneath. (train, generate, convert and
  * export-torch run for real in tests/binary.test.ts, through the same code.)
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,9 @@ import { proceduralMesh } from "../src/data/procedural.ts";
 import { readMesh, writeMesh } from "../src/mesh/io.ts";
 import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 import { packageMesh } from "./helpers.ts";
+
+// Spawning the CLI (a Bun start each) and tokenizing real meshes: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 const ROOT = join(import.meta.dir, "..");
 const dir = await mkdtemp(join(tmpdir(), "iflame-cli-"));

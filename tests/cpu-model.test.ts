@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { crossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
 import { type Params, forward, lossAndGrads } from "../src/cpu/model.ts";
 import { type Network, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
 import { blockSpecs, initParams, paramSpecs } from "../src/model/params.ts";
 import { uniform01 } from "../src/util/rng.ts";
+
+// A finite-difference check of every parameter on the CPU: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(60_000);
 
 const SHAPENET_CONFIG = ModelConfigSchema.parse(PRESETS.shapenet);
 /** Tiny network where both attention kinds appear at several levels: blocks 2, 4, 6 are full (hidden 42). */

@@ -1,5 +1,5 @@
 /** The built-in shapes dataset, its fixed split, `iflame dataset export`, and the small preset. */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +16,9 @@ import { faceCount, type Mesh } from "../src/mesh/mesh.ts";
 import { weldVertices } from "../src/mesh/weld.ts";
 import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
 import { detokenize, tokenizeMesh } from "../src/tokenizer/index.ts";
+
+// Building and caching the shapes dataset: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 const dir = mkdtempSync(join(tmpdir(), "iflame-shapes-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

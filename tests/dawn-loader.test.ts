@@ -3,7 +3,7 @@
  * real files of every platform the package ships and on crafted, truncated ones), the one-line
  * fallback when the symbols are missing, and the default Dawn toggles per vendor.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -11,6 +11,9 @@ import { vendorToggles, withDefaultToggles } from "../ffi/adapter.ts";
 import { openDawnNode, ProcTableUnavailable } from "../ffi/dawn-node.ts";
 import { openFirst, packagedDawnCandidates } from "../ffi/library.ts";
 import { findSymbols, SymbolTableError, type Arch } from "../ffi/symtab.ts";
+
+// Loading Dawn in a child process: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const PROC_TABLE = ["napi_register_module_v1", "dawnProcSetProcs", "_ZN4dawn6native8GetProcsEv", "wgpuCreateInstance", "wgpuAdapterGetInfo"];
 const dist = join(dirname(require.resolve("webgpu/package.json")), "dist");

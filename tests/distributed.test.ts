@@ -86,7 +86,7 @@ test("under mpiexec without a loadable MPI library, train stops with one line na
   expect(lines.length).toBe(1);
   expect(lines[0]).toContain("IFLAME_MPI_LIB");
   expect(lines[0]).toContain("install the Debian package mpich");
-});
+}, 30_000); // a child Bun start: about 3× it on an idle 2-core machine (bunfig.toml says why)
 
 describe.skipIf(skip)("data-parallel training over MPI", () => {
   test("the MPI binding: all-reduce (blocking and not), broadcast, JSON broadcast on 3 ranks", async () => {

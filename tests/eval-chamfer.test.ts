@@ -1,10 +1,13 @@
 /** The GPU pairwise Chamfer kernel against the float64 CPU reference (src/cpu/eval.ts). */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { directionalMeanCpu, pairwiseChamferCpu } from "../src/cpu/eval.ts";
 import { pairwiseChamfer } from "../src/eval/chamfer.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { chamferWorkgroup, directionalChamfer } from "../src/kernels/chamfer.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /**
  * Relative to the largest entry: each squared distance is rounded in f32 (~1e-7 relative) and a

@@ -1,5 +1,5 @@
 /** `iflame eval` end to end on a handful of tiny meshes, `generate --eval-against`, and the viewer's eval table. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,9 @@ import { writeMesh } from "../src/mesh/io.ts";
 import type { ViewerState } from "../src/viewer/protocol.ts";
 import { startViewer } from "../src/viewer/server.ts";
 import { writeTinyCheckpoint } from "./helpers.ts";
+
+// The eval CLI in a child process and a generation on lavapipe: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "iflame-eval-"));

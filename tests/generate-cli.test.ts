@@ -1,5 +1,5 @@
 /** `bun run sample.ts` / generateMeshes: flags, prompts, files and samples.json. */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,8 +11,11 @@ import { readMesh, writeMesh } from "../src/mesh/io.ts";
 import { faceCount } from "../src/mesh/mesh.ts";
 import { writeTinyCheckpoint } from "./helpers.ts";
 
+// Loading a checkpoint and decoding on lavapipe (a CPU Vulkan driver): about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(60_000);
+
 function run(args: string[]) {
-  const p = Bun.spawnSync(["bun", "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });
+  const p = Bun.spawnSync([process.execPath, "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });
   return { code: p.exitCode, stderr: p.stderr.toString() };
 }
 

@@ -3,13 +3,16 @@
  * five per block (kernels/rows-gemv.ts), plus the embedding, the hourglass's resampling, the
  * logits and the cursor, over a whole 9-step cycle (every level runs in it).
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Decoder } from "../src/generate/decoder.ts";
 import { stepLevels } from "../src/generate/schedule.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { blockSpecs } from "../src/model/params.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 2,

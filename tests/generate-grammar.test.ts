@@ -1,5 +1,5 @@
 /** Grammar-safe decoding: the CPU reference's rules, real meshes under them, and the GPU mask. */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { uniform01 } from "../src/util/rng.ts";
 import { proceduralMesh } from "../src/data/procedural.ts";
 import { checkTokenStream, grammarMask as cpuMask, tokenAllowed, type GrammarOptions } from "../src/generate/grammar.ts";
@@ -7,6 +7,9 @@ import { Gpu } from "../src/gpu/runtime.ts";
 import { grammarMask } from "../src/kernels/grammar.ts";
 import { triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const LOOSE: GrammarOptions = { strictOrder: false };
 const STRICT: GrammarOptions = { strictOrder: true };

@@ -3,7 +3,7 @@
  * Every sampled token is the one the CPU reference picks from the full-forward logits of its
  * prefix (same uniform, same grammar mask), and grammar-on sequences are valid token streams.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { forward as cpuForward } from "../src/cpu/model.ts";
 import { uniform01 } from "../src/util/rng.ts";
 import { sampleToken } from "../src/cpu/sampling.ts";
@@ -15,6 +15,9 @@ import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
 import { TOKENS } from "../src/tokenizer/index.ts";
+
+// Compiling the decoder's kernels on lavapipe and decoding against CPU references: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(90_000);
 
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 6,

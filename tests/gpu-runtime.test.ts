@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { openWebGPULibrary } from "../ffi/library.ts";
 import { formatWGSLError } from "../ffi/webgpu.ts";
 import { Gpu, grid1d } from "../src/gpu/runtime.ts";
 import { Profiler } from "../src/gpu/profiler.ts";
 import { swigluForward } from "../src/kernels/swiglu.ts";
 import fillWgsl from "../wgsl/fill.wgsl" with { type: "text" };
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const gpu = Gpu.get();
 

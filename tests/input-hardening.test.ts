@@ -3,7 +3,7 @@
  * weights that are not finite; the viewer answers only its own loopback Host (DNS rebinding);
  * flag help says what --no-<flag> does; a repeated flag is refused.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -18,6 +18,9 @@ import { writeMesh } from "../src/mesh/io.ts";
 import { triangleMesh } from "../src/mesh/mesh.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 import { startViewer } from "../src/viewer/server.ts";
+
+// Reading and refusing files: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const dir = mkdtempSync(join(tmpdir(), "iflame-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

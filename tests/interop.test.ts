@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,6 +10,9 @@ import { checkStateDict, encodeTorchCheckpoint, modelStateDict, stripPrefixes, T
 import { writeStoredZip } from "../src/interop/zip.ts";
 import { type IFlameConfig, ModelConfigSchema, PRESETS } from "../src/model/config.ts";
 import { initParams, paramSpecs } from "../src/model/params.ts";
+
+// Python pickles and checkpoint conversions: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const scratch = mkdtempSync(join(tmpdir(), "iflame-interop-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

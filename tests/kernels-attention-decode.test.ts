@@ -1,9 +1,12 @@
 /** kernels/attention-decode.ts against the CPU attention reference (last row of causal attention). */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { attentionForward } from "../src/cpu/attention.ts";
 import { randomUniform } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { attentionDecode } from "../src/kernels/attention-decode.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const gpu = Gpu.get();
 

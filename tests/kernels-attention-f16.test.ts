@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { attentionBackward as cpuBackward, attentionForward as cpuForward } from "../src/cpu/attention.ts";
 import { roundHalf } from "../src/cpu/half.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
 import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /**
  * f16 q, k, v and out with f32 statistics and sums: the CPU reference runs on the same

@@ -1,8 +1,11 @@
 /** kernels/copy-rows.ts: strided row copies between [B, L, W] layouts (exact). */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { copyRows } from "../src/kernels/copy-rows.ts";
 import { rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const gpu = Gpu.get();
 

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { crossEntropy as cpuCrossEntropy, lossTargets } from "../src/cpu/cross-entropy.ts";
 import { gradcheck } from "../src/cpu/gradcheck.ts";
 import { randomUniform, uniform01 } from "../src/util/rng.ts";
@@ -6,6 +6,9 @@ import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets, crossEntropy, crossEntropyScratchSize } from "../src/kernels/cross-entropy.ts";
 import { TOKENS } from "../src/tokenizer/tokens.ts";
 import { maxAbsDiff } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const PAD_TOKEN = TOKENS.pad;
 

@@ -1,9 +1,12 @@
 /** kernels/cursor.ts: embed at the cursor, note first end tokens, advance. */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { rmsnormForward } from "../src/cpu/rmsnorm.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { advanceCursor, embedAtCursor } from "../src/kernels/cursor.ts";
 import { maxAbsDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const gpu = Gpu.get();
 

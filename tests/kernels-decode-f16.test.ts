@@ -3,13 +3,16 @@
  * references (src/cpu/rows-gemv.ts, f64) on the same weights rounded to f16, so only f32
  * summation differs: max |gpu − cpu| over max |cpu| below 1e-5, as with f32 weights.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { roundHalf } from "../src/cpu/half.ts";
 import { rowsLinear as cpuRowsLinear, rowsQkvRope as cpuRowsQkvRope, rowsSwigluUp as cpuRowsSwigluUp } from "../src/cpu/rows-gemv.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { rowsLinear, rowsQkvRope, rowsSwigluUp } from "../src/kernels/rows-gemv.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const TOLERANCE = 1e-5;
 const gpu = Gpu.get();

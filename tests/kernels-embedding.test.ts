@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { embeddingBackward as cpuBackward, embeddingForward as cpuForward } from "../src/cpu/embedding.ts";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
 import { uniform01 } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../src/kernels/embedding.ts";
 import { rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 /** The forward copies (exact); dtable is a sum over tokens: relative to its largest entry. */
 const REL_TOL = 1e-5;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
 import {
   avgpool3Backward, avgpool3Forward, shiftBackward, shiftForward, skipAddBackward, skipAddForward,
@@ -9,6 +9,9 @@ import {
   avgPool3Backward, avgPool3Forward, upsampleScratchSize, upsampleShiftAddBackward, upsampleShiftAddForward,
 } from "../src/kernels/hourglass.ts";
 import { maxAbsDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /** Elementwise results: absolute; dw (a sum over the whole tensor): relative. */
 const ABS_TOL = 1e-5;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   linearAttentionBackward as cpuBackward, linearAttentionForward as cpuForward,
   linearAttentionRecurrent as cpuRecurrent,
@@ -12,6 +12,9 @@ import {
   decaySlopes, linearAttentionBackward, linearAttentionFinalState, linearAttentionForward, linearAttentionScratch,
   linearAttentionStep, type LinearAttentionShape,
 } from "../src/kernels/linear-attention.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /**
  * Tolerances are relative to the largest magnitude of the reference (there is no normaliser, so

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { lossScaleState, unscaledClip, updateLossScale as cpuUpdateLossScale, type LossScaleState } from "../src/cpu/loss-scale.ts";
 import { adamwState, adamwStep as cpuAdamw } from "../src/cpu/optim.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
@@ -7,6 +7,9 @@ import { cast } from "../src/kernels/cast.ts";
 import { LOSS_SCALE_INIT, scaleByLossScale, updateLossScale } from "../src/kernels/loss-scale.ts";
 import { STEP, adamwStep, createGradNormPartials, createOptimStep, gradNorm, readGradNorm, writeOptimStep } from "../src/kernels/optim.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /**
  * Casts are exact (Math.f16round is the reference). The scaler's state is exact (powers of two);

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { adamwState, adamwStep as cpuAdamw, clipScale, globalGradNorm, muonStep as cpuMuon } from "../src/cpu/optim.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
@@ -6,6 +6,9 @@ import {
   MuonScratch, STEP, adamwStep, createGradNormPartials, createOptimStep, gradNorm, muonStep, readGradNorm, writeOptimStep,
 } from "../src/kernels/optim.ts";
 import { rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 // Tolerances (GPU f32 vs the CPU reference, which sums in f64):
 //   AdamW after several steps: |Δ| ≤ 1e-6 · max(|x|, max|x| / 10) per element of param, m and v

@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { gradcheck, dot } from "../src/cpu/gradcheck.ts";
 import { rmsnormBackward as cpuBackward, rmsnormForward as cpuForward } from "../src/cpu/rmsnorm.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../src/kernels/rmsnorm.ts";
 import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe against an f64 CPU reference, up to 4096 wide: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(60_000);
 
 /** Forward outputs and dx: absolute; dweight (a sum over rows): relative to its largest entry. */
 const ABS_TOL = 1e-5;

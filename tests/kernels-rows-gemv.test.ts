@@ -5,12 +5,15 @@
  * input width that is no multiple of the lanes, output columns that leave a workgroup part empty,
  * and every columns-per-workgroup choice.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rowsLinear as cpuRowsLinear, rowsQkvRope as cpuRowsQkvRope, rowsSwigluUp as cpuRowsSwigluUp } from "../src/cpu/rows-gemv.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { rowsLinear, rowsQkvRope, rowsSwigluUp, type ColumnsPerGroup } from "../src/kernels/rows-gemv.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 const TOLERANCE = 1e-5;
 const gpu = Gpu.get();

@@ -1,9 +1,12 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
 import { swigluBackward as cpuBackward, swigluForward as cpuForward } from "../src/cpu/swiglu.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { swigluBackward, swigluForward } from "../src/kernels/swiglu.ts";
 import { rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 /** |gpu − cpu| ≤ TOL · max(1, |cpu|): absolute for values up to 1, relative above (large |a|). */
 const TOL = 1e-5;

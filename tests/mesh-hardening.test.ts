@@ -3,12 +3,15 @@
  * bounded by the bytes present, glTF buffers are read only from inside the .gltf's folder, sizes
  * stay under the mesh budget, and every refusal is one line naming the file.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readMesh, scanMeshFolder } from "../src/mesh/io.ts";
 import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
+
+// Reading and refusing large meshes: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 const dir = await mkdtemp(join(tmpdir(), "iflame-mesh-hard-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

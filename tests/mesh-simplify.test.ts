@@ -1,5 +1,5 @@
 /** meshoptimizer behind simplifyMesh, the host Chamfer distance it reports with, and its uses: folder datasets, tokenize --max-faces. */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +18,9 @@ import { normalizeMesh } from "../src/mesh/normalize.ts";
 import { simplifyMesh } from "../src/mesh/simplify.ts";
 import { tokenizeMesh } from "../src/tokenizer/index.ts";
 import { packageMesh } from "./helpers.ts";
+
+// Simplifying real meshes: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(10_000);
 
 test("chamferHost sums the two mean squared nearest-point distances", () => {
   const a = new Float32Array([0, 0, 0, 1, 0, 0]);

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { forward as cpuForward, lossAndGrads } from "../src/cpu/model.ts";
 import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
@@ -7,6 +7,9 @@ import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
 import { maxRelDiff } from "./helpers.ts";
+
+// The GPU model's forward and backward on lavapipe against the CPU reference: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(15_000);
 
 // A tiny network with every kind of block: full and linear attention at every level.
 const config: IFlameConfig = ModelConfigSchema.parse({

@@ -1,9 +1,12 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { uniform01 } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, type TokenizeOptions, type Tokenized, detokenize, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
 import { packageMesh } from "./helpers.ts";
 import { SplitMix64, referenceDetokenize, referenceTokenize, roundHalfEven } from "../src/cpu/tokenizer.ts";
+
+// Tokenizing real meshes (up to 100k faces) in WASM and TS: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(30_000);
 
 // ---- helpers ------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
  * a page error, a failed request or any request that leaves the viewer's own server.
  * With IFLAME_SCREENSHOT=<folder>, it also saves the viewer on that folder to docs/viewer.png.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,9 @@ import { evaluateFolders } from "../src/eval/evaluate.ts";
 import { writeMesh } from "../src/mesh/io.ts";
 import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 import { startViewer } from "../src/viewer/server.ts";
+
+// Headless Chromium starts and draws with SwiftShader: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
