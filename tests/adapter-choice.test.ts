@@ -3,11 +3,14 @@
  * and the enumeration itself on this machine's lavapipe. Two GPUs of one host are only on the
  * GPU machine (docs/DISTRIBUTED.md says what to run there).
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import type { AdapterInfo } from "../ffi/adapter.ts";
 import { pickAdapter } from "../ffi/adapter-choice.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
+
+// A few GPU dispatches on lavapipe: seconds, 3× headroom for a busy CI machine.
+setDefaultTimeout(30_000);
 
 const adapter = (device: string, adapterType: string): AdapterInfo => ({
   vendor: "v", architecture: "", device, description: "", backend: "Vulkan", adapterType, vendorID: 0, deviceID: 0, subgroupMinSize: 32, subgroupMaxSize: 32,

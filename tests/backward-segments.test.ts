@@ -4,12 +4,15 @@
  * and run, while the work of later segments is still to come. Submitting segment by segment
  * changes no gradient.
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { pcgHash } from "../src/util/rng.ts";
+
+// A few GPU dispatches on lavapipe: seconds, 3× headroom for a busy CI machine.
+setDefaultTimeout(30_000);
 
 // Two blocks a level, full and linear attention: each level's gradients are written by several blocks.
 const config = ModelConfigSchema.parse({ name: "segments", dim: 32, heads: 1, blocksPerLevel: [2, 2, 2, 2, 2], fullPeriod: 2, vocab: 132, maxFaces: 4 });

@@ -68,7 +68,9 @@ for (let s = 0; s < steps; s++) {
 }
 await new Promise<void>((done, fail) => tokensFile.end((e?: Error | null) => (e ? fail(e) : done())));
 
+const started = performance.now();
 const ours = await train(opts, () => {});
+const oursSeconds = (performance.now() - started) / 1000;
 
 const torchArgs = [
   join(import.meta.dir, "train_torch.py"), "--config", flags.config, "--weights", join(dir, "weights.safetensors"),
@@ -80,7 +82,7 @@ const torchArgs = [
 ];
 const py = Bun.spawnSync([flags.python, ...torchArgs], { stdout: "inherit", stderr: "inherit" });
 if (py.exitCode !== 0) throw new Error(`train_torch.py failed (exit ${py.exitCode})`);
-const theirs = (await Bun.file(join(dir, "torch-curve.json")).json()) as { curve: { loss: number; gradNorm: number }[]; device: string };
+const theirs = (await Bun.file(join(dir, "torch-curve.json")).json()) as { curve: { loss: number; gradNorm: number }[]; device: string; seconds: number };
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 const perStep = ours.history.map((m, i) => ({
@@ -92,6 +94,7 @@ const perStep = ours.history.map((m, i) => ({
 }));
 const summary = {
   config: flags.config, steps, B, L, seed: flags.seed, torchDevice: theirs.device, amp: flags.amp,
+  trainSeconds: { ours: oursSeconds, torch: theirs.seconds },
   maxLossRelError: Math.max(...perStep.map((r) => r.lossRelError)),
   maxGradNormRelError: Math.max(...perStep.map((r) => r.gradNormRelError)),
   first: perStep[0], last: perStep[perStep.length - 1],
