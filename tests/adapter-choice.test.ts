@@ -10,7 +10,7 @@ import { pickAdapter } from "../ffi/adapter-choice.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 
 // A few GPU dispatches on lavapipe: seconds, 3× headroom for a busy CI machine.
-setDefaultTimeout(30_000);
+setDefaultTimeout(120_000);
 
 const adapter = (device: string, adapterType: string): AdapterInfo => ({
   vendor: "v", architecture: "", device, description: "", backend: "Vulkan", adapterType, vendorID: 0, deviceID: 0, subgroupMinSize: 32, subgroupMaxSize: 32,

@@ -12,7 +12,7 @@ import { IFlameModel } from "../src/model/model.ts";
 import { pcgHash } from "../src/util/rng.ts";
 
 // A few GPU dispatches on lavapipe: seconds, 3× headroom for a busy CI machine.
-setDefaultTimeout(30_000);
+setDefaultTimeout(120_000);
 
 // Two blocks a level, full and linear attention: each level's gradients are written by several blocks.
 const config = ModelConfigSchema.parse({ name: "segments", dim: 32, heads: 1, blocksPerLevel: [2, 2, 2, 2, 2], fullPeriod: 2, vocab: 132, maxFaces: 4 });

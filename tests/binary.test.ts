@@ -16,7 +16,7 @@ import { writeMesh } from "../src/mesh/io.ts";
 import { faceCount } from "../src/mesh/mesh.ts";
 
 // The ~130 MiB binary starts (and extracts Dawn) in each test: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 const skip = Boolean(process.env.CI_SKIP_BINARY);
 if (skip) console.log("binary tests skipped: CI_SKIP_BINARY is set");

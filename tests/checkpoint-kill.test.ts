@@ -16,7 +16,7 @@ import { parseTrainArgs } from "../src/train/options.ts";
 import { train } from "../src/train/trainer.ts";
 
 // Training runs and killed child runs (a Bun start and kernel compiles each) on lavapipe: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(30_000);
+setDefaultTimeout(240_000);
 
 const ROOT = join(import.meta.dir, "..");
 const scratch = mkdtempSync(join(tmpdir(), "iflame-kill-"));

@@ -17,7 +17,7 @@ import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 import { packageMesh } from "./helpers.ts";
 
 // Spawning the CLI (a Bun start each) and tokenizing real meshes: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 const ROOT = join(import.meta.dir, "..");
 const dir = await mkdtemp(join(tmpdir(), "iflame-cli-"));

@@ -18,7 +18,7 @@ import { loadModelConfig, sequenceLength } from "../src/model/config.ts";
 import { detokenize, tokenizeMesh } from "../src/tokenizer/index.ts";
 
 // Building and caching the shapes dataset: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 const dir = mkdtempSync(join(tmpdir(), "iflame-shapes-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

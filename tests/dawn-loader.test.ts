@@ -13,7 +13,7 @@ import { openFirst, packagedDawnCandidates } from "../ffi/library.ts";
 import { findSymbols, SymbolTableError, type Arch } from "../ffi/symtab.ts";
 
 // Loading Dawn in a child process: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const PROC_TABLE = ["napi_register_module_v1", "dawnProcSetProcs", "_ZN4dawn6native8GetProcsEv", "wgpuCreateInstance", "wgpuAdapterGetInfo"];
 const dist = join(dirname(require.resolve("webgpu/package.json")), "dist");

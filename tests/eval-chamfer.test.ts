@@ -7,7 +7,7 @@ import { chamferWorkgroup, directionalChamfer } from "../src/kernels/chamfer.ts"
 import { maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /**
  * Relative to the largest entry: each squared distance is rounded in f32 (~1e-7 relative) and a

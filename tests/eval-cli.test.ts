@@ -17,7 +17,7 @@ import { startViewer } from "../src/viewer/server.ts";
 import { writeTinyCheckpoint } from "./helpers.ts";
 
 // The eval CLI in a child process and a generation on lavapipe: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "iflame-eval-"));

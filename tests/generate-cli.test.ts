@@ -12,7 +12,7 @@ import { faceCount } from "../src/mesh/mesh.ts";
 import { writeTinyCheckpoint } from "./helpers.ts";
 
 // Loading a checkpoint and decoding on lavapipe (a CPU Vulkan driver): about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 function run(args: string[]) {
   const p = Bun.spawnSync([process.execPath, "sample.ts", ...args], { cwd: join(import.meta.dir, ".."), stderr: "pipe", stdout: "pipe" });

@@ -9,7 +9,7 @@ import { triangleMesh } from "../src/mesh/mesh.ts";
 import { TOKENS, sequenceFromFaceTokens, tokenizeMesh } from "../src/tokenizer/index.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const LOOSE: GrammarOptions = { strictOrder: false };
 const STRICT: GrammarOptions = { strictOrder: true };

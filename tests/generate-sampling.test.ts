@@ -17,7 +17,7 @@ import { initParams } from "../src/model/params.ts";
 import { TOKENS } from "../src/tokenizer/index.ts";
 
 // Compiling the decoder's kernels on lavapipe and decoding against CPU references: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(90_000);
+setDefaultTimeout(120_000);
 
 const config = ModelConfigSchema.parse({
   name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 6,

@@ -12,7 +12,7 @@ import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
 
 // A GPU decode of up to 27 steps, each read back, and a CPU forward in f64: seconds each on lavapipe.
-setDefaultTimeout(30_000);
+setDefaultTimeout(120_000);
 
 // Tiny, with full and linear attention in the hourglass (blocks 2, 4, 6, 8 full).
 const config = ModelConfigSchema.parse({

@@ -7,7 +7,7 @@ import { swigluForward } from "../src/kernels/swiglu.ts";
 import fillWgsl from "../wgsl/fill.wgsl" with { type: "text" };
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const gpu = Gpu.get();
 

@@ -6,7 +6,7 @@ import { Gpu } from "../src/gpu/runtime.ts";
 import { WGSL_FILES } from "../src/gpu/wgsl-files.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const files = {
   "main.wgsl": '// main\n//#include "lib.wgsl"\n//#include "other.wgsl"\nfn main_fn() -> f32 { return twice(1.0); }\n',

@@ -12,7 +12,7 @@ import { type IFlameConfig, ModelConfigSchema, PRESETS } from "../src/model/conf
 import { initParams, paramSpecs } from "../src/model/params.ts";
 
 // Python pickles and checkpoint conversions: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const scratch = mkdtempSync(join(tmpdir(), "iflame-interop-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { Gpu } from "../src/gpu/runtime.ts";
 import { attentionDecode } from "../src/kernels/attention-decode.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const gpu = Gpu.get();
 

@@ -7,7 +7,7 @@ import { attentionBackward, attentionForward, type AttentionShape } from "../src
 import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /**
  * f16 q, k, v and out with f32 statistics and sums: the CPU reference runs on the same

@@ -8,7 +8,7 @@ import { TOKENS } from "../src/tokenizer/tokens.ts";
 import { maxAbsDiff } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const PAD_TOKEN = TOKENS.pad;
 

@@ -6,7 +6,7 @@ import { advanceCursor, embedAtCursor } from "../src/kernels/cursor.ts";
 import { maxAbsDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const gpu = Gpu.get();
 

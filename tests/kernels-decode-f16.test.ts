@@ -12,7 +12,7 @@ import { rowsLinear, rowsQkvRope, rowsSwigluUp } from "../src/kernels/rows-gemv.
 import { maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const TOLERANCE = 1e-5;
 const gpu = Gpu.get();

@@ -4,7 +4,7 @@ import { addInto, sumRows } from "../src/kernels/elementwise.ts";
 import { rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /** Sums over P rows (f32 on the GPU, f64 here): relative to the sum of magnitudes. */
 const REL_TOL = 1e-5;

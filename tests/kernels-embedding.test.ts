@@ -7,7 +7,7 @@ import { embeddingBackward, embeddingForward, embeddingScratchSize } from "../sr
 import { rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 /** The forward copies (exact); dtable is a sum over tokens: relative to its largest entry. */
 const REL_TOL = 1e-5;

@@ -11,7 +11,7 @@ import {
 import { maxAbsDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /** Elementwise results: absolute; dw (a sum over the whole tensor): relative. */
 const ABS_TOL = 1e-5;

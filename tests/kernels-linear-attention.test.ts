@@ -14,7 +14,7 @@ import {
 } from "../src/kernels/linear-attention.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /**
  * Tolerances are relative to the largest magnitude of the reference (there is no normaliser, so

@@ -17,7 +17,7 @@ const F16_OUT_TOL = 2 ** -10;
 
 // Lavapipe compiles each specialisation in seconds (tens of seconds for large tiles on a busy
 // machine), so most cases share the smallest tile and a few flag combinations.
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 const SMALL = TILES[TILES.length - 1];
 const smallPlan = (K: number): MatmulPlan => ({ tile: SMALL, splits: 1, kChunk: Math.max(SMALL.BK, Math.ceil(K / SMALL.BK) * SMALL.BK) });
 

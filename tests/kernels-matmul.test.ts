@@ -15,7 +15,7 @@ const FD_EPS = 1e-2;
 const FD_TOL = 1e-2;
 
 // Every new kernel specialisation takes lavapipe a second or more to compile.
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 const gpu = Gpu.get();
 

@@ -9,7 +9,7 @@ import { STEP, adamwStep, createGradNormPartials, createOptimStep, gradNorm, rea
 import { maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /**
  * Casts are exact (Math.f16round is the reference). The scaler's state is exact (powers of two);

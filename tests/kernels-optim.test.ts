@@ -8,7 +8,7 @@ import {
 import { rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 // Tolerances (GPU f32 vs the CPU reference, which sums in f64):
 //   AdamW after several steps: |Δ| ≤ 1e-6 · max(|x|, max|x| / 10) per element of param, m and v

@@ -7,7 +7,7 @@ import { rmsnormBackward, rmsnormForward, rmsnormScratchSize } from "../src/kern
 import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe against an f64 CPU reference, up to 4096 wide: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(60_000);
+setDefaultTimeout(120_000);
 
 /** Forward outputs and dx: absolute; dweight (a sum over rows): relative to its largest entry. */
 const ABS_TOL = 1e-5;

@@ -5,7 +5,7 @@ import { ropeBackward, ropeForward, ropeTables } from "../src/kernels/rope.ts";
 import { maxAbsDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /** Same tables as the CPU, so only the f32 products and sums differ: absolute, on |x| ≤ 1. */
 const ABS_TOL = 1e-5;

@@ -6,7 +6,7 @@ import type { Tensor } from "../src/gpu/tensor.ts";
 import { sample, sampleAtPosition, type SampleOptions } from "../src/kernels/sampling.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 // Tolerance: none. The GPU must choose the very token the CPU reference chooses for the same
 // logits and (seed + row, counter); f32 vs f64 sums could only disagree when u or top-p falls

@@ -6,7 +6,7 @@ import { swigluBackward, swigluForward } from "../src/kernels/swiglu.ts";
 import { rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 /** |gpu − cpu| ≤ TOL · max(1, |cpu|): absolute for values up to 1, relative above (large |a|). */
 const TOL = 1e-5;

@@ -11,7 +11,7 @@ import { readMesh, scanMeshFolder } from "../src/mesh/io.ts";
 import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 
 // Reading and refusing large meshes: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(10_000);
+setDefaultTimeout(120_000);
 
 const dir = await mkdtemp(join(tmpdir(), "iflame-mesh-hard-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { initParams } from "../src/model/params.ts";
 import { maxRelDiff } from "./helpers.ts";
 
 // The GPU model's forward and backward on lavapipe against the CPU reference: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(15_000);
+setDefaultTimeout(120_000);
 
 // A tiny network with every kind of block: full and linear attention at every level.
 const config: IFlameConfig = ModelConfigSchema.parse({

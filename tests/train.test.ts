@@ -9,7 +9,7 @@ import { parseTrainArgs } from "../src/train/options.ts";
 import { NonFiniteError, train, type TrainResult } from "../src/train/trainer.ts";
 
 // Whole training runs on lavapipe: seconds each on an idle 2-core machine, the overfit one ~25 s.
-setDefaultTimeout(30_000);
+setDefaultTimeout(120_000);
 
 const silent = () => {};
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `iflame-${name}-`));

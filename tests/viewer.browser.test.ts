@@ -17,7 +17,7 @@ import { faceCount, vertexCount } from "../src/mesh/mesh.ts";
 import { startViewer } from "../src/viewer/server.ts";
 
 // Headless Chromium starts and draws with SwiftShader: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
-setDefaultTimeout(30_000);
+setDefaultTimeout(120_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
