@@ -15,6 +15,7 @@ import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
 import { IFlameModel } from "../model/model.ts";
+import { resolvePrecision, type Precision } from "../model/precision.ts";
 import { loadCheckpoint, resumableCheckpoint, saveCheckpoint, type TrainState } from "../checkpoint/checkpoint.ts";
 import { openTrainingData, type TrainingData } from "./data.ts";
 import { metricsFile, truncateMetrics } from "./metrics.ts";
@@ -30,6 +31,10 @@ export interface StepMetrics {
   acc: number;
   gradNorm: number;
   tokensPerSecond: number;
+  precision: Precision;
+  /** f16 runs: the loss scale the step ran with, and whether its gradients overflowed (the step was skipped). */
+  lossScale?: number;
+  skipped?: boolean;
   /** Data-parallel runs: ms of the step spent summing gradients over the ranks after the backward. */
   allreduceMs?: number;
 }
@@ -66,9 +71,11 @@ export async function train(
   const runDir = bcastJson(world, opts.out ?? join("runs", `${config.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
   if (world.isRoot) await mkdir(runDir, { recursive: true });
 
-  const model = new IFlameModel(gpu, config, B, L);
-  const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer);
-  let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null };
+  const precision = bcastJson(world, world.isRoot ? resolvePrecision(gpu, opts.precision, say) : "f32");
+  const model = new IFlameModel(gpu, config, B, L, { precision });
+  const lossScaling = precision === "f16";
+  const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer, { lossScaling });
+  let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null, precision };
   const resumeFrom = world.isRoot && opts.resume ? await resumableCheckpoint(runDir, config) : null;
   if (opts.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
@@ -80,10 +87,14 @@ export async function train(
   state = bcastJson(world, state);
   bcastTensors(world, gpu, model.params);
   bcastTensors(world, gpu, optimizer.stateTensors());
+  // A resumed f16 run keeps its loss scale; one that changes precision starts it afresh.
+  if (lossScaling && state.precision === "f16" && state.lossScale) optimizer.writeLossScale(state.lossScale);
+  state = { ...state, precision, lossScale: undefined };
+  gpu.record((r) => model.castWeights(r));
   if (world.isRoot) await truncateMetrics(runDir, state.step);
   const reducer = K > 1 ? new GradientReducer(gpu, world, [...model.grads.values()].reverse(), opts.bucketMb * 2 ** 20) : null;
   say(
-    `model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens` +
+    `model ${config.name}: ${paramCount(model)} parameters (${precision}) · batch ${B}×${L} tokens` +
       (K > 1 ? ` per rank × ${K} ranks${opts.accum > 1 ? ` × ${opts.accum} accum` : ""} = global batch ${B * K * opts.accum} · ${reducer!.bucketCount} gradient buckets` : "") +
       ` · ${totalSteps} steps · run ${runDir}`,
   );
@@ -92,6 +103,7 @@ export async function train(
   const progress = new Progress(totalSteps, state.step, opts.quiet || !world.isRoot);
   let val: TrainResult["val"] = null;
   let lastSaved = state.step;
+  let lastScale = lossScaling ? optimizer.readLossScale().scale : 1;
   while (state.step < totalSteps) {
     const started = performance.now();
     const lr = learningRate(state.step, totalSteps, opts.lr);
@@ -102,12 +114,19 @@ export async function train(
     world.allreduceSum(stepCount);
     model.setLossScale(1 / Math.max(1, stepCount[0]));
     gpu.record((r) => model.zeroGrads(r));
-    batches.forEach((tokens, i) => runBatch(model, tokens, i > 0, true));
+    batches.forEach((tokens, i) => runBatch(model, tokens, i > 0, optimizer));
     const allreduceSeconds = reducer?.reduce();
     const totals = readTotals(model, world);
-    gpu.record((r) => optimizer.record(r));
+    const lossScale = lossScaling ? lastScale : undefined;
+    gpu.record((r) => {
+      optimizer.record(r);
+      model.castWeights(r);
+    });
     const norm = optimizer.gradNorm();
-    if (norm.nonFinite || !Number.isFinite(totals.lossSum)) {
+    lastScale = norm.lossScale;
+    // With loss scaling an overflow is expected now and then: the step was skipped and the scale halved.
+    const skipped = lossScaling && norm.nonFinite;
+    if ((norm.nonFinite && !lossScaling) || !Number.isFinite(totals.lossSum)) {
       progress.done();
       throw new NonFiniteError(
         `step ${state.step}: ${norm.nonFinite ? `gradient norm is ${norm.norm}` : `loss is ${totals.lossSum}`} — stopped; parameters were not updated, ` +
@@ -124,6 +143,8 @@ export async function train(
       acc: totals.correct / Math.max(1, totals.count),
       gradNorm: norm.norm,
       tokensPerSecond: (B * K * L * opts.accum) / seconds,
+      precision,
+      ...(lossScale === undefined ? {} : { lossScale, skipped }),
       ...(allreduceSeconds === undefined ? {} : { allreduceMs: 1000 * allreduceSeconds }),
     };
     history.push(m);
@@ -138,7 +159,8 @@ export async function train(
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }
     if (state.step % opts.saveEvery === 0 || last) {
-      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
+      const saved = lossScaling ? { ...state, lossScale: optimizer.readLossScale() } : state;
+      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), saved);
       lastSaved = state.step;
     }
   }
@@ -154,13 +176,18 @@ async function openRankData(world: World, opts: TrainOptions, config: IFlameConf
   return data ?? (await openTrainingData(opts, config, log, shard));
 }
 
-/** Records forward + loss (+ backward) for one [B, L] batch; loss totals add up with `accumulate`. */
-function runBatch(model: IFlameModel, tokens: Int32Array, accumulate: boolean, backward: boolean): void {
+/**
+ * Records forward + loss for one [B, L] batch, and with an optimizer the backward from the loss
+ * gradient times its loss scale; loss totals add up with `accumulate`.
+ */
+function runBatch(model: IFlameModel, tokens: Int32Array, accumulate: boolean, optimizer: Optimizer | null): void {
   model.setTokens(tokens);
   model.gpu.record((r) => {
     model.forward(r);
     model.loss(r, accumulate);
-    if (backward) model.backward(r);
+    if (!optimizer) return;
+    optimizer.scaleLoss(r, model.dlogits);
+    model.backward(r);
   });
 }
 
@@ -176,7 +203,7 @@ export function validate(model: IFlameModel, data: TrainingData, world: World = 
   model.setLossScale(0);
   let first = true;
   for (const tokens of data.valBatches()) {
-    runBatch(model, tokens, !first, false);
+    runBatch(model, tokens, !first, null);
     first = false;
   }
   // A rank dealt no validation batch (more ranks than batches) adds nothing.
