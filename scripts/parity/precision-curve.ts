@@ -5,7 +5,7 @@
  *   bun scripts/parity/precision-curve.ts [--steps 200] [--config tiny] [--batch 4] [--meshes 8] [--lr 1e-3] [--seed 0]
  * Prints one line per step (f32 loss, f16 loss, ratio) and a JSON summary; exits 1 past 2%.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -42,7 +42,11 @@ export async function precisionCurve(o: CurveOptions): Promise<PrecisionCurve> {
       "--config", config, "--steps", String(steps), "--batch", String(batch), "--meshes", String(meshes), "--lr", String(lr),
       "--seed", String(seed), "--precision", precision, "--no-augment", "--quiet", "--val-every", "100000", "--save-every", "100000", "--out", out,
     ];
-    return (await train(parseTrainArgs(args), () => {})).history;
+    try {
+      return (await train(parseTrainArgs(args), () => {})).history;
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   };
   const f32 = await run("f32");
   const f16 = await run("f16");
