@@ -124,9 +124,10 @@ export async function train(
     });
     const norm = optimizer.gradNorm();
     lastScale = norm.lossScale;
-    // With loss scaling an overflow is expected now and then: the step was skipped and the scale halved.
+    // With loss scaling an overflow is expected now and then: the step was skipped and the scale
+    // halved. Gradients that overflow even below a scale of 1 mean the run diverged.
     const skipped = lossScaling && norm.nonFinite;
-    if ((norm.nonFinite && !lossScaling) || !Number.isFinite(totals.lossSum)) {
+    if ((norm.nonFinite && (!lossScaling || norm.lossScale < 1)) || !Number.isFinite(totals.lossSum)) {
       progress.done();
       throw new NonFiniteError(
         `step ${state.step}: ${norm.nonFinite ? `gradient norm is ${norm.norm}` : `loss is ${totals.lossSum}`} — stopped; parameters were not updated, ` +
