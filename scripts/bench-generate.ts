@@ -4,7 +4,8 @@
  * same number of tokens (ends are ignored), so runs are comparable. The first run of a batch size
  * also builds pipelines, bind groups and uniform blocks; later runs reuse them.
  *   bun scripts/bench-generate.ts [--config shapenet] [--tokens 7200] [--batch 1,32] [--runs 2]
- *     [--steps-per-submit 64] [--no-grammar] [--no-profile]
+ *     [--steps-per-submit 64] [--no-grammar] [--no-profile] [--precision f32|f16]
+ * --precision f16: the decoder reads f16 copies of the Linear weights (as `generate --precision f16`).
  */
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
@@ -26,6 +27,7 @@ const Flags = z
     runs: z.coerce.number().int().positive().default(2).describe("runs per batch size"),
     stepsPerSubmit: z.coerce.number().int().positive().default(DEFAULT_STEPS_PER_SUBMIT).describe("decoding steps per submission"),
     grammar: z.boolean().default(true).describe("grammar mask on (as generation runs by default)"),
+    precision: z.enum(["f32", "f16"]).default("f32").describe("the weights the products read"),
     profile: z.boolean().default(true).describe("GPU time per kernel family over one 9-step cycle (timestamp queries)"),
   })
   .strict();
@@ -44,11 +46,11 @@ const prompt = unconditionalPrompt();
 const sampling = { temperature: 1, topK: 50, topP: 0.95, seed: 0 };
 const grammar = flags.grammar ? { strictOrder: false } : null;
 
-console.log(`${config.name}: ${capacity - 10} tokens per sequence, ${flags.stepsPerSubmit} steps per submission, grammar ${grammar ? "on" : "off"}`);
+console.log(`${config.name}: ${capacity - 10} tokens per sequence, ${flags.stepsPerSubmit} steps per submission, grammar ${grammar ? "on" : "off"}, ${flags.precision} weights`);
 console.log("| batch | run | seconds | tokens/s | meshes/min | syncs/mesh |\n|---|---|---|---|---|---|");
 const profiles: string[] = [];
 for (const B of flags.batch.split(",").map(Number)) {
-  const decoder = new Decoder(gpu, network, params, B, capacity);
+  const decoder = new Decoder(gpu, network, params, B, capacity, { precision: flags.precision });
   for (let run = 1; run <= flags.runs; run++) {
     const result = generateBatch(decoder, prompt, { sampling, grammar, stepsPerSubmit: flags.stepsPerSubmit, ignoreEnds: true });
     const tokens = result.steps * B;

@@ -4,7 +4,9 @@
  * Prints step time, tokens/s, peak tensor memory and the step's time per kernel family
  * (timestamp queries, one profiled step).
  * With --detail, a second table splits the profiled step by kernel shape (matmul M×N×K, tile).
- *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw] [--detail]
+ * --precision f16: mixed precision as `train --precision f16` (f16 weight copies cast after the
+ * step, f16 product operands, dynamic loss scaling).
+ *   bun scripts/bench-train.ts [--config shapenet] [--batch 8] [--steps 5] [--optimizer muon|adamw] [--precision f32|f16] [--detail]
  */
 import { z } from "zod";
 import { parseScriptFlags } from "../src/cli/flags.ts";
@@ -25,13 +27,14 @@ const flags = parseScriptFlags(
       batch: z.coerce.number().int().positive().default(8).describe("sequences per step"),
       steps: z.coerce.number().int().positive().default(5).describe("timed steps"),
       optimizer: z.enum(["muon", "adamw"]).default("muon").describe("optimizer"),
+      precision: z.enum(["f32", "f16"]).default("f32").describe("model arithmetic (f16: mixed precision)"),
       detail: z.boolean().default(false).describe("also split the profiled step by kernel shape"),
     })
     .strict(),
   process.argv.slice(2),
 );
 const config = await loadModelConfig(flags.config);
-const { batch: B, steps, optimizer: optimizerKind, detail } = flags;
+const { batch: B, steps, optimizer: optimizerKind, detail, precision } = flags;
 const L = sequenceLength(config);
 
 /** A full-length batch: start row, `faces` rows of random coordinates, end row, pad. */
@@ -49,9 +52,9 @@ function batch(seed: number): Int32Array {
 
 const gpu = Gpu.get();
 console.log(gpu.describe());
-const model = new IFlameModel(gpu, config, B, L);
+const model = new IFlameModel(gpu, config, B, L, { precision });
 model.initParams(0);
-const optimizer = new Optimizer(gpu, model.params, model.grads, optimizerKind);
+const optimizer = new Optimizer(gpu, model.params, model.grads, optimizerKind, { lossScaling: precision === "f16" });
 
 function step(i: number, profiler?: Profiler): void {
   const tokens = batch(i);
@@ -60,8 +63,12 @@ function step(i: number, profiler?: Profiler): void {
   optimizer.prepare(1e-3, i + 1);
   gpu.record((r) => {
     model.zeroGrads(r);
-    model.forwardBackward(r);
+    model.forward(r);
+    model.loss(r);
+    optimizer.scaleLoss(r, model.dlogits);
+    model.backward(r);
     optimizer.record(r);
+    model.castWeights(r);
   }, profiler);
 }
 
@@ -73,7 +80,7 @@ const loss = gpu.read(model.lossStats) as Float32Array; // waits for the last st
 const ms = (performance.now() - start) / steps;
 const tokens = B * L;
 console.log(
-  `${config.name} B=${B} L=${L} (${optimizerKind}): ${ms.toFixed(1)} ms/step · ${Math.round(tokens / (ms / 1000)).toLocaleString("en-US")} tokens/s · ` +
+  `${config.name} B=${B} L=${L} (${optimizerKind}, ${precision}): ${ms.toFixed(1)} ms/step · ${Math.round(tokens / (ms / 1000)).toLocaleString("en-US")} tokens/s · ` +
     `peak tensor memory ${formatBytes(gpu.memory().peak)} · last loss ${(loss[0] / loss[1]).toFixed(3)}`,
 );
 

@@ -23,7 +23,9 @@ OUTPUTS (all beside --out, named from its stem; e.g. --out runs/result.json):
   runs/result.grads.safetensors    f32 gradient of the mean loss for every parameter, same names and
                                    shapes as the weights, in state-dict order
 
-Compute: --dtype float32 (default; TF32 off) or float64; full attention "math" (default) or
+Compute: --dtype float32 (default; TF32 off) or float64; --amp: the forward and loss under fp16
+autocast (CUDA only; f32 weights, as the reference trains), the backward from the loss times 2^16
+and the gradients divided by it again (GradScaler's first step); full attention "math" (default) or
 "sdpa"; linear attention "chunked" (default, exact up to rounding; chunk 64) or "quadratic" (needs
 B*16*L^2 floats per layer: short L only) or "recurrent" (slow).
 """
@@ -64,7 +66,10 @@ def main():
     ap.add_argument("--write-weights", help="save the weights used (f32 safetensors)")
     ap.add_argument("--write-tokens", help="save the tokens used (.bin or .npy)")
     ap.add_argument("--no-logits-file", action="store_true")
+    ap.add_argument("--amp", action="store_true", help="fp16 autocast (CUDA), loss scaled by 2^16 for the backward")
     args = ap.parse_args()
+    if args.amp and (not args.device.startswith("cuda") or args.dtype != "float32"):
+        sys.exit("compare.py: --amp needs --device cuda and --dtype float32 (fp16 autocast as the reference trains)")
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -94,9 +99,15 @@ def main():
 
     tok = torch.from_numpy(tokens).long().to(args.device)
     t1 = time.time()
-    logits = model(tok)
-    loss, count, correct = lm_loss(logits, tok)
-    loss.backward()
+    loss_scale = 2.0 ** 16 if args.amp else 1.0
+    with torch.autocast("cuda", dtype=torch.float16, enabled=args.amp):
+        logits = model(tok)
+        loss, count, correct = lm_loss(logits, tok)
+    (loss * loss_scale).backward()
+    if args.amp:
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad.div_(loss_scale)
     with torch.no_grad():  # the same loss from the same logits, reduced in f64
         loss64 = lm_loss(logits.detach().double(), tok)[0].item()
     if args.device.startswith("cuda"):
@@ -129,7 +140,7 @@ def main():
     result = {
         "format": "iflame-parity-v1",
         "config": cfg.__dict__ | {"blocks": list(cfg.blocks)},
-        "B": B, "L": L, "dtype": args.dtype, "device": str(args.device),
+        "B": B, "L": L, "dtype": args.dtype, "amp": args.amp, "device": str(args.device),
         "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
         "attention": {"full": args.full_attn, "linear": args.linear_attn, "chunk": args.chunk},
         "torch": torch.__version__,

@@ -34,6 +34,10 @@ export const TrainStateSchema = z.object({
   config: z.unknown(),
   options: z.unknown(),
   bestValLoss: z.number().nullable(),
+  /** The arithmetic the run trained with (absent: f32); the weights saved are the f32 masters either way. */
+  precision: z.enum(["f32", "f16"]).optional(),
+  /** f16 runs: GradScaler's state at the checkpoint (the dynamic loss scale and its clean steps). */
+  lossScale: z.object({ scale: z.number().positive(), cleanSteps: z.number().int().nonnegative() }).optional(),
 });
 export type TrainState = z.infer<typeof TrainStateSchema>;
 
@@ -95,7 +99,7 @@ export async function saveCheckpoint(
   const partial = join(checkpoints, `${PARTIAL}${name}-${process.pid}`);
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
-  const meta = { format: "iflame", step: String(state.step), config: JSON.stringify(state.config) };
+  const meta = { format: "iflame", step: String(state.step), config: JSON.stringify(state.config), precision: state.precision ?? "f32" };
   await writeSynced(join(partial, "model.safetensors"), encodeSafetensors(collect(gpu, params), meta), "model", state.step);
   await writeSynced(join(partial, "optimizer.safetensors"), encodeSafetensors(collect(gpu, optimizerState), meta), "optimizer", state.step);
   await writeSynced(join(partial, "state.json"), `${JSON.stringify(state, null, 2)}\n`, "state", state.step);

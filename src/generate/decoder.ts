@@ -5,7 +5,9 @@
  * Per full-attention block a K/V cache [B, capacity of its level, H, 32] (K after RoPE), per linear
  * block its state [B, H, 32, 32]; rings of the last three enc0 and enc1 outputs (for the pools);
  * the newest bottleneck and dec0 outputs (what the shift-by-2 upsampling hands the finer levels).
- * The weights are the caller's tensors (an IFlameModel's `params`), never copied.
+ * The weights are the caller's tensors (an IFlameModel's `params`), never copied; with
+ * `precision: "f16"` the decoder casts f16 copies of the Linear weights once, at construction,
+ * and the step's projections and the prefill's products read those (half the bytes a step reads).
  *
  * A step's position is known when it is recorded, so the schedule is decided on the CPU and steps
  * need no GPU branching. The token a step consumes is read through the cursor (kernels/cursor.ts),
@@ -36,7 +38,8 @@ import { ropeTables, type RopeTables } from "../kernels/rope.ts";
 import { sampleAtPosition, type SampleOptions } from "../kernels/sampling.ts";
 import { HEAD_DIM, type Network } from "../model/config.ts";
 import { levelLengths } from "../model/levels.ts";
-import { resolveWeights, type ModelWeights } from "../model/params.ts";
+import type { ModelWeights } from "../model/params.ts";
+import { computeWeights, HalfWeights, type Precision } from "../model/precision.ts";
 import { TOKENS } from "../tokenizer/index.ts";
 import type { GrammarOptions } from "./grammar.ts";
 import { type CachedLevel, Prefill } from "./prefill.ts";
@@ -63,6 +66,9 @@ export class Decoder {
   readonly cursor: Tensor;
   /** [B] i32: position of each sequence's first end token, 0 while it has none. */
   readonly ended: Tensor;
+  readonly precision: Precision;
+  /** f16 decoders: the f16 copies of the Linear weights. */
+  private readonly half: HalfWeights | null;
   private readonly weights: ModelWeights<Tensor>;
   private readonly levels: CachedLevel[];
   private readonly rope: RopeTables;
@@ -90,6 +96,7 @@ export class Decoder {
     readonly B: number,
     /** Tokens per sequence, a multiple of 9: start row, face rows, end row. */
     readonly capacity: number,
+    o: { precision?: Precision } = {},
   ) {
     if (!Number.isInteger(capacity) || capacity % ROW !== 0 || capacity < 3 * ROW) {
       throw new Error(`decoder: capacity ${capacity} must be a multiple of ${ROW} of at least ${3 * ROW} (start row, a face, end row)`);
@@ -99,11 +106,10 @@ export class Decoder {
     this.D = network.dim;
     const { D, V } = this;
     const capacities = levelLengths(capacity);
-    this.weights = resolveWeights(network, (name) => {
-      const t = params.get(name);
-      if (!t) throw new Error(`decoder: no parameter ${name}`);
-      return t;
-    });
+    this.precision = o.precision ?? "f32";
+    this.half = this.precision === "f16" ? new HalfWeights(gpu, params, network) : null;
+    if (this.half) gpu.record((r) => this.half!.record(r));
+    this.weights = computeWeights(network, params, this.half, "decoder");
     this.levels = this.weights.levels.map((blocks, i) => ({
       capacity: capacities[i],
       blocks: blocks.map((w) => allocateCache(gpu, w, B, network.heads, capacities[i])),
@@ -174,7 +180,7 @@ export class Decoder {
     const old = this.prefillState;
     if (old && old.length === length) return old;
     old?.destroy();
-    this.prefillState = new Prefill(this.gpu, this.network, this.B, length);
+    this.prefillState = new Prefill(this.gpu, this.network, this.B, length, this.precision);
     return this.prefillState;
   }
 
@@ -264,6 +270,7 @@ export class Decoder {
     for (const t of [w.q, w.k, w.v, w.att, w.g]) gpu.destroy(t);
     this.prefillState?.destroy();
     this.prefillState = null;
+    this.half?.destroy();
     for (const t of [this.tokens, this.logits, this.cursor, this.ended, this.mask, ...this.fineRing, ...this.coarseRing, this.bottleneck, this.dec0, this.dec1]) {
       gpu.destroy(t);
     }

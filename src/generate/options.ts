@@ -27,6 +27,7 @@ export const GenerateFlags = z
     grammar: z.boolean().default(true).describe("the grammar mask: only tokens that keep every sequence a valid token stream"),
     strictOrder: z.boolean().default(false).describe("with the grammar: also the tokenizer's vertex and face order"),
     evalAgainst: z.string().optional().describe("then compare the meshes with this folder of reference meshes (as iflame eval) and write eval.json to --out"),
+    precision: z.enum(["f32", "f16", "auto"]).default("f32").describe("weights the products read: f32, f16 (half the bytes a step reads), auto (f16 where the device has shader-f16 and a self-check passes)"),
     stepsPerSubmit: z.coerce.number().int().positive().default(DEFAULT_STEPS_PER_SUBMIT).describe("decoding steps per GPU submission (one end check each)"),
   })
   .strict()

@@ -8,11 +8,12 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { copyRows } from "../kernels/copy-rows.ts";
 import { linearAttentionScratch } from "../kernels/linear-attention.ts";
 import type { RopeTables } from "../kernels/rope.ts";
-import { blockForward, type BlockActivations, type ForwardScratch } from "../model/block.ts";
+import { blockForward, halfScratch, type BlockActivations, type ForwardScratch } from "../model/block.ts";
 import { hiddenDim, type Network } from "../model/config.ts";
 import { hourglassForward, type HourglassStreams } from "../model/hourglass.ts";
 import { LEVELS, levelLengths } from "../model/levels.ts";
 import type { ModelWeights } from "../model/params.ts";
+import type { Precision } from "../model/precision.ts";
 import type { CachedBlock } from "./step.ts";
 
 /** A level of the decoder: its blocks with their caches, and the positions those hold. */
@@ -37,6 +38,8 @@ export class Prefill {
     private readonly network: Network,
     readonly B: number,
     readonly length: number,
+    /** The weights' precision ("f16": f16 Linear weights, model/precision.ts). */
+    precision: Precision,
   ) {
     const { dim: D, heads: H } = network;
     const hidden = hiddenDim(network);
@@ -44,14 +47,18 @@ export class Prefill {
     const t = (shape: number[], label: string) => gpu.tensor(shape, "f32", `prefill ${label}`);
     this.tokens = gpu.tensor([rows], "i32", "prefill tokens");
     this.streams = levelLengths(length).map((n, i) => t([B * n, D], LEVELS[i]));
-    const h = t([rows, D], "h"), rstd = t([rows], "rstd");
+    const h = gpu.tensor([rows, D], precision, "prefill h"), rstd = t([rows], "rstd");
+    const half = precision === "f16";
     this.shared = {
       h1: h, rstd1: rstd, h2: h, rstd2: rstd, rstdAtt: rstd,
       q: t([rows, D], "q"), k: t([rows, D], "k"), v: t([rows, D], "v"), att: t([rows, D], "attention"),
-      attNorm: t([rows, D], "attention norm"), lse: t([rows, H], "lse"),
+      attNorm: t([rows, D], "attention norm"), lse: t([rows, H], "lse"), attHalf: half ? gpu.tensor([rows, D], "f16", "prefill attention f16") : null,
       p1: t([rows, hidden], "p1"), p2: t([rows, hidden], "p2"),
     };
-    this.scratch = { raw: t([rows, D], "raw q/k"), g: t([rows, hidden], "gate"), linear: linearAttentionScratch(gpu, { B, L: length, H }) };
+    this.scratch = {
+      raw: t([rows, D], "raw q/k"), g: t([rows, hidden], "gate"), linear: linearAttentionScratch(gpu, { B, L: length, H }),
+      half: half ? halfScratch(gpu, rows, D, hidden, "prefill") : null,
+    };
     this.io = {
       tokens: this.tokens, embedded: t([rows, D], "embedded"), rstd: t([rows], "embedding rstd"), inputs: this.streams, outputs: this.streams,
     };
@@ -59,6 +66,7 @@ export class Prefill {
     this.owned = [
       this.tokens, ...this.streams, this.io.embedded, this.io.rstd, h, rstd, s.q, s.k, s.v, s.att, s.attNorm!, s.lse!, s.p1, s.p2,
       this.scratch.raw, this.scratch.g, this.scratch.linear!.states, this.scratch.linear!.final,
+      ...(s.attHalf ? [s.attHalf] : []), ...Object.values(this.scratch.half ?? {}),
     ];
   }
 
@@ -90,7 +98,7 @@ export class Prefill {
     const s = this.shared;
     const h = s.h1.head(rows), rstd = s.rstd1.head(rows);
     const [q, k, v, att, attNorm, lse, p1, p2] = [s.q, s.k, s.v, s.att, s.attNorm!, s.lse!, s.p1, s.p2].map((t) => t.head(rows));
-    return { h1: h, rstd1: rstd, h2: h, rstd2: rstd, rstdAtt: rstd, q, k, v, att, attNorm, lse, p1, p2 };
+    return { h1: h, rstd1: rstd, h2: h, rstd2: rstd, rstdAtt: rstd, q, k, v, att, attNorm, lse, p1, p2, attHalf: s.attHalf?.head(rows) ?? null };
   }
 
   destroy(): void {

@@ -18,6 +18,7 @@ import { DEFAULT_PROMPT_FACES, type GenerateOptions } from "./options.ts";
 import { sequenceToMesh, writeSample } from "./output.ts";
 import { meshPrompt, unconditionalPrompt } from "./prompt.ts";
 import { loadWeights } from "./weights.ts";
+import { resolvePrecision } from "../model/precision.ts";
 
 export interface SampleRecord {
   index: number;
@@ -63,7 +64,8 @@ export async function generateMeshes(o: GenerateOptions, log: (line: string) => 
   const prompt = o.prompt === undefined ? unconditionalPrompt() : await meshPrompt(o.prompt, promptFaces);
   if (promptFaces >= maxFaces) throw new Error(`a prompt of ${promptFaces} faces leaves no room under --max-faces ${maxFaces}`);
   const B = Math.min(o.batch, o.count);
-  const decoder = new Decoder(gpu, network, weights.params, B, capacity);
+  const precision = resolvePrecision(gpu, o.precision, log);
+  const decoder = new Decoder(gpu, network, weights.params, B, capacity, { precision });
   const memory = cacheMemory(decoder);
   const grammar = o.grammar ? { strictOrder: o.strictOrder } : null;
   log(`${weights.file}: ${weights.config.name} (dim ${network.dim}, ${network.blocksPerLevel.reduce((a, b) => a + b, 0)} blocks) on ${gpu.describe()}`);
@@ -109,7 +111,7 @@ export async function generateMeshes(o: GenerateOptions, log: (line: string) => 
     cacheBytesPerSequence: memory.bytes,
   };
   const index = {
-    weights: weights.file, config: weights.config, maxFaces,
+    weights: weights.file, config: weights.config, maxFaces, precision,
     prompt: o.prompt === undefined ? null : { file: o.prompt, faces: promptFaces },
     grammar, stepsPerSubmit: o.stepsPerSubmit, memory, ...summary,
   };

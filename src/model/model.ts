@@ -3,7 +3,9 @@
  * [B, L]. Every activation the backward needs is kept in buffers allocated once; a training step
  * allocates nothing. Parameters and gradients are named as the reference's state dict
  * (model/params.ts) and resolved once into typed records; the wiring is model/hourglass.ts's,
- * every block model/block.ts's.
+ * every block model/block.ts's. With `precision: "f16"` the products read f16 copies of the Linear
+ * weights and of their input activations (model/precision.ts); call castWeights after every change
+ * of the parameters (setParams does it itself).
  */
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -11,14 +13,16 @@ import { crossEntropy, crossEntropyScratchSize } from "../kernels/cross-entropy.
 import { embeddingScratchSize } from "../kernels/embedding.ts";
 import { upsampleScratchSize } from "../kernels/hourglass.ts";
 import { linearAttentionScratch } from "../kernels/linear-attention.ts";
+import { cast } from "../kernels/cast.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import { rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeTables } from "../kernels/rope.ts";
-import { blockBackward, blockForward, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
+import { blockBackward, blockForward, halfScratch, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
 import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
 import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassStreams } from "./hourglass.ts";
 import { LEVELS, levelLengths } from "./levels.ts";
 import { initParams, paramSpecs, resolveWeights, type BlockWeights, type ModelWeights } from "./params.ts";
+import { computeWeights, HalfWeights, type Precision } from "./precision.ts";
 
 /**
  * A stretch of the backward that can be submitted on its own, and the gradients that are final
@@ -50,8 +54,18 @@ interface Level {
   recompute: boolean;
 }
 
+export interface ModelOptions {
+  /** "f16": mixed precision (model/precision.ts); default "f32". */
+  precision?: Precision;
+}
+
 export class IFlameModel {
+  readonly precision: Precision;
   readonly params = new Map<string, Tensor>();
+  /** f16 models: the f16 copies of the Linear weights the products read. */
+  private readonly half: HalfWeights | null;
+  /** f16 models: dec1's output in f16, the output projection's input. */
+  private readonly outputHalf: Tensor | null;
   readonly grads = new Map<string, Tensor>();
   /** The backward's segments in the order it runs them: the levels from dec1 down, then the stem. */
   readonly backwardSegments: readonly BackwardSegment[];
@@ -73,6 +87,7 @@ export class IFlameModel {
     readonly config: IFlameConfig,
     readonly B: number,
     readonly L: number,
+    o: ModelOptions = {},
   ) {
     if (L % 9 !== 0) throw new Error(`sequence length ${L} must be a multiple of 9 (the hourglass pools by 3 twice)`);
     const { dim: D, vocab: V } = config;
@@ -80,7 +95,9 @@ export class IFlameModel {
       this.params.set(spec.name, gpu.tensor(spec.shape, "f32", spec.name));
       this.grads.set(spec.name, gpu.tensor(spec.shape, "f32", `grad ${spec.name}`));
     }
-    this.weights = resolveWeights(config, (name) => this.params.get(name)!);
+    this.precision = o.precision ?? "f32";
+    this.half = this.precision === "f16" ? new HalfWeights(gpu, this.params, config) : null;
+    this.weights = computeWeights(config, this.params, this.half, "model");
     this.gradWeights = resolveWeights(config, (name) => this.grads.get(name)!);
     this.backwardSegments = backwardSegments(this.gradWeights);
     const rope = ropeTables(gpu, L, HEAD_DIM);
@@ -104,6 +121,7 @@ export class IFlameModel {
       embeddingScratch: gpu.tensor([embeddingScratchSize(n, V, D)], "f32", "embedding scratch"),
       normScratch: this.levels[0].scratch.norm,
     };
+    this.outputHalf = this.half ? gpu.tensor([n, D], "f16", "output projection input f16") : null;
     this.logits = gpu.tensor([n, V], "f32", "logits");
     this.dlogits = gpu.tensor([n, V], "f32", "dlogits");
     this.lossStats = gpu.tensor([4], "f32", "loss stats");
@@ -120,8 +138,9 @@ export class IFlameModel {
     const { B, L, H } = shape;
     const rows = B * L, hidden = hiddenDim(this.config);
     const t = (dims: number[], label: string) => gpu.tensor(dims, "f32", label);
+    const operand = (dims: number[], label: string) => gpu.tensor(dims, this.precision, label);
     const intermediates = (p: string, full: boolean, linear: boolean) => ({
-      h1: t([rows, D], `${p} h1`),
+      h1: operand([rows, D], `${p} h1`),
       rstd1: t([rows], `${p} rstd1`),
       q: t([rows, D], `${p} q`),
       k: t([rows, D], `${p} k`),
@@ -130,8 +149,9 @@ export class IFlameModel {
       lse: full ? t([B, H, L], `${p} lse`) : null,
       attNorm: linear ? t([rows, D], `${p} attNorm`) : null,
       rstdAtt: linear ? t([rows], `${p} rstdAtt`) : null,
+      attHalf: this.half ? operand([rows, D], `${p} attHalf`) : null,
       x1: t([rows, D], `${p} x1`),
-      h2: t([rows, D], `${p} h2`),
+      h2: operand([rows, D], `${p} h2`),
       rstd2: t([rows], `${p} rstd2`),
       p1: t([rows, hidden], `${p} p1`),
       p2: t([rows, hidden], `${p} p2`),
@@ -161,6 +181,7 @@ export class IFlameModel {
       norm: t([rmsnormScratchSize(rows, D)], "rmsnorm scratch"),
       delta: t([B, H, L], "delta"),
       linear: anyLinear ? linearAttentionScratch(gpu, { B, L, H }) : null,
+      half: this.half ? halfScratch(gpu, rows, D, hidden, name) : null,
     };
     return { shape, blocks, scratch, recompute };
   }
@@ -175,6 +196,7 @@ export class IFlameModel {
       if (v.length !== t.size) throw new Error(`parameter ${name}: expected ${t.size} values [${t.shape}], got ${v.length}`);
       this.gpu.write(t, v);
     }
+    this.gpu.record((r) => this.castWeights(r));
     const extra = Object.keys(values).filter((k) => !this.params.has(k));
     if (extra.length) throw new Error(`unexpected parameters: ${extra.slice(0, 5).join(", ")}${extra.length > 5 ? ", …" : ""}`);
   }
@@ -193,6 +215,11 @@ export class IFlameModel {
     const out: Record<string, Float32Array> = {};
     for (const [name, t] of this.grads) out[name] = this.gpu.read(t) as Float32Array;
     return out;
+  }
+
+  /** Records the f16 weight copies from the f32 masters (f16 models; nothing at f32). */
+  castWeights(r: Recorder): void {
+    this.half?.record(r);
   }
 
   /** Sets every gradient to zero (before the first micro-batch of a step). */
@@ -215,7 +242,8 @@ export class IFlameModel {
       const lv = this.levels[level];
       for (const b of lv.blocks) blockForward(r, b.weights, b.act, lv.scratch, lv.shape);
     });
-    linearForward(r, { x: this.streams.outputs[4], weight: w.outputWeight, bias: w.outputBias, y: this.logits, label: "output" });
+    if (this.outputHalf) cast(r, { src: this.streams.outputs[4], dst: this.outputHalf });
+    linearForward(r, { x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, bias: w.outputBias, y: this.logits, label: "output" });
   }
 
   /** Sets the factor of dlogits (1 / the step's non-pad target count); takes effect for work recorded after. */
@@ -249,7 +277,7 @@ export class IFlameModel {
   backward(r: Recorder, { afterSegment }: BackwardHooks = {}): void {
     const w = this.weights, g = this.gradWeights;
     linearBackward(r, {
-      x: this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
+      x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
       dweight: g.outputWeight, dbias: g.outputBias, accumulate: true, label: "output",
     });
     hourglassBackward(r, w, g, this.streams, this.gradients, this.B, (level) => {

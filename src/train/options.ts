@@ -28,6 +28,7 @@ export const TrainOptionsSchema = z
     augment: z.boolean().default(true).describe("training augmentation (each axis of a mesh scaled by U(0.75, 1.25))"),
     quiet: z.boolean().default(false).describe("no progress bar"),
     distributed: z.enum(["auto", "mpi", "off"]).default("auto").describe("data parallelism over MPI: auto (when launched by mpiexec), mpi, off"),
+    precision: z.enum(["f32", "f16", "auto"]).default("f32").describe("arithmetic: f32, f16 (mixed precision, dynamic loss scaling), auto (f16 where the device has shader-f16 and a self-check passes)"),
     bucketMb: z.coerce.number().positive().default(25).describe("gradient all-reduce bucket size in MiB (data-parallel runs)"),
     overlap: z.boolean().default(true).describe("data-parallel runs: sum gradient buckets while the backward still runs (--no-overlap: after it)"),
   })

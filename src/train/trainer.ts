@@ -15,6 +15,7 @@ import { Gpu } from "../gpu/runtime.ts";
 import { countTargets } from "../kernels/cross-entropy.ts";
 import { loadModelConfig, sequenceLength, type IFlameConfig } from "../model/config.ts";
 import { IFlameModel } from "../model/model.ts";
+import { resolvePrecision, type Precision } from "../model/precision.ts";
 import { loadCheckpoint, resumableCheckpoint, saveCheckpoint, type TrainState } from "../checkpoint/checkpoint.ts";
 import { openTrainingData, type TrainingData } from "./data.ts";
 import { metricsFile, truncateMetrics } from "./metrics.ts";
@@ -30,6 +31,10 @@ export interface StepMetrics {
   acc: number;
   gradNorm: number;
   tokensPerSecond: number;
+  precision: Precision;
+  /** f16 runs: the loss scale the step ran with, and whether its gradients overflowed (the step was skipped). */
+  lossScale?: number;
+  skipped?: boolean;
   /** Data-parallel runs: ms of the step from the GPU finishing the backward to the summed gradients being back. */
   allreduceMs?: number;
 }
@@ -69,9 +74,11 @@ export async function train(
   const runDir = bcastJson(world, opts.out ?? join("runs", `${config.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
   if (world.isRoot) await mkdir(runDir, { recursive: true });
 
-  const model = new IFlameModel(gpu, config, B, L);
-  const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer);
-  let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null };
+  const precision = bcastJson(world, world.isRoot ? resolvePrecision(gpu, opts.precision, say) : "f32");
+  const model = new IFlameModel(gpu, config, B, L, { precision });
+  const lossScaling = precision === "f16";
+  const optimizer = new Optimizer(gpu, model.params, model.grads, opts.optimizer, { lossScaling });
+  let state: TrainState = { step: 0, totalSteps, epoch: 0, cursor: 0, seed: opts.seed, config, options: opts, bestValLoss: null, precision };
   const resumeFrom = world.isRoot && opts.resume ? await resumableCheckpoint(runDir, config) : null;
   if (opts.resume && !resumeFrom) say(`--resume: no checkpoint in ${runDir}; starting fresh`);
   if (resumeFrom) {
@@ -83,10 +90,14 @@ export async function train(
   state = bcastJson(world, state);
   bcastTensors(world, gpu, model.params);
   bcastTensors(world, gpu, optimizer.stateTensors());
+  // A resumed f16 run keeps its loss scale; one that changes precision starts it afresh.
+  if (lossScaling && state.precision === "f16" && state.lossScale) optimizer.writeLossScale(state.lossScale);
+  state = { ...state, precision, lossScale: undefined };
+  gpu.record((r) => model.castWeights(r));
   if (world.isRoot) await truncateMetrics(runDir, state.step);
   const reducer = K > 1 ? new GradientReducer(gpu, world, model.backwardSegments, { bucketBytes: opts.bucketMb * 2 ** 20, overlap: opts.overlap }) : null;
   say(
-    `model ${config.name}: ${paramCount(model)} parameters · batch ${B}×${L} tokens` +
+    `model ${config.name}: ${paramCount(model)} parameters (${precision}) · batch ${B}×${L} tokens` +
       (K > 1 ? ` per rank × ${K} ranks${opts.accum > 1 ? ` × ${opts.accum} accum` : ""} = global batch ${B * K * opts.accum} · ${reducer!.bucketCount} gradient buckets${opts.overlap ? " summed during the backward" : ""}` : "") +
       ` · ${totalSteps} steps · run ${runDir}`,
   );
@@ -95,6 +106,7 @@ export async function train(
   const progress = new Progress(totalSteps, state.step, opts.quiet || !world.isRoot);
   let val: TrainResult["val"] = null;
   let lastSaved = state.step;
+  let lastScale = lossScaling ? optimizer.readLossScale().scale : 1;
   while (state.step < totalSteps) {
     const started = performance.now();
     const lr = learningRate(state.step, totalSteps, opts.lr);
@@ -106,12 +118,20 @@ export async function train(
     model.setLossScale(1 / Math.max(1, stepCount[0]));
     gpu.record((r) => model.zeroGrads(r));
     // The last backward's gradients are final: the reducer may start their sums segment by segment.
-    batches.forEach((tokens, i) => runBatch(model, tokens, { accumulate: i > 0, backward: true, reducer: i === batches.length - 1 ? reducer : null }));
+    batches.forEach((tokens, i) => runBatch(model, tokens, { accumulate: i > 0, optimizer, reducer: i === batches.length - 1 ? reducer : null }));
     const allreduceSeconds = reducer?.reduce();
     const totals = readTotals(model, world);
-    gpu.record((r) => optimizer.record(r));
+    const lossScale = lossScaling ? lastScale : undefined;
+    gpu.record((r) => {
+      optimizer.record(r);
+      model.castWeights(r);
+    });
     const norm = optimizer.gradNorm();
-    if (norm.nonFinite || !Number.isFinite(totals.lossSum)) {
+    lastScale = norm.lossScale;
+    // With loss scaling an overflow is expected now and then: the step was skipped and the scale
+    // halved. Gradients that overflow even below a scale of 1 mean the run diverged.
+    const skipped = lossScaling && norm.nonFinite;
+    if ((norm.nonFinite && (!lossScaling || norm.lossScale < 1)) || !Number.isFinite(totals.lossSum)) {
       progress.done();
       throw new NonFiniteError(
         `step ${state.step}: ${norm.nonFinite ? `gradient norm is ${norm.norm}` : `loss is ${totals.lossSum}`} — stopped; parameters were not updated, ` +
@@ -128,6 +148,8 @@ export async function train(
       acc: totals.correct / Math.max(1, totals.count),
       gradNorm: norm.norm,
       tokensPerSecond: (B * K * L * opts.accum) / seconds,
+      precision,
+      ...(lossScale === undefined ? {} : { lossScale, skipped }),
       ...(allreduceSeconds === undefined ? {} : { allreduceMs: 1000 * allreduceSeconds }),
     };
     history.push(m);
@@ -142,7 +164,8 @@ export async function train(
       state.bestValLoss = Math.min(state.bestValLoss ?? Infinity, val.loss);
     }
     if (state.step % opts.saveEvery === 0 || last) {
-      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), state);
+      const saved = lossScaling ? { ...state, lossScale: optimizer.readLossScale() } : state;
+      if (world.isRoot) await saveCheckpoint(gpu, runDir, model.params, optimizer.stateTensors(), saved);
       lastSaved = state.step;
     }
   }
@@ -161,18 +184,21 @@ async function openRankData(world: World, opts: TrainOptions, config: IFlameConf
 interface BatchOptions {
   /** Add the loss totals to the previous batches'. */
   accumulate: boolean;
-  backward: boolean;
+  /** With an optimizer, the backward too, from the loss gradient times its loss scale. */
+  optimizer?: Optimizer | null;
   /** Sums the gradients over the ranks, started during this backward where it overlaps. */
   reducer?: GradientReducer | null;
 }
 
 /** Records forward + loss (+ backward) for one [B, L] batch. */
-function runBatch(model: IFlameModel, tokens: Int32Array, { accumulate, backward, reducer }: BatchOptions): void {
+function runBatch(model: IFlameModel, tokens: Int32Array, { accumulate, optimizer, reducer }: BatchOptions): void {
   model.setTokens(tokens);
   model.gpu.record((r) => {
     model.forward(r);
     model.loss(r, accumulate);
-    if (backward) model.backward(r, reducer?.backwardHooks(r));
+    if (!optimizer) return;
+    optimizer.scaleLoss(r, model.dlogits);
+    model.backward(r, reducer?.backwardHooks(r));
   });
 }
 
@@ -188,7 +214,7 @@ export function validate(model: IFlameModel, data: TrainingData, world: World = 
   model.setLossScale(0);
   let first = true;
   for (const tokens of data.valBatches()) {
-    runBatch(model, tokens, { accumulate: !first, backward: false });
+    runBatch(model, tokens, { accumulate: !first });
     first = false;
   }
   // A rank dealt no validation batch (more ranks than batches) adds nothing.

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { pcgHash } from "../src/util/rng.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import { countTargets } from "../src/kernels/cross-entropy.ts";
+import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
+import { IFlameModel } from "../src/model/model.ts";
+import { initParams } from "../src/model/params.ts";
+import { maxRelDiff } from "./helpers.ts";
+
+// Every kind of block (full and linear attention at every level), a recomputed level too.
+const config: IFlameConfig = ModelConfigSchema.parse({
+  name: "test", dim: 32, heads: 1, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 4, recompute: [1],
+});
+const B = 2;
+const L = 54;
+
+function tokens(seed: number): Int32Array {
+  const t = new Int32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    const faces = 2 + (b % 3);
+    for (let p = 0; p < L; p++) {
+      const row = Math.floor(p / 9);
+      t[b * L + p] = row === 0 ? 130 : row <= faces ? pcgHash(seed * 7919 + b * L + p) % 129 : row === faces + 1 ? 131 : 129;
+    }
+  }
+  return t;
+}
+
+/** Forward, loss and backward of one model; its logits, mean loss and gradients. */
+function run(model: IFlameModel, batch: Int32Array) {
+  model.setTokens(batch);
+  model.setLossScale(1 / countTargets(batch, B, L));
+  model.gpu.record((r) => {
+    model.zeroGrads(r);
+    model.forwardBackward(r);
+  });
+  const stats = model.gpu.read(model.lossStats) as Float32Array;
+  return { logits: model.gpu.read(model.logits) as Float32Array, loss: stats[0] / stats[1], grads: model.readGrads() };
+}
+
+describe.skipIf(!Gpu.get().features.f16)("the f16 model follows the f32 model", () => {
+  const gpu = Gpu.get();
+  const params = initParams(config, 3);
+  const batch = tokens(1);
+  const models = (["f32", "f16"] as const).map((precision) => {
+    const m = new IFlameModel(gpu, config, B, L, { precision });
+    m.setParams(params);
+    return m;
+  });
+  const [f32, f16] = models.map((m) => run(m, batch));
+
+  // f16 operands carry 11 significant bits (2^-11 ≈ 5e-4 relative per rounding); a dozen
+  // products deep, logits stay within 1e-2 of the largest logit and gradients within 5e-2
+  // of each gradient's largest entry (the measured worst cases are printed).
+  test("logits within 1e-2 of the largest logit, loss within 1e-3 relative", () => {
+    const err = maxRelDiff(f16.logits, f32.logits);
+    console.log(`f16 logits: max error ${err.toExponential(2)} of the largest; loss ${f16.loss} vs ${f32.loss}`);
+    expect(err).toBeLessThan(1e-2);
+    expect(err).toBeGreaterThan(0); // the products really ran in f16
+    expect(Math.abs(f16.loss - f32.loss)).toBeLessThan(1e-3 * f32.loss);
+  });
+
+  test("every gradient within 5e-2 of its largest entry (f32 gradients of the f32 masters)", () => {
+    const worst = Object.keys(f32.grads).map((name): [string, number] => [name, maxRelDiff(f16.grads[name], f32.grads[name])]).sort((a, b) => b[1] - a[1]);
+    console.log(`f16 gradients: worst ${worst[0][0]} ${worst[0][1].toExponential(2)}`);
+    for (const [name] of worst) expect(f16.grads[name]).toBeInstanceOf(Float32Array);
+    expect(worst[0][1]).toBeLessThan(5e-2);
+  });
+
+  test("the f16 weight copies follow the masters after castWeights", () => {
+    const moved = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.map((x) => x * 0.5)]));
+    const half = models[1];
+    for (const [name, t] of half.params) gpu.write(t, moved[name]);
+    gpu.record((r) => half.castWeights(r));
+    const again = run(half, batch);
+    const reference = new IFlameModel(gpu, config, B, L, { precision: "f16" });
+    reference.setParams(moved);
+    expect(maxRelDiff(again.logits, run(reference, batch).logits)).toBe(0);
+  });
+});
