@@ -1,5 +1,5 @@
 /** Decoding with f16 weights (--precision f16): the step and prefill logits follow f32's; generate writes valid meshes. */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import { ModelConfigSchema } from "../src/model/config.ts";
 import { initParams, paramSpecs } from "../src/model/params.ts";
 import { pcgHash } from "../src/util/rng.ts";
 import { maxRelDiff, writeTinyCheckpoint } from "./helpers.ts";
+
+// GPU work on lavapipe (see bunfig.toml: a cold shader cache compiles each kernel on first use).
+setDefaultTimeout(120_000);
 
 const config = ModelConfigSchema.parse({ name: "test", dim: 64, heads: 2, blocksPerLevel: [2, 1, 2, 1, 2], fullPeriod: 2, vocab: 132, maxFaces: 2 });
 const B = 2;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
@@ -6,6 +6,9 @@ import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
 import { maxRelDiff } from "./helpers.ts";
+
+// GPU work on lavapipe (see bunfig.toml: a cold shader cache compiles each kernel on first use).
+setDefaultTimeout(120_000);
 
 // Every kind of block (full and linear attention at every level), a recomputed level too.
 const config: IFlameConfig = ModelConfigSchema.parse({

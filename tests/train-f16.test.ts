@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { precisionCurve } from "../scripts/parity/precision-curve.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
@@ -6,6 +6,9 @@ import { LOSS_SCALE_INIT } from "../src/kernels/loss-scale.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { Optimizer } from "../src/train/optimizer.ts";
+
+// GPU work on lavapipe (see bunfig.toml: a cold shader cache compiles each kernel on first use).
+setDefaultTimeout(120_000);
 
 const hasF16 = Gpu.get().features.f16;
 
