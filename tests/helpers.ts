@@ -3,7 +3,7 @@ import { expect } from "bun:test";
 import { join } from "node:path";
 import { encodeSafetensors } from "../src/interop/safetensors.ts";
 import { initParams, paramSpecs } from "../src/model/params.ts";
-import { randomUniform } from "../src/util/rng.ts";
+import { pcgHash, randomUniform } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 
@@ -38,4 +38,17 @@ export async function writeTinyCheckpoint(dir: string): Promise<string> {
   const checkpoint = join(dir, "checkpoint");
   await Bun.write(join(checkpoint, "model.safetensors"), encodeSafetensors(tensors, { config: JSON.stringify(config) }));
   return checkpoint;
+}
+
+/** B token rows of length L as the tokenizer lays them out: start row, 2–4 random faces, end row, pad. */
+export function tokenRows(B: number, L: number, seed: number): Int32Array {
+  const t = new Int32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    const faces = 2 + (b % 3);
+    for (let p = 0; p < L; p++) {
+      const row = Math.floor(p / 9);
+      t[b * L + p] = row === 0 ? 130 : row <= faces ? pcgHash(seed * 7919 + b * L + p) % 129 : row === faces + 1 ? 131 : 129;
+    }
+  }
+  return t;
 }

@@ -1,11 +1,10 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
-import { maxRelDiff } from "./helpers.ts";
+import { maxRelDiff, tokenRows } from "./helpers.ts";
 
 // GPU work on lavapipe (see bunfig.toml: a cold shader cache compiles each kernel on first use).
 setDefaultTimeout(120_000);
@@ -17,17 +16,7 @@ const config: IFlameConfig = ModelConfigSchema.parse({
 const B = 2;
 const L = 54;
 
-function tokens(seed: number): Int32Array {
-  const t = new Int32Array(B * L);
-  for (let b = 0; b < B; b++) {
-    const faces = 2 + (b % 3);
-    for (let p = 0; p < L; p++) {
-      const row = Math.floor(p / 9);
-      t[b * L + p] = row === 0 ? 130 : row <= faces ? pcgHash(seed * 7919 + b * L + p) % 129 : row === faces + 1 ? 131 : 129;
-    }
-  }
-  return t;
-}
+const tokens = (seed: number) => tokenRows(B, L, seed);
 
 /** Forward, loss and backward of one model; its logits, mean loss and gradients. */
 function run(model: IFlameModel, batch: Int32Array) {

@@ -1,12 +1,11 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { forward as cpuForward, lossAndGrads } from "../src/cpu/model.ts";
-import { pcgHash } from "../src/util/rng.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
-import { maxRelDiff } from "./helpers.ts";
+import { maxRelDiff, tokenRows } from "./helpers.ts";
 
 // The GPU model's forward and backward on lavapipe against the CPU reference: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
 setDefaultTimeout(120_000);
@@ -18,18 +17,7 @@ const config: IFlameConfig = ModelConfigSchema.parse({
 const B = 2;
 const L = 54;
 
-/** Token rows as the tokenizer lays them out: start row, coordinates, end row, pad. */
-function tokens(seed: number): Int32Array {
-  const t = new Int32Array(B * L);
-  for (let b = 0; b < B; b++) {
-    const faces = 2 + (b % 3);
-    for (let p = 0; p < L; p++) {
-      const row = Math.floor(p / 9);
-      t[b * L + p] = row === 0 ? 130 : row <= faces ? pcgHash(seed * 7919 + b * L + p) % 129 : row === faces + 1 ? 131 : 129;
-    }
-  }
-  return t;
-}
+const tokens = (seed: number) => tokenRows(B, L, seed);
 
 describe("the GPU model matches the CPU reference", () => {
   const gpu = Gpu.get();
