@@ -149,7 +149,7 @@ describe.skipIf(!hasF16 || !gpu.features.subgroups)("the tensor-core kernel with
     BM: 2 * MAT_M * 8, BN: 2 * MAT_N * 8, BK: 16, efficiency: 1, fixedK: 0,
     subgroupMatrix: {
       config: { component: "f16", result: "f32", M: 8, N: 8, K: 8 }, spelling: "emulated",
-      subgroupSize: gpu.dev.info.subgroupMaxSize, SG_M: 2, SG_N: 2, MAT_M, MAT_N,
+      subgroupSize: gpu.dev.info.subgroupMaxSize, SG_M: 2, SG_N: 2, MAT_M, MAT_N, measuredFaster: false,
     },
   });
   const plan = (tile: Tile, K: number, splits = 1): MatmulPlan => ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });
@@ -178,13 +178,11 @@ describe.skipIf(!matrixConfig)("matmul on subgroup matrices (tensor cores)", () 
   const plan = (tile: (typeof matrixTiles)[number], K: number, splits = 1): MatmulPlan =>
     ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });
 
-  test("the kernel compiles (in one of Dawn's spellings), and the planner picks a tile for a large f16 product", () => {
+  test("the kernel compiles (in one of Dawn's spellings)", () => {
     expect(subgroupMatrixProblem(gpu)).toBeNull();
     expect(matrixTiles.length).toBeGreaterThan(0);
     console.log(`subgroup matrices: ${JSON.stringify(matrixConfig)}; builtins spelled with the majorness as a ${matrixTiles[0].subgroupMatrix!.spelling}; ` +
       `tiles ${matrixTiles.map((t) => `${t.BM}×${t.BN}×${t.BK}`).join(", ")}`);
-    const best = planMatmul(4096, 4096, 4096, 1, [...TILES, ...matrixTiles]);
-    expect(best.tile.subgroupMatrix).toBeDefined();
   });
 
   for (const transA of [false, true]) {

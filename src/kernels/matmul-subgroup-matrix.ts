@@ -26,17 +26,21 @@ export interface SubgroupMatrixLayout {
   SG_M: number; SG_N: number;
   MAT_M: number; MAT_N: number;
   subgroupSize: number;
+  /** GPU measurements showed this layout faster than the SIMT tiles (see LAYOUTS). */
+  measuredFaster: boolean;
 }
 
 /**
  * Layouts offered to the planner, with the cost model's figures (see Tile in matmul.ts; here
- * `efficiency` is relative to the f32 SIMT 128×128 tile). The figures are first guesses, to be
- * refitted from scripts/bench/matmul-f16.ts on the H100/H200.
+ * `efficiency` is relative to the f32 SIMT 128×128 tile) and whether GPU measurements showed the
+ * layout faster than the SIMT tiles (tensor-cores.ts: unmeasured or slower layouts run only
+ * under IFLAME_TENSOR_CORES=force). Measured on an H200 (docs/BENCHMARKS.md, 2026-12-05): these
+ * tiles reach 3–7 TFLOP/s where f16 SIMT reaches 33, hence the low figures.
  */
 const LAYOUTS = [
-  { SG_M: 2, SG_N: 2, MAT_M: 2, MAT_N: 2, efficiency: 2, fixedK: 0 },
-  { SG_M: 2, SG_N: 2, MAT_M: 4, MAT_N: 2, efficiency: 2.5, fixedK: 30 },
-  { SG_M: 2, SG_N: 2, MAT_M: 4, MAT_N: 4, efficiency: 3, fixedK: 90 },
+  { SG_M: 2, SG_N: 2, MAT_M: 2, MAT_N: 2, efficiency: 0.15, fixedK: 0, measuredFaster: false },
+  { SG_M: 2, SG_N: 2, MAT_M: 4, MAT_N: 2, efficiency: 0.2, fixedK: 30, measuredFaster: false },
+  { SG_M: 2, SG_N: 2, MAT_M: 4, MAT_N: 4, efficiency: 0.2, fixedK: 90, measuredFaster: false },
 ] as const;
 
 /** k step: at least 32 deep, a multiple of the matrices' K. */

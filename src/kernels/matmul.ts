@@ -17,6 +17,7 @@ import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import { checkTensorSizes, lastDim, rowsOf, type Tensor } from "../gpu/tensor.ts";
 import { subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
+import { tensorCores, useTensorCores } from "./tensor-cores.ts";
 
 export interface Matmul {
   /** [M, K], or [K, M] with transA; batched: [.., M, K] (the last two axes give the sizes). */
@@ -150,9 +151,16 @@ function floatTypes(op: string, t: { a: Tensor; b: Tensor; c: Tensor; bias?: Ten
   return { A_T: t.a.dtype as ScalarType, B_T: t.b.dtype as ScalarType, C_T: t.c.dtype as ScalarType };
 }
 
-/** The tiles a product of these types may use: the tensor-core ones too when both operands are f16. */
+/**
+ * The tiles a product of these types may use. With both operands f16 the device's tensor-core
+ * tiles join them as tensorCores() allows: only those under "force", those measured faster than
+ * SIMT under "measured" (none yet: see LAYOUTS in matmul-subgroup-matrix.ts).
+ */
 function tilesFor(gpu: Gpu, types: MatmulTypes): readonly Tile[] {
-  return types.A_T === "f16" && types.B_T === "f16" ? [...TILES, ...subgroupMatrixTiles(gpu)] : TILES;
+  if (types.A_T !== "f16" || types.B_T !== "f16") return TILES;
+  const matrixTiles = subgroupMatrixTiles(gpu);
+  if (matrixTiles.length && tensorCores() === "force") return matrixTiles;
+  return [...TILES, ...matrixTiles.filter((t) => useTensorCores({ measuredFaster: t.subgroupMatrix!.measuredFaster }))];
 }
 
 function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile, types: MatmulTypes) {
