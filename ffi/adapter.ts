@@ -206,6 +206,39 @@ export interface SubgroupMatrixConfig {
 }
 
 /**
+ * Bytes per WGPUSubgroupMatrixConfig, newest layout first. webgpu.h declares five u32 fields
+ * {componentType, resultComponentType, M, N, K} (20 bytes), but the Dawn in webgpu@0.6.2 lays
+ * its configs out 28 bytes apart: two more u32 follow K (both equal to the adapter's subgroup
+ * size on NVIDIA and on lavapipe). Read 20 bytes apart, its list decodes to nonsense after the
+ * first entry (seen on an H200: "type 32 × type 32 → type 32, M 2 N 2 K 16").
+ */
+const CONFIG_STRIDES = [28, 20];
+
+const isShape = (n: number) => Number.isInteger(Math.log2(n)) && n >= 1 && n <= 64;
+
+/**
+ * `count` configs from the array that `words(bytes)` exposes: the first stride of CONFIG_STRIDES
+ * under which every entry has known component types and power-of-two shapes (the layout is not
+ * versioned, so it is recognised). An array no stride explains is an error naming what was read.
+ */
+export function parseSubgroupMatrixConfigs(count: number, words: (bytes: number) => Uint32Array): SubgroupMatrixConfig[] {
+  for (const stride of CONFIG_STRIDES) {
+    const w = words(count * stride);
+    const list: SubgroupMatrixConfig[] = [];
+    for (let i = 0; i < count; i++) {
+      const [component, result, M, N, K] = w.subarray((i * stride) / 4, (i * stride) / 4 + 5);
+      const c = componentTypes[component as keyof typeof componentTypes];
+      const r = componentTypes[result as keyof typeof componentTypes];
+      if (!c || !r || ![M!, N!, K!].every(isShape)) break;
+      list.push({ component: c, result: r, M: M!, N: N!, K: K! });
+    }
+    if (list.length === count) return list;
+  }
+  const raw = Array.from(words(count * 20).subarray(0, 10)).join(",");
+  throw new Error(`Dawn's subgroup-matrix configurations are in a layout iflame does not know (${count} configs; first words ${raw})`);
+}
+
+/**
  * The adapter's subgroup-matrix configurations. Only valid when the adapter has the feature:
  * otherwise Dawn fails the whole wgpuAdapterGetInfo call.
  */
@@ -214,13 +247,7 @@ export function readSubgroupMatrixConfigs(lib: WebGPULibrary["symbols"], shim: S
   const info = getInfo(lib, adapter, configs);
   const count = Number(configs.dataView.getBigUint64(16, true));
   const at = Number(configs.dataView.getBigUint64(24, true));
-  const words = count && at ? new Uint32Array(toArrayBuffer(at, 0, count * 20)) : new Uint32Array();
-  const list: SubgroupMatrixConfig[] = [];
-  for (let i = 0; i < count; i++) {
-    const [component, result, M, N, K] = words.subarray(i * 5, i * 5 + 5);
-    const name = (t: number) => componentTypes[t as keyof typeof componentTypes] ?? (`type ${t}` as ComponentType);
-    list.push({ component: name(component!), result: name(result!), M: M!, N: N!, K: K! });
-  }
+  const list = count && at ? parseSubgroupMatrixConfigs(count, (bytes) => new Uint32Array(toArrayBuffer(at, 0, bytes))) : [];
   shim.shim_subgroup_matrix_configs_free_members(configs.bytes);
   shim.shim_adapter_info_free_members(info.bytes);
   return list;

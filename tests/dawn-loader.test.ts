@@ -7,7 +7,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { vendorToggles, withDefaultToggles } from "../ffi/adapter.ts";
+import { parseSubgroupMatrixConfigs, vendorToggles, withDefaultToggles } from "../ffi/adapter.ts";
 import { openDawnNode, ProcTableUnavailable } from "../ffi/dawn-node.ts";
 import { openFirst, packagedDawnCandidates } from "../ffi/library.ts";
 import { findSymbols, SymbolTableError, type Arch } from "../ffi/symtab.ts";
@@ -47,6 +47,28 @@ function craftedElf(symbol: string, value: bigint, arch: Arch = hostArch): Uint8
   bytes.set(names, strtabAt);
   return bytes;
 }
+
+describe("subgroup-matrix configurations", () => {
+  // Raw words Dawn (webgpu@0.6.2) returned: the first 7 configs of an H200 (580.159.04), and
+  // lavapipe (Mesa 26.1.6). Entries are 28 bytes apart, not webgpu.h's 20.
+  const h200 = [2, 2, 16, 16, 16, 32, 32, 2, 2, 16, 8, 16, 32, 32, 2, 2, 16, 8, 8, 32, 32, 2, 1, 16, 16, 16, 32, 32, 2, 1, 16, 8, 16, 32, 32, 2, 1, 16, 8, 8, 32, 32, 5, 3, 16, 16, 32, 32, 32];
+  const lavapipe = [2, 2, 8, 8, 8, 8, 8, 2, 1, 8, 8, 8, 8, 8, 5, 3, 8, 8, 8, 8, 8, 6, 4, 8, 8, 8, 8, 8];
+  const reader = (words: number[]) => (bytes: number) => new Uint32Array(Array.from({ length: bytes / 4 }, (_, i) => words[i] ?? 0));
+
+  test("read 28 bytes apart: NVIDIA's f16 × f16 → f32 shapes include 16×16×16", () => {
+    const configs = parseSubgroupMatrixConfigs(7, reader(h200));
+    expect(configs.filter((c) => c.component === "f16" && c.result === "f32").map((c) => `${c.M}×${c.N}×${c.K}`)).toEqual(["16×16×16", "16×8×16", "16×8×8"]);
+    expect(configs[6]).toEqual({ component: "u8", result: "u32", M: 16, N: 16, K: 32 });
+    expect(parseSubgroupMatrixConfigs(4, reader(lavapipe)).map((c) => `${c.component}→${c.result} ${c.M}×${c.N}×${c.K}`))
+      .toEqual(["f16→f16 8×8×8", "f16→f32 8×8×8", "u8→u32 8×8×8", "i8→i32 8×8×8"]);
+  });
+
+  test("webgpu.h's 20-byte layout is still read, and an unknown layout is an error, not a guess", () => {
+    const packed = [2, 1, 16, 16, 16, 2, 2, 8, 8, 8];
+    expect(parseSubgroupMatrixConfigs(2, reader(packed)).map((c) => c.result)).toEqual(["f32", "f16"]);
+    expect(() => parseSubgroupMatrixConfigs(2, reader([2, 1, 16, 16, 16, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]))).toThrow(/a layout iflame does not know \(2 configs; first words 2,1,16,16,16/);
+  });
+});
 
 describe("the symbol-table reader", () => {
   test("finds the proc-table symbols in dawn.node for linux-x64, linux-arm64 and both darwin slices", () => {
