@@ -149,7 +149,7 @@ describe.skipIf(!hasF16 || !gpu.features.subgroups)("the tensor-core kernel with
     BM: 2 * MAT_M * 8, BN: 2 * MAT_N * 8, BK: 16, efficiency: 1, fixedK: 0,
     subgroupMatrix: {
       config: { component: "f16", result: "f32", M: 8, N: 8, K: 8 }, spelling: "emulated",
-      subgroupSize: gpu.dev.info.subgroupMaxSize, SG_M: 2, SG_N: 2, MAT_M, MAT_N, measuredFaster: false,
+      subgroupSize: gpu.dev.info.subgroupMaxSize, SG_M: 2, SG_N: 2, MAT_M, MAT_N, EPI_N: MAT_N, measuredFaster: false,
     },
   });
   const plan = (tile: Tile, K: number, splits = 1): MatmulPlan => ({ tile, splits, kChunk: Math.ceil(Math.ceil(K / splits) / tile.BK) * tile.BK });

@@ -43,7 +43,9 @@ fn subgroupMatrixMultiplyAccumulate(l: Left, r: Right, c: Result) -> Result {
 
 // Every invocation of the subgroup writes the same values.
 fn store_result(offset: u32, m: Result) {
-  for (var e = 0u; e < SM_M * SM_N; e++) { c_stage[offset + e] = m[e]; }
+  for (var r = 0u; r < SM_M; r++) {
+    for (var c = 0u; c < SM_N; c++) { c_stage[offset + r * STAGE_LD + c] = m[r * SM_N + c]; }
+  }
 }
 
 //#include "matmul-subgroup-matrix-body.wgsl"

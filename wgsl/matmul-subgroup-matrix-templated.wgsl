@@ -18,6 +18,6 @@ fn load_right(offset: u32) -> Right {
   return subgroupMatrixLoad<Right, row_major>(&b_tile, offset, B_LD);
 }
 
-fn store_result(offset: u32, m: Result) { subgroupMatrixStore<row_major>(&c_stage, offset, m, SM_N); }
+fn store_result(offset: u32, m: Result) { subgroupMatrixStore<row_major>(&c_stage, offset, m, STAGE_LD); }
 
 //#include "matmul-subgroup-matrix-body.wgsl"

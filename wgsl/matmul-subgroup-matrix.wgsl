@@ -9,6 +9,6 @@ alias Result = subgroup_matrix_result<f32, SM_N, SM_M>;
 
 fn load_left(offset: u32) -> Left { return subgroupMatrixLoad<Left>(&a_tile, offset, TRANS_A, A_LD); }
 fn load_right(offset: u32) -> Right { return subgroupMatrixLoad<Right>(&b_tile, offset, TRANS_B, B_LD); }
-fn store_result(offset: u32, m: Result) { subgroupMatrixStore(&c_stage, offset, m, false, SM_N); }
+fn store_result(offset: u32, m: Result) { subgroupMatrixStore(&c_stage, offset, m, false, STAGE_LD); }
 
 //#include "matmul-subgroup-matrix-body.wgsl"
