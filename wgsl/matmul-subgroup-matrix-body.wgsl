@@ -10,9 +10,11 @@
 // Staging moves quads: 4 neighbours along an operand's contiguous axis. With VEC_A (VEC_B) the
 // operand is bound as vec4s (A_S = vec4<A_T>; the host sets it when that axis and the batch
 // stride are multiples of 4, so a quad is one aligned load that lies wholly inside or outside
-// the matrix); otherwise (A_S = A_T) a quad is 4 loads, each bounds-checked. Every quad of the
-// next k step is loaded into registers before the current step's products, so its global
-// latency overlaps them. Tiles that lie wholly inside the matrices skip the bounds checks.
+// the matrix); otherwise (A_S = A_T) a quad is 4 loads, each bounds-checked. With PREFETCH every
+// quad of the next k step is loaded into registers before the current step's products, so its
+// global latency overlaps them (off for the emulated matrices: lavapipe's compiler took minutes
+// over the registers live across their long unrolled products). Tiles that lie wholly inside
+// the matrices skip the bounds checks.
 //
 // The results leave a strip at a time: each subgroup stores EPI_N of its matrices side by side
 // in its own f32 staging area (one row of matrices per MAT_N / EPI_N strips), then its lanes add
@@ -28,7 +30,7 @@
 // (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl), or emulated with plain
 // arrays (matmul-subgroup-matrix-emulated.wgsl, for tests on devices without subgroup matrices).
 //
-// Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE, VEC_A, VEC_B (bools); SM_M, SM_N, SM_K (the
+// Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE, VEC_A, VEC_B, PREFETCH (bools); SM_M, SM_N, SM_K (the
 // device's matrix shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per
 // subgroup), EPI_N (matrices per epilogue strip, dividing MAT_N), BK (a multiple of SM_K and 4),
 // SUBGROUP_SIZE (the adapter's largest: workgroup x must be a multiple).
@@ -160,13 +162,21 @@ fn matmul(
   var acc: array<array<Result, MAT_N>, MAT_M>;
 
   let steps = (blk.k_end - blk.k_begin + BK - 1u) / BK;
-  var qa = fetch_a(t, blk, blk.k_begin);
-  var qb = fetch_b(t, blk, blk.k_begin);
+  var qa: array<vec4<A_T>, A_ROUNDS>;
+  var qb: array<vec4<A_T>, B_ROUNDS>;
+  if (PREFETCH) {
+    qa = fetch_a(t, blk, blk.k_begin);
+    qb = fetch_b(t, blk, blk.k_begin);
+  }
   for (var s = 0u; s < steps; s++) {
+    if (!PREFETCH) {
+      qa = fetch_a(t, blk, blk.k_begin + s * BK);
+      qb = fetch_b(t, blk, blk.k_begin + s * BK);
+    }
     workgroupBarrier();
     stage(t, qa, qb);
     workgroupBarrier();
-    if (s + 1u < steps) {
+    if (PREFETCH && s + 1u < steps) {
       qa = fetch_a(t, blk, blk.k_begin + (s + 1u) * BK);
       qb = fetch_b(t, blk, blk.k_begin + (s + 1u) * BK);
     }

@@ -165,6 +165,7 @@ export function subgroupMatrixKernel(
     file: FILES[l.spelling], entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate, VEC_A: flags.vecA, VEC_B: flags.vecB,
+      PREFETCH: l.spelling !== "emulated",
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
       SG_M: l.SG_M, SG_N: l.SG_N, MAT_M: l.MAT_M, MAT_N: l.MAT_N, EPI_N: l.EPI_N, BK: tile.BK, SUBGROUP_SIZE: l.subgroupSize,
     },
