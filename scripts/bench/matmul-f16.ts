@@ -33,7 +33,7 @@ export function benchCases(gpu: Gpu, maxFlops = Infinity): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const { name, M, N, K, opts } of modelProducts().filter((p) => 2 * p.M * p.N * p.K <= maxFlops)) {
     for (const plan of [planMatmul(M, N, K, 1, TILES), ...matrixTiles.map((tile) => planMatmul(M, N, K, 1, [tile]))]) {
-      cases.push(matmulCase(gpu, `${name} | ${planLabel(plan)}`, M, N, K, opts, plan, "f16"));
+      cases.push(matmulCase(gpu, `${name} — ${planLabel(plan)}`, M, N, K, opts, plan, "f16"));
     }
   }
   return cases;
@@ -43,12 +43,12 @@ export function benchCases(gpu: Gpu, maxFlops = Infinity): BenchCase[] {
 function comparison(results: BenchResult[], peakTflops: number): string {
   const byProduct = new Map<string, BenchResult[]>();
   for (const r of results) {
-    const key = `${r.name.split(" | ")[0]} ${r.shape}`;
+    const key = `${r.name.split(" — ")[0]} ${r.shape}`;
     byProduct.set(key, [...(byProduct.get(key) ?? []), r]);
   }
   const lines = [...byProduct].map(([product, rows]) => {
-    const simt = rows.find((r) => r.name.includes("| f16 SIMT"));
-    const cells = rows.map((r) => `${r.name.split(" | ")[1]}: ${r.tflops.toFixed(1)} (${((100 * r.tflops) / peakTflops).toFixed(1)}%${simt && r !== simt ? `, ${(r.tflops / simt.tflops).toFixed(2)}× SIMT` : ""})`);
+    const simt = rows.find((r) => r.name.includes("— f16 SIMT"));
+    const cells = rows.map((r) => `${r.name.split(" — ")[1]}: ${r.tflops.toPrecision(3)} (${((100 * r.tflops) / peakTflops).toFixed(1)}%${simt && r !== simt ? `, ${(r.tflops / simt.tflops).toFixed(2)}× SIMT` : ""})`);
     return `${product}\n  ${cells.join("\n  ")}`;
   });
   return lines.join("\n");
