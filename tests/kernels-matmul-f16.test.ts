@@ -4,14 +4,15 @@ import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
 import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan, type Tile } from "../src/kernels/matmul.ts";
-import type { Gpu as GpuType } from "../src/gpu/runtime.ts";
 import { f16MatrixConfig, quadLoads, subgroupMatrixProblem, subgroupMatrixTile, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
 /**
- * f16 operands, f32 sums (SIMT tiles, and tensor-core tiles where the device has subgroup matrices): the CPU reference rounds the same inputs to f16 and sums in f64, so an
- * f32 output differs only by f32 summation (~1e-6 of the largest |entry| for K ≤ 600). An f16
- * output is rounded once more: within one f16 ulp of its value, ≤ 2^-10 of the largest |entry|.
+ * f16 operands, f32 sums (SIMT tiles, and tensor-core tiles where the device has subgroup
+ * matrices; scripts/matrix-rig.sh gives lavapipe real ones): the CPU reference rounds the same
+ * inputs to f16 and sums in f64, so an f32 output differs only by f32 summation (~1e-6 of the
+ * largest |entry| for K ≤ 600). An f16 output is rounded once more: within one f16 ulp of its
+ * value, ≤ 2^-10 of the largest |entry|.
  */
 const F32_OUT_TOL = 1e-4;
 const F16_OUT_TOL = 2 ** -10;
@@ -150,7 +151,7 @@ describe.skipIf(!hasF16)("f16 tensors", () => {
 describe("tensor-core tiles and quad loads (no GPU work)", () => {
   const nvidia = (storage: number) => ({
     dev: { info: { subgroupMaxSize: 32 } }, limits: { maxComputeWorkgroupStorageSize: storage, maxComputeInvocationsPerWorkgroup: 1024 },
-  }) as unknown as GpuType;
+  }) as unknown as Gpu;
   const config = { component: "f16", result: "f32", M: 16, N: 16, K: 16 } as const;
   const cut = { SG_M: 2, SG_N: 2, MAT_M: 4, MAT_N: 4, spelling: "bool argument", measuredFaster: false } as const;
 

@@ -50,11 +50,13 @@ const A_LD = A_COLS + 8u;
 const B_ROWS = select(BK, BN, TRANS_B);
 const B_COLS = select(BN, BK, TRANS_B);
 const B_LD = B_COLS + 8u;
-// Quads per tile and per thread (the last round may be partial).
+// Quads per tile and per thread (the last round may be partial, unless *_WHOLE_ROUNDS).
 const A_QUADS = A_ROWS * A_COLS / 4u;
 const B_QUADS = B_ROWS * B_COLS / 4u;
 const A_ROUNDS = (A_QUADS + THREADS - 1u) / THREADS;
 const B_ROUNDS = (B_QUADS + THREADS - 1u) / THREADS;
+const A_WHOLE_ROUNDS = A_QUADS % THREADS == 0u;
+const B_WHOLE_ROUNDS = B_QUADS % THREADS == 0u;
 // A subgroup's epilogue strip: SM_M rows of EPI_N matrices.
 const STAGE_LD = EPI_N * SM_N;
 const STAGE = SM_M * STAGE_LD;
@@ -103,7 +105,7 @@ fn fetch_a(t: u32, blk: Block, k0: u32) -> array<vec4<A_T>, A_ROUNDS> {
     let col = select(k0, blk.m0, TRANS_A) + q.y;
     let row_end = select(p.M, blk.k_end, TRANS_A);
     let col_end = select(blk.k_end, p.M, TRANS_A);
-    if (i * THREADS + t < A_QUADS) {
+    if (A_WHOLE_ROUNDS || i * THREADS + t < A_QUADS) {
       quads[i] = quad_a(blk.base_a + row * select(p.K, p.M, TRANS_A) + col, whole, row < row_end, col, col_end);
     }
   }
@@ -120,7 +122,7 @@ fn fetch_b(t: u32, blk: Block, k0: u32) -> array<vec4<A_T>, B_ROUNDS> {
     let col = select(blk.n0, k0, TRANS_B) + q.y;
     let row_end = select(blk.k_end, p.N, TRANS_B);
     let col_end = select(p.N, blk.k_end, TRANS_B);
-    if (i * THREADS + t < B_QUADS) {
+    if (B_WHOLE_ROUNDS || i * THREADS + t < B_QUADS) {
       quads[i] = quad_b(blk.base_b + row * select(p.N, p.K, TRANS_B) + col, whole, row < row_end, col, col_end);
     }
   }
@@ -129,14 +131,14 @@ fn fetch_b(t: u32, blk: Block, k0: u32) -> array<vec4<A_T>, B_ROUNDS> {
 
 fn stage(t: u32, qa: array<vec4<A_T>, A_ROUNDS>, qb: array<vec4<A_T>, B_ROUNDS>) {
   for (var i = 0u; i < A_ROUNDS; i++) {
-    if (i * THREADS + t < A_QUADS) {
+    if (A_WHOLE_ROUNDS || i * THREADS + t < A_QUADS) {
       let q = quad_pos(i * THREADS + t, A_COLS);
       let at = q.x * A_LD + q.y;
       a_tile[at] = qa[i].x; a_tile[at + 1u] = qa[i].y; a_tile[at + 2u] = qa[i].z; a_tile[at + 3u] = qa[i].w;
     }
   }
   for (var i = 0u; i < B_ROUNDS; i++) {
-    if (i * THREADS + t < B_QUADS) {
+    if (B_WHOLE_ROUNDS || i * THREADS + t < B_QUADS) {
       let q = quad_pos(i * THREADS + t, B_COLS);
       let at = q.x * B_LD + q.y;
       b_tile[at] = qb[i].x; b_tile[at + 1u] = qb[i].y; b_tile[at + 2u] = qb[i].z; b_tile[at + 3u] = qb[i].w;
