@@ -25,7 +25,7 @@ setup() {
   fi
   echo "deb $MIRROR trixie-backports main" > "$ROOT_DIR/etc/apt/sources.list.d/backports.list"
   # libc6-dev: bun:ffi's TinyCC compiles ffi/shim.c against the root's libc.
-  chroot "$ROOT_DIR" sh -c 'apt-get update -q >/dev/null && apt-get install -y -q -t trixie-backports mesa-vulkan-drivers libvulkan1 libc6-dev >/dev/null'
+  chroot "$ROOT_DIR" sh -c 'apt-get update -q >/dev/null && apt-get install -y -q -o Dpkg::Use-Pty=0 -t trixie-backports mesa-vulkan-drivers libvulkan1 libc6-dev >/dev/null'
   chroot "$ROOT_DIR" dpkg-query -W -f '${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1
 }
 
