@@ -19,7 +19,7 @@ setDefaultTimeout(120_000);
  * relative) and sums in f32: with inputs uniform in [−0.3, 0.3), outputs, final states and
  * gradients stay within 2^-10 (two f16 ulps of the largest magnitude; measured ≤ 4.2e-4 on
  * lavapipe, emulated). The backward roles run the same recurrence as the forward, so checking
- * them against the CPU backward, itself checked by finite differences (tests/cpu-gradcheck*),
+ * them against the CPU backward, itself gradchecked (tests/cpu-attention.test.ts),
  * checks them; the SIMT kernel's own finite-difference test covers the passes' wiring.
  */
 const TOL = 2 ** -10;
