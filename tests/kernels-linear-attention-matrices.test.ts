@@ -4,8 +4,11 @@ import {
   linearAttentionBackward as cpuBackward, linearAttentionForward as cpuForward, linearAttentionRecurrent as cpuRecurrent,
 } from "../src/cpu/linear-attention.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
-import { linearAttentionBackward, linearAttentionFinalState, linearAttentionForward, linearAttentionScratch } from "../src/kernels/linear-attention.ts";
-import { recurrenceMatrices, type RecurrenceMatrices } from "../src/kernels/linear-attention-matrices.ts";
+import {
+  linearAttentionBackward, linearAttentionFinalState, linearAttentionForward, linearAttentionScratch, type RecurrenceChoice,
+} from "../src/kernels/linear-attention.ts";
+import { MATRICES_MEASURED_FASTER, recurrenceMatrices, type RecurrenceMatrices } from "../src/kernels/linear-attention-matrices.ts";
+import { useTensorCores } from "../src/kernels/tensor-cores.ts";
 import { alibiSlopes } from "../src/model/tables.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
@@ -35,8 +38,8 @@ function inputs(B: number, L: number, H: number, seed: number) {
 
 type Shape = { B: number; L: number; H: number; chunk?: number };
 
-/** Forward, backward and the prefill state through the GPU on `matrices` (null: SIMT). */
-function runGpu(s: Shape, x: ReturnType<typeof inputs>, matrices: RecurrenceMatrices | null) {
+/** Forward, backward and the prefill state through the GPU, their recurrence chosen by `choice`. */
+function runGpu(s: Shape, x: ReturnType<typeof inputs>, choice: RecurrenceChoice) {
   const shape = [s.B, s.L, s.H, HD];
   const [q, k, v, dO] = [x.q, x.k, x.v, x.dO].map((a) => gpu.upload(a, shape));
   const [o, dq, dk, dv] = [0, 1, 2, 3].map(() => gpu.tensor(shape));
@@ -44,10 +47,10 @@ function runGpu(s: Shape, x: ReturnType<typeof inputs>, matrices: RecurrenceMatr
   const scratch = linearAttentionScratch(gpu, s);
   const finalOfForward = gpu.tensor([s.B, s.H, HD, HD]);
   gpu.record((r) => {
-    linearAttentionForward(r, { q, k, v, out: o, scratch, shape: s, matrices });
+    linearAttentionForward(r, { q, k, v, out: o, scratch, shape: s, ...choice });
     r.copy(scratch.final, finalOfForward);
-    linearAttentionBackward(r, { q, k, v, dOut: dO, dq, dk, dv, scratch, shape: s, matrices });
-    linearAttentionFinalState(r, { k, v, state: prefill, shape: s, matrices });
+    linearAttentionBackward(r, { q, k, v, dOut: dO, dq, dk, dv, scratch, shape: s, ...choice });
+    linearAttentionFinalState(r, { k, v, state: prefill, shape: s, ...choice });
   });
   const res = { o: gpu.read(o), final: gpu.read(finalOfForward), prefill: gpu.read(prefill), dq: gpu.read(dq), dk: gpu.read(dk), dv: gpu.read(dv) };
   for (const t of [q, k, v, dO, o, dq, dk, dv, prefill, finalOfForward, scratch.states, scratch.final]) gpu.destroy(t);
@@ -59,7 +62,7 @@ function check(s: Shape, matrices: RecurrenceMatrices, seed: number): Record<str
   const x = inputs(s.B, s.L, s.H, seed);
   const slopes = alibiSlopes(s.H);
   const [q, k, v, dO] = [x.q, x.k, x.v, x.dO].map(roundHalf);
-  const got = runGpu(s, x, matrices);
+  const got = runGpu(s, x, { matrices });
   const want = cpuBackward(q, k, v, dO, s.B, s.L, s.H, HD, slopes);
   const state = cpuRecurrent(q, k, v, s.B, s.L, s.H, HD, slopes).state;
   const errors = {
@@ -114,10 +117,14 @@ describe.skipIf(!real.matrices)("linear attention on subgroup matrices (tensor c
     });
   }
 
-  test("the default (IFLAME_TENSOR_CORES=force) picks the matrices; the SIMT path stays f32", () => {
+  test("f16 calls pick the matrices by policy; f32 calls stay SIMT f32", () => {
     const s = { B: 1, L: 40, H: 2, chunk: 16 }, x = inputs(1, 40, 2, 9);
-    const simt = runGpu(s, x, null), matrices = runGpu(s, x, real.matrices), chosen = runGpu(s, x, undefined as never);
-    expect(maxRelDiff(simt.o, cpuForward(x.q, x.k, x.v, 1, 40, 2, HD, alibiSlopes(2)))).toBeLessThan(1e-4);
-    expect(maxRelDiff(chosen.o, matrices.o)).toBe(0);
+    const want = cpuForward(x.q, x.k, x.v, 1, 40, 2, HD, alibiSlopes(2));
+    const matrices = runGpu(s, x, { matrices: real.matrices }), simt = runGpu(s, x, { matrices: null });
+    expect(maxRelDiff(runGpu(s, x, {}).o, simt.o)).toBe(0);
+    expect(maxRelDiff(simt.o, want)).toBeLessThan(1e-4);
+    expect(maxRelDiff(matrices.o, want)).toBeGreaterThan(1e-5); // f16 operands show
+    const f16 = runGpu(s, x, { precision: "f16" }).o;
+    expect(maxRelDiff(f16, useTensorCores({ measuredFaster: MATRICES_MEASURED_FASTER }) ? matrices.o : simt.o)).toBe(0);
   });
 });

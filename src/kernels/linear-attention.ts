@@ -3,11 +3,12 @@
  * src/cpu/linear-attention.ts): per head h with slope s_h (ALiBi slopes),
  *   o_t = Σ_{u≤t} exp(−s_h (t−u)) (q_t·k_u) v_u      (no softmax, scale or normaliser),
  * computed chunk-parallel: chunk states, a scan over chunks, then the outputs (see the WGSL header).
- * The chunk-state and emitting passes run in SIMT f32 (wgsl/linear-attention.wgsl) or on subgroup
- * matrices (linear-attention-matrices.ts: f16 operands, rounded from these f32 rows as they are
- * staged, with f32 sums and state), where the device has them and the tensor-core policy picks
- * them (tensor-cores.ts; unmeasured, so only under IFLAME_TENSOR_CORES=force), or as the
- * `matrices` option says; either way every entry keeps its semantics. Decoding steps stay SIMT.
+ * The chunk-state and emitting passes run in SIMT f32 (wgsl/linear-attention.wgsl) or, for calls
+ * with `precision: "f16"` (mixed-precision models), on subgroup matrices (linear-attention-
+ * matrices.ts: f16 operands, rounded from these f32 rows as they are staged, with f32 sums and
+ * state) where the device has them and the tensor-core policy picks them (tensor-cores.ts;
+ * unmeasured, so only under IFLAME_TENSOR_CORES=force); the `matrices` option overrides the choice
+ * (tests, benchmarks). Every entry keeps its semantics either way. Decoding steps stay SIMT.
  *
  * Layouts: q, k, v, out, dOut, dq, dk, dv [B, L, H, 32] contiguous (RoPE already applied to q, k);
  * a recurrent state [B, H, 32, 32] with S[b,h][d][e] (key dim d, value dim e), as the CPU
@@ -103,13 +104,19 @@ function kernel(gpu: Gpu, entry: "recurrence" | "scan") {
   return gpu.kernel({ file: "linear-attention.wgsl", entry, constants: LINEAR_ATTENTION_TILES });
 }
 
-/**
- * Which recurrence a call runs: `undefined` the default (matrices where the device has them and
- * the tensor-core policy says yes), `null` SIMT, or the given matrices (tests: the emulated spelling).
- */
-function pickMatrices(gpu: Gpu, given: RecurrenceMatrices | null | undefined): RecurrenceMatrices | null {
-  if (given !== undefined) return given;
-  return useTensorCores({ measuredFaster: MATRICES_MEASURED_FASTER }) ? recurrenceMatrices(gpu).matrices : null;
+/** How a call's products may run (every entry's options but the decoding step's). */
+export interface RecurrenceChoice {
+  /** "f16": the products may round q, k, v, dO to f16 (mixed-precision models); default "f32" (SIMT). */
+  precision?: "f32" | "f16";
+  /** Overrides the choice: these matrices (tests: the emulated spelling), or SIMT with null. */
+  matrices?: RecurrenceMatrices | null;
+}
+
+/** The matrices a call runs on (null: SIMT); see RecurrenceChoice and the module comment. */
+function pickMatrices(gpu: Gpu, o: RecurrenceChoice): RecurrenceMatrices | null {
+  if (o.matrices !== undefined) return o.matrices;
+  if (o.precision !== "f16" || !useTensorCores({ measuredFaster: MATRICES_MEASURED_FASTER })) return null;
+  return recurrenceMatrices(gpu).matrices;
 }
 
 interface Geometry {
@@ -172,7 +179,7 @@ function enteringStates(
   scan(r, scratch.states, scratch.final, g, reverse);
 }
 
-export interface LinearAttentionForward {
+export interface LinearAttentionForward extends RecurrenceChoice {
   q: Tensor;
   k: Tensor;
   v: Tensor;
@@ -180,8 +187,6 @@ export interface LinearAttentionForward {
   scratch: LinearAttentionScratch;
   shape: LinearAttentionShape;
   label?: string;
-  /** The recurrence on these subgroup matrices, or SIMT with null (default: see the module comment). */
-  matrices?: RecurrenceMatrices | null;
 }
 
 /** Reads q, k, v; writes out; scratch.final receives the state after the last row. */
@@ -189,14 +194,14 @@ export function linearAttentionForward(r: Recorder, o: LinearAttentionForward): 
   const { q, k, v, out, scratch, shape: s } = o;
   checkRows(s, { q, k, v, out });
   const g = geometry(s, scratch);
-  const m = pickMatrices(r.gpu, o.matrices);
+  const m = pickMatrices(r.gpu, o);
   r.span(o.label ?? "linear attention", () => `forward B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
     enteringStates(r, k, v, scratch, g, false, m);
     recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE, m);
   });
 }
 
-export interface LinearAttentionBackward {
+export interface LinearAttentionBackward extends RecurrenceChoice {
   q: Tensor;
   k: Tensor;
   v: Tensor;
@@ -207,8 +212,6 @@ export interface LinearAttentionBackward {
   scratch: LinearAttentionScratch;
   shape: LinearAttentionShape;
   label?: string;
-  /** The recurrence on these subgroup matrices, or SIMT with null (default: see the module comment). */
-  matrices?: RecurrenceMatrices | null;
 }
 
 /**
@@ -220,7 +223,7 @@ export function linearAttentionBackward(r: Recorder, o: LinearAttentionBackward)
   const { q, k, v, dOut, dq, dk, dv, scratch, shape: s } = o;
   checkRows(s, { q, k, v, dOut, dq, dk, dv });
   const g = geometry(s, scratch);
-  const m = pickMatrices(r.gpu, o.matrices);
+  const m = pickMatrices(r.gpu, o);
   r.span(o.label ?? "linear attention", () => `backward B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
     enteringStates(r, v, k, scratch, g, false, m);
     recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE, m);
@@ -230,7 +233,7 @@ export function linearAttentionBackward(r: Recorder, o: LinearAttentionBackward)
   });
 }
 
-export interface LinearAttentionFinalState {
+export interface LinearAttentionFinalState extends RecurrenceChoice {
   k: Tensor;
   v: Tensor;
   /** [B, H, 32, 32]. */
@@ -239,8 +242,6 @@ export interface LinearAttentionFinalState {
   /** With a scratch the chunks run in parallel; without one, one sequential pass per (batch, head). */
   scratch?: LinearAttentionScratch;
   label?: string;
-  /** The recurrence on these subgroup matrices, or SIMT with null (default: see the module comment). */
-  matrices?: RecurrenceMatrices | null;
 }
 
 /**
@@ -251,7 +252,7 @@ export function linearAttentionFinalState(r: Recorder, o: LinearAttentionFinalSt
   const { k, v, state, shape: s, scratch } = o;
   checkRows(s, { k, v });
   if (state.size < s.B * s.H * HD * HD) throw new Error(`linear attention: state has ${state.size} elements, needs [${s.B},${s.H},${HD},${HD}]`);
-  const m = pickMatrices(r.gpu, o.matrices);
+  const m = pickMatrices(r.gpu, o);
   r.span(o.label ?? "linear attention", () => `final state B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
     if (scratch) {
       const g = geometry(s, scratch);
