@@ -24,9 +24,10 @@
 // run on THREADS = 128 threads as 4 row groups g of 32 columns e. Workgroup memory: five 32×32
 // f16 operands and one 32×32 f32 result stage (14 KiB).
 //
-// Constants: SM_M, SM_N, SM_K (the device's matrix shape; each divides 32), SUBGROUP_SIZE (the
-// adapter's largest; it divides 128). The including file picks the spelling of the matrix
-// builtins (subgroup-matrix-spelling*.wgsl).
+// Constants: SM_M, SM_N, SM_K (the device's matrix shape; each divides 32). The adapter's
+// subgroup sizes must divide THREADS (the subgroups present are counted from subgroup_size). The
+// including file picks the spelling of the matrix builtins (subgroup-matrix-spelling*.wgsl).
+// Operand tiles are unpadded (bank conflicts on loads: a tuning question for a GPU session).
 
 //#include "linear-attention-common.wgsl"
 

@@ -22,6 +22,7 @@
 // the length). Determinism: every sum has a fixed order. The same entry with chunk = 1,
 // FROM_STATE, EMIT and WRITE_STATE is the decoding step (state updated in place), and with one
 // chunk per sequence and WRITE_STATE alone it returns the state after a prompt.
+// linear-attention-matrices-body.wgsl is passes 1 and 3 on subgroup matrices (f16 operands).
 //
 // `recurrence`: a group of 32 threads owns one chunk; thread j keeps column j of M in registers,
 // so both the update (M[i][j] += a_i b_j) and the output (Σ_i x_i M[i][j]) are thread-local: no
