@@ -11,11 +11,9 @@
 // Uniformity: matrix offsets depend on subgroup_id, which WGSL's workgroup-level analysis cannot
 // prove subgroup-uniform (it is); hence the diagnostic is off (in the including file, whose
 // first line holds the directives). Barriers stay in uniform flow.
-// The including file defines the matrix types Left, Right, Result and the loads and stores
-// load_left, load_right, store_result(offset, matrix), in one of the two spellings
-// Dawn's versions accept (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl), or
-// emulated with plain arrays (matmul-subgroup-matrix-emulated.wgsl, for tests on devices without
-// subgroup matrices).
+// The including file (matmul-subgroup-matrix.wgsl, -templated, -emulated) includes the matrix
+// types, loads and stores in one of the spellings of subgroup-matrix-spelling*.wgsl: the two
+// Dawn's versions accept, or emulated with plain arrays (for tests on devices without them).
 //
 // Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE (bools); SM_M, SM_N, SM_K (the device's matrix
 // shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per subgroup), BK (a
@@ -37,11 +35,23 @@ const B_LD = select(BN, BK, TRANS_B) + 8u;
 const STAGE = SM_M * SM_N;
 
 
-var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
-var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
-var<workgroup> c_stage: array<f32, SUBGROUPS * STAGE>;
+// The staged op(A) at 0, op(B) at B_AT; results leave through matrix_stage, STAGE per subgroup.
+const B_AT = A_ROWS * A_LD;
+var<workgroup> matrix_tiles: array<f16, B_AT + B_ROWS * B_LD>;
+var<workgroup> matrix_stage: array<f32, SUBGROUPS * STAGE>;
 
-// op(A)[m0 .., k0 ..) into a_tile; consecutive threads take consecutive addresses of A.
+// Branches on TRANS_A / TRANS_B are on constants: uniform, and folded away.
+fn load_left(offset: u32) -> Left {
+  if (TRANS_A) { return load_left_cols(offset, A_LD); }
+  return load_left_rows(offset, A_LD);
+}
+
+fn load_right(offset: u32) -> Right {
+  if (TRANS_B) { return load_right_cols(B_AT + offset, B_LD); }
+  return load_right_rows(B_AT + offset, B_LD);
+}
+
+// op(A)[m0 .., k0 ..) into its tile; consecutive threads take consecutive addresses of A.
 fn stage_a(t: u32, base: u32, m0: u32, k0: u32, k_end: u32) {
   for (var e = t; e < BM * BK; e += THREADS) {
     let m = select(e / BK, e % BM, TRANS_A);
@@ -50,7 +60,7 @@ fn stage_a(t: u32, base: u32, m0: u32, k0: u32, k_end: u32) {
     let gk = k0 + k;
     var v = A_T(0);
     if (gm < p.M && gk < k_end) { v = a[base + select(gm * p.K + gk, gk * p.M + gm, TRANS_A)]; }
-    a_tile[select(m * A_LD + k, k * A_LD + m, TRANS_A)] = v;
+    matrix_tiles[select(m * A_LD + k, k * A_LD + m, TRANS_A)] = v;
   }
 }
 
@@ -62,7 +72,7 @@ fn stage_b(t: u32, base: u32, n0: u32, k0: u32, k_end: u32) {
     let gk = k0 + k;
     var v = A_T(0);
     if (gn < p.N && gk < k_end) { v = b[base + select(gk * p.N + gn, gn * p.K + gk, TRANS_B)]; }
-    b_tile[select(k * B_LD + n, n * B_LD + k, TRANS_B)] = v;
+    matrix_tiles[B_AT + select(k * B_LD + n, n * B_LD + k, TRANS_B)] = v;
   }
 }
 
@@ -107,7 +117,7 @@ fn matmul(
   let base_c = wid.z * p.stride_c;
   for (var i = 0u; i < MAT_M; i++) {
     for (var j = 0u; j < MAT_N; j++) {
-      if (working) { store_result(sg * STAGE, acc[i][j]); }
+      if (working) { store_result(sg * STAGE, acc[i][j], SM_N); }
       workgroupBarrier();
       if (working) {
         let r0 = blk.m0 + (sm * MAT_M + i) * SM_M;
@@ -117,7 +127,7 @@ fn matmul(
           let col = c0 + e % SM_N;
           if (r < p.M && col < p.N) {
             let at = base_c + r * p.N + col;
-            var out = c_stage[sg * STAGE + e];
+            var out = matrix_stage[sg * STAGE + e];
             if (BIAS) { out += bias[col]; }
             if (ACCUMULATE) { out += f32(c[at]); }
             c[at] = C_T(out);
