@@ -10,31 +10,27 @@
 // Staging moves quads: 4 neighbours along an operand's contiguous axis. With VEC_A (VEC_B) the
 // operand is bound as vec4s (A_S = vec4<A_T>; the host sets it when that axis and the batch
 // stride are multiples of 4, so a quad is one aligned load that lies wholly inside or outside
-// the matrix); otherwise (A_S = A_T) a quad is 4 loads, each bounds-checked. With PREFETCH every
-// quad of the next k step is loaded into registers before the current step's products, so its
-// global latency overlaps them (off for the emulated matrices: lavapipe's compiler took minutes
-// over the registers live across their long unrolled products). Tiles that lie wholly inside
-// the matrices skip the bounds checks.
+// the matrix); otherwise (A_S = A_T) a quad is 4 loads, each bounds-checked. Every quad of the
+// next k step is loaded into registers before the current step's products, so its global
+// latency overlaps them. Tiles that lie wholly inside the matrices skip the bounds checks.
 //
 // The results leave a strip at a time: each subgroup stores EPI_N of its matrices side by side
-// in its own f32 staging area (one row of matrices per MAT_N / EPI_N strips), then its lanes add
-// bias and C and write the strip's rows, consecutive lanes to consecutive columns. Two
-// workgroup barriers per strip: MAT_M · MAT_N / EPI_N pairs in all, not one pair per matrix.
+// in its own part of matrix_stage (one row of matrices per MAT_N / EPI_N strips), then its
+// lanes add bias and C and write the strip's rows, consecutive lanes to consecutive columns.
+// Two workgroup barriers per strip: MAT_M · MAT_N / EPI_N pairs in all, not one per matrix.
 //
 // Uniformity: matrix offsets depend on subgroup_id, which WGSL's workgroup-level analysis cannot
 // prove subgroup-uniform (it is); hence the diagnostic is off (in the including file, whose
 // first line holds the directives). Barriers stay in uniform flow.
-// The including file defines the matrix types Left, Right, Result and the loads and stores
-// load_left, load_right (from a_tile / b_tile) and store_result(offset, matrix) (into c_stage,
-// STAGE_LD apart), in one of the two spellings Dawn's versions accept
-// (matmul-subgroup-matrix.wgsl, matmul-subgroup-matrix-templated.wgsl), or emulated with plain
-// arrays (matmul-subgroup-matrix-emulated.wgsl, for tests on devices without subgroup matrices).
+// The including file (matmul-subgroup-matrix.wgsl, -templated, -emulated) includes the matrix
+// types, loads and stores in one of the spellings of subgroup-matrix-spelling*.wgsl: the two
+// Dawn's versions accept, or emulated with plain arrays (for tests on devices without them).
 //
-// Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE, VEC_A, VEC_B, PREFETCH (bools); SM_M, SM_N, SM_K (the
-// device's matrix shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N (matrices per
-// subgroup), EPI_N (matrices per epilogue strip, dividing MAT_N), BK (a multiple of SM_K and 4),
-// SUBGROUP_SIZE (the adapter's largest: workgroup x must be a multiple).
-// Types: A_T = B_T (the matrices' component type), A_S, B_S (as bound: A_T or vec4<A_T>), C_T.
+// Constants: TRANS_A, TRANS_B, BIAS, ACCUMULATE, VEC_A, VEC_B (bools); SM_M, SM_N,
+// SM_K (the device's matrix shape); SG_M, SG_N (subgroups per workgroup), MAT_M, MAT_N
+// (matrices per subgroup), EPI_N (matrices per epilogue strip, dividing MAT_N), BK (a multiple
+// of SM_K and 4), SUBGROUP_SIZE (the adapter's largest: workgroup x must be a multiple).
+// Types: A_T = B_T = f16, A_S, B_S (as bound: A_T or vec4<A_T>), C_T.
 
 //#include "matmul-common.wgsl"
 
@@ -61,9 +57,21 @@ const B_WHOLE_ROUNDS = B_QUADS % THREADS == 0u;
 const STAGE_LD = EPI_N * SM_N;
 const STAGE = SM_M * STAGE_LD;
 
-var<workgroup> a_tile: array<A_T, A_ROWS * A_LD>;
-var<workgroup> b_tile: array<A_T, B_ROWS * B_LD>;
-var<workgroup> c_stage: array<f32, SUBGROUPS * STAGE>;
+// The staged op(A) at 0, op(B) at B_AT; results leave through matrix_stage, STAGE per subgroup.
+const B_AT = A_ROWS * A_LD;
+var<workgroup> matrix_tiles: array<f16, B_AT + B_ROWS * B_LD>;
+var<workgroup> matrix_stage: array<f32, SUBGROUPS * STAGE>;
+
+// Branches on TRANS_A / TRANS_B are on constants: uniform, and folded away.
+fn load_left(offset: u32) -> Left {
+  if (TRANS_A) { return load_left_cols(offset, A_LD); }
+  return load_left_rows(offset, A_LD);
+}
+
+fn load_right(offset: u32) -> Right {
+  if (TRANS_B) { return load_right_cols(B_AT + offset, B_LD); }
+  return load_right_rows(B_AT + offset, B_LD);
+}
 
 // The quad at element `at` of a or b, whose first element sits at column `col` of a row that is
 // inside the matrix when `row_ok`; columns from `col_end` on read as zeros. `whole`: no checks.
@@ -134,14 +142,14 @@ fn stage(t: u32, qa: array<vec4<A_T>, A_ROUNDS>, qb: array<vec4<A_T>, B_ROUNDS>)
     if (A_WHOLE_ROUNDS || i * THREADS + t < A_QUADS) {
       let q = quad_pos(i * THREADS + t, A_COLS);
       let at = q.x * A_LD + q.y;
-      a_tile[at] = qa[i].x; a_tile[at + 1u] = qa[i].y; a_tile[at + 2u] = qa[i].z; a_tile[at + 3u] = qa[i].w;
+      matrix_tiles[at] = qa[i].x; matrix_tiles[at + 1u] = qa[i].y; matrix_tiles[at + 2u] = qa[i].z; matrix_tiles[at + 3u] = qa[i].w;
     }
   }
   for (var i = 0u; i < B_ROUNDS; i++) {
     if (B_WHOLE_ROUNDS || i * THREADS + t < B_QUADS) {
       let q = quad_pos(i * THREADS + t, B_COLS);
-      let at = q.x * B_LD + q.y;
-      b_tile[at] = qb[i].x; b_tile[at + 1u] = qb[i].y; b_tile[at + 2u] = qb[i].z; b_tile[at + 3u] = qb[i].w;
+      let at = B_AT + q.x * B_LD + q.y;
+      matrix_tiles[at] = qb[i].x; matrix_tiles[at + 1u] = qb[i].y; matrix_tiles[at + 2u] = qb[i].z; matrix_tiles[at + 3u] = qb[i].w;
     }
   }
 }
@@ -164,21 +172,13 @@ fn matmul(
   var acc: array<array<Result, MAT_N>, MAT_M>;
 
   let steps = (blk.k_end - blk.k_begin + BK - 1u) / BK;
-  var qa: array<vec4<A_T>, A_ROUNDS>;
-  var qb: array<vec4<A_T>, B_ROUNDS>;
-  if (PREFETCH) {
-    qa = fetch_a(t, blk, blk.k_begin);
-    qb = fetch_b(t, blk, blk.k_begin);
-  }
+  var qa = fetch_a(t, blk, blk.k_begin);
+  var qb = fetch_b(t, blk, blk.k_begin);
   for (var s = 0u; s < steps; s++) {
-    if (!PREFETCH) {
-      qa = fetch_a(t, blk, blk.k_begin + s * BK);
-      qb = fetch_b(t, blk, blk.k_begin + s * BK);
-    }
     workgroupBarrier();
     stage(t, qa, qb);
     workgroupBarrier();
-    if (PREFETCH && s + 1u < steps) {
+    if (s + 1u < steps) {
       qa = fetch_a(t, blk, blk.k_begin + (s + 1u) * BK);
       qb = fetch_b(t, blk, blk.k_begin + (s + 1u) * BK);
     }
@@ -202,7 +202,7 @@ fn matmul(
   for (var i = 0u; i < MAT_M; i++) {
     for (var j0 = 0u; j0 < MAT_N; j0 += EPI_N) {
       if (working) {
-        for (var j = 0u; j < EPI_N; j++) { store_result(sg * STAGE + j * SM_N, acc[i][j0 + j]); }
+        for (var j = 0u; j < EPI_N; j++) { store_result(sg * STAGE + j * SM_N, acc[i][j0 + j], STAGE_LD); }
       }
       workgroupBarrier();
       if (working) {
@@ -213,7 +213,7 @@ fn matmul(
           let col = c0 + e % STAGE_LD;
           if (r < p.M && col < p.N) {
             let at = base_c + r * p.N + col;
-            var out = c_stage[sg * STAGE + e];
+            var out = matrix_stage[sg * STAGE + e];
             if (BIAS) { out += bias[col]; }
             if (ACCUMULATE) { out += f32(c[at]); }
             c[at] = C_T(out);

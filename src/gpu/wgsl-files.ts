@@ -17,6 +17,11 @@ import hourglassStep from "../../wgsl/hourglass-step.wgsl" with { type: "text" }
 import hourglassUpsampleBackward from "../../wgsl/hourglass-upsample-backward.wgsl" with { type: "text" };
 import hourglassUpsample from "../../wgsl/hourglass-upsample.wgsl" with { type: "text" };
 import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
+import linearAttentionCommon from "../../wgsl/linear-attention-common.wgsl" with { type: "text" };
+import linearAttentionMatricesBody from "../../wgsl/linear-attention-matrices-body.wgsl" with { type: "text" };
+import linearAttentionMatricesEmulated from "../../wgsl/linear-attention-matrices-emulated.wgsl" with { type: "text" };
+import linearAttentionMatricesTemplated from "../../wgsl/linear-attention-matrices-templated.wgsl" with { type: "text" };
+import linearAttentionMatrices from "../../wgsl/linear-attention-matrices.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
 import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
@@ -37,6 +42,9 @@ import rowsQkvRope from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };
 import rowsSwigluUp from "../../wgsl/rows-swiglu-up.wgsl" with { type: "text" };
 import sampling from "../../wgsl/sampling.wgsl" with { type: "text" };
 import scaleByLossScale from "../../wgsl/scale-by-loss-scale.wgsl" with { type: "text" };
+import subgroupMatrixSpellingEmulated from "../../wgsl/subgroup-matrix-spelling-emulated.wgsl" with { type: "text" };
+import subgroupMatrixSpellingTemplated from "../../wgsl/subgroup-matrix-spelling-templated.wgsl" with { type: "text" };
+import subgroupMatrixSpelling from "../../wgsl/subgroup-matrix-spelling.wgsl" with { type: "text" };
 import swiglu from "../../wgsl/swiglu.wgsl" with { type: "text" };
 import workgroupSum from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 
@@ -59,6 +67,11 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "hourglass-upsample-backward.wgsl": hourglassUpsampleBackward,
   "hourglass-upsample.wgsl": hourglassUpsample,
   "hourglass.wgsl": hourglass,
+  "linear-attention-common.wgsl": linearAttentionCommon,
+  "linear-attention-matrices-body.wgsl": linearAttentionMatricesBody,
+  "linear-attention-matrices-emulated.wgsl": linearAttentionMatricesEmulated,
+  "linear-attention-matrices-templated.wgsl": linearAttentionMatricesTemplated,
+  "linear-attention-matrices.wgsl": linearAttentionMatrices,
   "linear-attention.wgsl": linearAttention,
   "loss-scale.wgsl": lossScale,
   "matmul-common.wgsl": matmulCommon,
@@ -79,6 +92,9 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "rows-swiglu-up.wgsl": rowsSwigluUp,
   "sampling.wgsl": sampling,
   "scale-by-loss-scale.wgsl": scaleByLossScale,
+  "subgroup-matrix-spelling-emulated.wgsl": subgroupMatrixSpellingEmulated,
+  "subgroup-matrix-spelling-templated.wgsl": subgroupMatrixSpellingTemplated,
+  "subgroup-matrix-spelling.wgsl": subgroupMatrixSpelling,
   "swiglu.wgsl": swiglu,
   "workgroup-sum.wgsl": workgroupSum,
 };

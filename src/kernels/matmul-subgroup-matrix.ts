@@ -4,21 +4,16 @@
  * through Vulkan cooperative matrices). matmul() adds these tiles to its plan when both
  * operands are f16 tensors; the rest (validation, split-K, the reduction) is matmul's.
  *
- * Dawn has spelled the matrix load/store builtins two ways (majorness as a bool argument, later
- * as a template argument); the first tile compiled picks the spelling this Dawn accepts. If
- * neither compiles, the device gets no tensor-core tiles and `subgroupMatrixProblem` says why.
+ * The first tile compiled picks the spelling of the matrix builtins this Dawn accepts
+ * (subgroup-matrix-spelling.ts). If neither compiles, the device gets no tensor-core tiles and
+ * `subgroupMatrixProblem` says why.
  */
 import type { SubgroupMatrixConfig } from "../../ffi/webgpu.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import type { Gpu, Kernel } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { Tile } from "./matmul.ts";
-
-/** The kernel file of each spelling of the matrix builtins (see the module comment). */
-const SPELLINGS = { "bool argument": "matmul-subgroup-matrix.wgsl", "template argument": "matmul-subgroup-matrix-templated.wgsl" } as const;
-/** "emulated": plain arrays instead of subgroup matrices, for tests on devices without them. */
-type Spelling = keyof typeof SPELLINGS | "emulated";
-const FILES: Record<Spelling, string> = { ...SPELLINGS, emulated: "matmul-subgroup-matrix-emulated.wgsl" };
+import { findSpelling, spellingFile, type Spelling } from "./subgroup-matrix-spelling.ts";
 
 /**
  * How a workgroup's tile is cut: SG_M × SG_N subgroups, each MAT_M × MAT_N device matrices; the
@@ -82,21 +77,6 @@ export interface SubgroupMatrixFlags {
   vecA: boolean; vecB: boolean;
 }
 
-/** The spelling whose kernel compiles for `tile`, or the errors of both. */
-function findSpelling(gpu: Gpu, tile: Tile & { subgroupMatrix: SubgroupMatrixLayout }): Spelling | string {
-  const errors: string[] = [];
-  const flags = { transA: false, transB: false, bias: false, accumulate: false, vecA: true, vecB: true };
-  for (const spelling of Object.keys(SPELLINGS) as (keyof typeof SPELLINGS)[]) {
-    try {
-      subgroupMatrixKernel(gpu, flags, { ...tile, subgroupMatrix: { ...tile.subgroupMatrix, spelling } }, { A_T: "f16", B_T: "f16", C_T: "f32" });
-      return spelling;
-    } catch (e) {
-      errors.push(`${spelling}: ${(e as Error).message.split("\n")[0]}`);
-    }
-  }
-  return `the subgroup-matrix kernel compiles in neither spelling (${errors.join("; ")})`;
-}
-
 /**
  * The tile of a layout on this device: BM × BN × BK with the widest epilogue strip that fits
  * workgroup memory, or null when none does (or the workgroup has too many threads).
@@ -128,11 +108,15 @@ export function subgroupMatrixTiles(gpu: Gpu): Tile[] {
       const tile = subgroupMatrixTile(gpu, config, { ...cut, spelling: "bool argument" }, { efficiency, fixedK });
       if (tile) tiles.push(tile);
     }
-    const spelling = tiles.length ? findSpelling(gpu, tiles[0]) : "bool argument";
-    if (spelling in SPELLINGS) {
-      for (const t of tiles) t.subgroupMatrix.spelling = spelling as Spelling;
+    const first = tiles[0];
+    const flags = { transA: false, transB: false, bias: false, accumulate: false, vecA: true, vecB: true };
+    const found = first ? findSpelling("matmul", (spelling) => subgroupMatrixKernel(
+      gpu, flags, { ...first, subgroupMatrix: { ...first.subgroupMatrix, spelling } }, { A_T: "f16", B_T: "f16", C_T: "f32" },
+    )) : { spelling: "bool argument" as const };
+    if ("spelling" in found) {
+      for (const t of tiles) t.subgroupMatrix.spelling = found.spelling;
     } else {
-      problem = spelling;
+      problem = found.problem;
       tiles = [];
       console.error(`matmul: no tensor-core tiles: ${problem}`);
     }
@@ -162,10 +146,9 @@ export function subgroupMatrixKernel(
     throw new Error(`matmul: a subgroup-matrix tile multiplies ${l.config.component} operands, got ${types.A_T} and ${types.B_T}`);
   }
   return gpu.kernel({
-    file: FILES[l.spelling], entry: "matmul",
+    file: spellingFile("matmul-subgroup-matrix", l.spelling), entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate, VEC_A: flags.vecA, VEC_B: flags.vecB,
-      PREFETCH: l.spelling !== "emulated",
       SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
       SG_M: l.SG_M, SG_N: l.SG_N, MAT_M: l.MAT_M, MAT_N: l.MAT_N, EPI_N: l.EPI_N, BK: tile.BK, SUBGROUP_SIZE: l.subgroupSize,
     },
