@@ -11,7 +11,7 @@
  *   bun scripts/bench-kernels.ts matmul matmul-f16     (f32 rows for comparison)
  */
 import { Gpu } from "../../src/gpu/runtime.ts";
-import { planMatmul, TILES, type MatmulPlan } from "../../src/kernels/matmul.ts";
+import { planMatmul, planSeconds, TILES, type MatmulPlan } from "../../src/kernels/matmul.ts";
 import { f16MatrixConfig, subgroupMatrixTiles } from "../../src/kernels/matmul-subgroup-matrix.ts";
 import { formatTable, timeCase, type BenchCase, type BenchResult } from "./common.ts";
 import { matmulCase, modelProducts } from "./matmul.ts";
@@ -23,6 +23,9 @@ function planLabel({ tile, splits }: MatmulPlan): string {
   return `${what}${splits > 1 ? ` split ${splits}` : ""}`;
 }
 
+/** What each case ran (by case name), for fitting the cost model's figures. */
+const ran = new Map<string, { M: number; N: number; K: number; plan: MatmulPlan }>();
+
 export function benchCases(gpu: Gpu, maxFlops = Infinity): BenchCase[] {
   const matrixTiles = subgroupMatrixTiles(gpu);
   if (matrixTiles.length === 0) {
@@ -33,6 +36,7 @@ export function benchCases(gpu: Gpu, maxFlops = Infinity): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const { name, M, N, K, opts } of modelProducts().filter((p) => 2 * p.M * p.N * p.K <= maxFlops)) {
     for (const plan of [planMatmul(M, N, K, 1, TILES), ...matrixTiles.map((tile) => planMatmul(M, N, K, 1, [tile]))]) {
+      ran.set(`${name} — ${planLabel(plan)}`, { M, N, K, plan });
       cases.push(matmulCase(gpu, `${name} — ${planLabel(plan)}`, M, N, K, opts, plan, "f16"));
     }
   }
@@ -52,6 +56,49 @@ function comparison(results: BenchResult[], peakTflops: number): string {
     return `${product}\n  ${cells.join("\n  ")}`;
   });
   return lines.join("\n");
+}
+
+/**
+ * The cost-model figures (Tile's efficiency and fixedK) that fit a tile's timings best: the model
+ * (planSeconds) is t = c·(kChunk + fixedK) / efficiency + reduce, so (t − reduce) / c is linear in
+ * kChunk with slope 1/efficiency and intercept fixedK/efficiency (least squares over the products).
+ */
+function fitFigures(rows: { M: number; N: number; K: number; plan: MatmulPlan; seconds: number }[]): { efficiency: number; fixedK: number } | null {
+  const points = rows.map(({ M, N, K, plan, seconds }) => {
+    const at = (efficiency: number, fixedK: number) => planSeconds(M, N, K, 1, { ...plan.tile, efficiency, fixedK }, plan.splits);
+    const base = at(1, 0);
+    const products = at(0.5, 0) - base; // c·kChunk
+    const c = at(1, 1) - base;
+    return { x: products / c, y: (seconds - (base - products)) / c };
+  });
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n, my = points.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return null;
+  const slope = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+  const intercept = my - slope * mx;
+  return slope > 0 ? { efficiency: 1 / slope, fixedK: intercept / slope } : null;
+}
+
+/** Per tensor-core layout: the fitted figures and on how many products it beat the SIMT plan. */
+function refit(results: BenchResult[]): string {
+  const simtMs = new Map<string, number>();
+  for (const r of results) if (r.name.includes("— f16 SIMT")) simtMs.set(r.name.split(" — ")[0], r.ms);
+  const byLayout = new Map<string, { rows: Parameters<typeof fitFigures>[0]; wins: number }>();
+  for (const r of results) {
+    const what = ran.get(r.name)!;
+    if (!what.plan.tile.subgroupMatrix) continue;
+    const layout = planLabel({ ...what.plan, splits: 1 });
+    const entry = byLayout.get(layout) ?? { rows: [], wins: 0 };
+    entry.rows.push({ ...what, seconds: r.ms / 1e3 });
+    if (r.ms < (simtMs.get(r.name.split(" — ")[0]) ?? 0)) entry.wins++;
+    byLayout.set(layout, entry);
+  }
+  return [...byLayout].map(([layout, { rows, wins }]) => {
+    const fit = fitFigures(rows);
+    const figures = fit ? `efficiency ${fit.efficiency.toPrecision(3)}, fixedK ${fit.fixedK.toFixed(0)}` : "no fit";
+    return `${layout}: ${figures}; faster than SIMT on ${wins} of ${rows.length} products`;
+  }).join("\n");
 }
 
 if (import.meta.main) {
@@ -82,4 +129,5 @@ if (import.meta.main) {
   const peakTflops = peak / 1e12;
   console.log(formatTable(results, { tflops: peakTflops, name: `${peakTflops.toFixed(0)} TFLOP/s` }));
   console.log(`\nTFLOP/s (share of ${peakTflops.toFixed(0)} TFLOP/s) per product:\n${comparison(results, peakTflops)}`);
+  console.log(`\nCost-model figures fitted per tensor-core layout (LAYOUTS in src/kernels/matmul-subgroup-matrix.ts):\n${refit(results)}`);
 }

@@ -95,7 +95,7 @@ export interface MatmulPlan {
  * workgroup cannot hide its own latencies: an SM holding only one is counted as 1.5 (measured:
  * 132 workgroups of 128×128 took 0.73 of the time of 264).
  */
-function planSeconds(M: number, N: number, K: number, batch: number, tile: Tile, splits: number): number {
+export function planSeconds(M: number, N: number, K: number, batch: number, tile: Tile, splits: number): number {
   const kChunk = Math.ceil(K / splits);
   const groups = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN) * batch * splits;
   const groupSeconds = (2 * tile.BM * tile.BN * (Math.max(kChunk, tile.BK) + tile.fixedK)) / (FLOPS_PER_SM * tile.efficiency);
