@@ -6,8 +6,9 @@
  * src/kernels/matmul-subgroup-matrix.ts: efficiency, fixedK, measuredFaster).
  *   bun scripts/bench/matmul-f16.ts [--peak 989e12] [--iterations 5] [--max-gflop G]
  * prints TFLOP/s and the share of `--peak` (FLOP/s; default an H200's dense f16 tensor peak),
- * then per product the SIMT figure beside each layout's. `--max-gflop` skips larger products
- * (a dry run on a CPU adapter). Also a family of bench-kernels.ts:
+ * then per product the SIMT figure beside each layout's, then per layout the figures that fit
+ * its timings and on how many products it beat SIMT. `--max-gflop` skips larger products (a
+ * dry run on a CPU adapter). Also a family of bench-kernels.ts:
  *   bun scripts/bench-kernels.ts matmul matmul-f16     (f32 rows for comparison)
  */
 import { Gpu } from "../../src/gpu/runtime.ts";
