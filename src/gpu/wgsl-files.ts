@@ -1,5 +1,9 @@
 /** Every WGSL file, by name: the kernel loader (kernel.ts) reads sources and their includes here. */
 import advanceCursor from "../../wgsl/advance-cursor.wgsl" with { type: "text" };
+import attentionMatricesBackwardDkdv from "../../wgsl/attention-matrices-backward-dkdv.wgsl" with { type: "text" };
+import attentionMatricesBackwardDq from "../../wgsl/attention-matrices-backward-dq.wgsl" with { type: "text" };
+import attentionMatricesCommon from "../../wgsl/attention-matrices-common.wgsl" with { type: "text" };
+import attentionMatrices from "../../wgsl/attention-matrices.wgsl" with { type: "text" };
 import attentionBackwardDkdv from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
 import attentionBackwardDq from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
 import attentionCommon from "../../wgsl/attention-common.wgsl" with { type: "text" };
@@ -20,9 +24,6 @@ import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
 import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
-import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
-import matmulSubgroupMatrixEmulated from "../../wgsl/matmul-subgroup-matrix-emulated.wgsl" with { type: "text" };
-import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
 import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 import matmul from "../../wgsl/matmul.wgsl" with { type: "text" };
 import muon from "../../wgsl/muon.wgsl" with { type: "text" };
@@ -37,6 +38,9 @@ import rowsQkvRope from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };
 import rowsSwigluUp from "../../wgsl/rows-swiglu-up.wgsl" with { type: "text" };
 import sampling from "../../wgsl/sampling.wgsl" with { type: "text" };
 import scaleByLossScale from "../../wgsl/scale-by-loss-scale.wgsl" with { type: "text" };
+import subgroupMatrixEmulated from "../../wgsl/subgroup-matrix-emulated.wgsl" with { type: "text" };
+import subgroupMatrixTemplated from "../../wgsl/subgroup-matrix-templated.wgsl" with { type: "text" };
+import subgroupMatrix from "../../wgsl/subgroup-matrix.wgsl" with { type: "text" };
 import swiglu from "../../wgsl/swiglu.wgsl" with { type: "text" };
 import workgroupSum from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 
@@ -46,6 +50,10 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "attention-backward-dq.wgsl": attentionBackwardDq,
   "attention-common.wgsl": attentionCommon,
   "attention-decode.wgsl": attentionDecode,
+  "attention-matrices-backward-dkdv.wgsl": attentionMatricesBackwardDkdv,
+  "attention-matrices-backward-dq.wgsl": attentionMatricesBackwardDq,
+  "attention-matrices-common.wgsl": attentionMatricesCommon,
+  "attention-matrices.wgsl": attentionMatrices,
   "attention.wgsl": attention,
   "cast.wgsl": cast,
   "copy-rows.wgsl": copyRows,
@@ -62,9 +70,6 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "linear-attention.wgsl": linearAttention,
   "loss-scale.wgsl": lossScale,
   "matmul-common.wgsl": matmulCommon,
-  "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
-  "matmul-subgroup-matrix-emulated.wgsl": matmulSubgroupMatrixEmulated,
-  "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
   "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,
   "matmul.wgsl": matmul,
   "muon.wgsl": muon,
@@ -79,6 +84,9 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "rows-swiglu-up.wgsl": rowsSwigluUp,
   "sampling.wgsl": sampling,
   "scale-by-loss-scale.wgsl": scaleByLossScale,
+  "subgroup-matrix-emulated.wgsl": subgroupMatrixEmulated,
+  "subgroup-matrix-templated.wgsl": subgroupMatrixTemplated,
+  "subgroup-matrix.wgsl": subgroupMatrix,
   "swiglu.wgsl": swiglu,
   "workgroup-sum.wgsl": workgroupSum,
 };

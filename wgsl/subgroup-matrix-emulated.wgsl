@@ -1,8 +1,8 @@
 enable subgroups;
-// The tensor-core matmul (matmul-subgroup-matrix-body.wgsl) with its subgroup matrices emulated:
-// every invocation holds whole matrices in plain arrays and computes whole products. Slow, and
-// only for tests: it checks the kernel's staging, indexing, transposes and epilogue on devices
-// without subgroup matrices (lavapipe), with the same f16 inputs and f32 sums.
+// Subgroup matrices emulated: the functions of subgroup-matrix.wgsl (see there) on plain arrays.
+// Every invocation holds whole matrices and computes whole products. Slow, and only for tests:
+// it checks a kernel body's staging, indexing, transposes and epilogue on devices without
+// subgroup matrices (lavapipe), with the same MAT_T inputs and f32 sums.
 
 alias Left = array<f32, SM_M * SM_K>;    // [row][k]
 alias Right = array<f32, SM_K * SM_N>;   // [k][column]
@@ -13,18 +13,18 @@ fn at(offset: u32, r: u32, c: u32, ld: u32, col_major: bool) -> u32 {
   return offset + select(r * ld + c, c * ld + r, col_major);
 }
 
-fn load_left(offset: u32) -> Left {
+fn load_left(offset: u32, col_major: bool, ld: u32) -> Left {
   var m: Left;
   for (var r = 0u; r < SM_M; r++) {
-    for (var c = 0u; c < SM_K; c++) { m[r * SM_K + c] = f32(a_tile[at(offset, r, c, A_LD, TRANS_A)]); }
+    for (var c = 0u; c < SM_K; c++) { m[r * SM_K + c] = f32(mat_in[at(offset, r, c, ld, col_major)]); }
   }
   return m;
 }
 
-fn load_right(offset: u32) -> Right {
+fn load_right(offset: u32, col_major: bool, ld: u32) -> Right {
   var m: Right;
   for (var r = 0u; r < SM_K; r++) {
-    for (var c = 0u; c < SM_N; c++) { m[r * SM_N + c] = f32(b_tile[at(offset, r, c, B_LD, TRANS_B)]); }
+    for (var c = 0u; c < SM_N; c++) { m[r * SM_N + c] = f32(mat_in[at(offset, r, c, ld, col_major)]); }
   }
   return m;
 }
@@ -42,8 +42,8 @@ fn subgroupMatrixMultiplyAccumulate(l: Left, r: Right, c: Result) -> Result {
 }
 
 // Every invocation of the subgroup writes the same values.
-fn store_result(offset: u32, m: Result) {
-  for (var e = 0u; e < SM_M * SM_N; e++) { c_stage[offset + e] = m[e]; }
+fn store_result(offset: u32, m: Result, ld: u32) {
+  for (var r = 0u; r < SM_M; r++) {
+    for (var c = 0u; c < SM_N; c++) { mat_out[offset + r * ld + c] = m[r * SM_N + c]; }
+  }
 }
-
-//#include "matmul-subgroup-matrix-body.wgsl"

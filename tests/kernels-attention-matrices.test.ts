@@ -1,0 +1,93 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { attentionBackward as cpuBackward, attentionForward as cpuForward } from "../src/cpu/attention.ts";
+import { roundHalf } from "../src/cpu/half.ts";
+import { Gpu } from "../src/gpu/runtime.ts";
+import type { Tensor } from "../src/gpu/tensor.ts";
+import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
+import { deviceAttentionMatrices, deviceAttentionProblem, MATRIX_ATTENTION_TILES, type AttentionMatrices } from "../src/kernels/attention-matrices.ts";
+import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+
+// GPU kernels on lavapipe, compiled in the first test that uses them (bunfig.toml says why).
+setDefaultTimeout(120_000);
+
+/**
+ * The tensor-core attention kernels against the CPU reference on the same f16-rounded q, k, v
+ * (f32 dOut). Beyond the SIMT kernels' f32 arithmetic (2e-4 absolute, as tests/kernels-attention.test.ts),
+ * the forward rounds P to f16 for P·V (each weight within 2^-11 relative, so out within
+ * 2^-11·max|v| = 2^-11 here) and the f16 out is rounded once more (2^-11): out within 2e-4 + 2^-10;
+ * lse is all f32 (2e-4). The backward rounds dOut (for dP and dV) and dS (for dq and dk) to f16:
+ * each term within about 2^-11 relative, so gradients within 4e-3 of the largest reference entry
+ * (the SIMT kernels: 1e-3). The backward is checked against the CPU reference backward, fed the
+ * GPU's own out and lse; that reference is itself checked by finite differences
+ * (tests/cpu-attention.test.ts), as are the SIMT kernels (tests/kernels-attention.test.ts).
+ */
+const LSE_TOL = 2e-4;
+const OUT_TOL = 2e-4 + 2 ** -10;
+const GRAD_TOL = 4e-3;
+const GRAD_FLOOR = 1e-2;
+const HD = 32;
+
+const gpu = Gpu.get();
+const ready = gpu.features.f16 && gpu.features.subgroups;
+if (!ready) console.log(`kernels-attention-matrices: skipped, the adapter lacks shader-f16 or subgroups (${gpu.describe()})`);
+
+/** [B, L, H] (CPU) ↔ [B, H, L] (GPU). */
+const headMajor = (x: ArrayLike<number>, B: number, L: number, H: number) =>
+  Float32Array.from({ length: B * H * L }, (_, i) => x[(Math.floor(i / (H * L)) * L + (i % L)) * H + (Math.floor(i / L) % H)]);
+const rowMajor = (x: ArrayLike<number>, B: number, L: number, H: number) =>
+  Float32Array.from({ length: B * L * H }, (_, i) => x[(Math.floor(i / (L * H)) * H + (i % H)) * L + (Math.floor(i / H) % L)]);
+
+/** Forward and backward of B×L×H heads on `matrices`, checked against the CPU. */
+function check(matrices: AttentionMatrices, B: number, L: number, H: number): void {
+  const n = B * L * H * HD, shape = [B, L, H, HD];
+  const seed = B * 100 + L + H;
+  const host = { q: roundHalf(rand(n, seed, 2)), k: roundHalf(rand(n, seed + 1, 2)), v: roundHalf(rand(n, seed + 2)), dOut: rand(n, seed + 3) };
+  const half = (x: Float32Array, label: string) => gpu.upload(Float16Array.from(x), shape, label);
+  const t: Record<string, Tensor> = {
+    q: half(host.q, "q"), k: half(host.k, "k"), v: half(host.v, "v"), dOut: gpu.upload(host.dOut, shape, "dOut"),
+    out: gpu.tensor(shape, "f16", "out"), lse: gpu.tensor([B, H, L], "f32", "lse"), delta: gpu.tensor([B, H, L], "f32", "delta"),
+    dq: gpu.tensor(shape, "f32", "dq"), dk: gpu.tensor(shape, "f32", "dk"), dv: gpu.tensor(shape, "f32", "dv"),
+  };
+  try {
+    const s: AttentionShape = { B, H, Lq: L, Lk: L, qOffset: 0 };
+    gpu.record((r) => {
+      attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape: s, matrices });
+      attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape: s, matrices });
+    });
+    const ref = cpuForward(host.q, host.k, host.v, B, L, H, HD);
+    const out = Float32Array.from(gpu.read(t.out)), lse = Float32Array.from(gpu.read(t.lse));
+    expect(maxAbsDiff(out, ref.o)).toBeLessThan(OUT_TOL);
+    expect(maxAbsDiff(lse, headMajor(ref.lse, B, L, H))).toBeLessThan(LSE_TOL);
+    const grad = cpuBackward(host.q, host.k, host.v, out, rowMajor(lse, B, L, H), host.dOut, B, L, H, HD);
+    console.log(B, L, H, maxAbsDiff(out, ref.o), maxAbsDiff(lse, headMajor(ref.lse, B, L, H)), ["dq", "dk", "dv"].map((name) => maxRelDiff(gpu.read(t[name]), grad[name as "dq"], GRAD_FLOOR)));
+    for (const name of ["dq", "dk", "dv"] as const) expect(maxRelDiff(gpu.read(t[name]), grad[name], GRAD_FLOOR)).toBeLessThan(GRAD_TOL);
+  } finally {
+    Object.values(t).forEach((x) => gpu.destroy(x));
+  }
+}
+
+const SHAPES = [[2, 7, 3], [1, 70, 2]] as const;
+
+describe.skipIf(!ready)("attention on emulated subgroup matrices (the kernels' staging, masking, softmax and indexing)", () => {
+  // 4×4×4 matrices held as plain arrays by every invocation: lavapipe compiles the emulated
+  // products fully unrolled (the backward takes it ~40 s cold on a busy machine at this size,
+  // twice that at 8×4×4), so the smallest shape that still exercises every index.
+  const emulated: AttentionMatrices = {
+    config: { component: "f16", result: "f32", M: 4, N: 4, K: 4 }, spelling: "emulated",
+    subgroupSize: gpu.dev.info.subgroupMaxSize, tiles: MATRIX_ATTENTION_TILES,
+  };
+  for (const [B, L, H] of SHAPES) test(`forward and backward match the CPU, B=${B} L=${L} H=${H}`, () => check(emulated, B, L, H));
+});
+
+const matrices = ready ? deviceAttentionMatrices(gpu) : null;
+if (ready && !matrices) {
+  console.log(`kernels-attention-matrices: real subgroup matrices skipped, ${deviceAttentionProblem(gpu) ?? "the device has no f16 × f16 → f32 subgroup-matrix configuration"} (${gpu.describe()}; configs: ${JSON.stringify(gpu.features.subgroupMatrix)})`);
+}
+
+describe.skipIf(!matrices)("attention on subgroup matrices (tensor cores)", () => {
+  test("the kernels compile (in one of Dawn's spellings)", () => {
+    expect(deviceAttentionProblem(gpu)).toBeNull();
+    console.log(`attention on subgroup matrices: ${JSON.stringify(matrices!.config)}, builtins spelled with the majorness as a ${matrices!.spelling}, subgroup size ${matrices!.subgroupSize}`);
+  });
+  for (const [B, L, H] of SHAPES) test(`forward and backward match the CPU, B=${B} L=${L} H=${H}`, () => check(matrices!, B, L, H));
+});

@@ -1,0 +1,119 @@
+// Causal attention backward on subgroup matrices, part 2 of 2: dk and dv, with
+// attention-backward-dkdv.wgsl's bindings, params, grid and results (part 1,
+// attention-matrices-backward-dq.wgsl, wrote delta). Transposed roles: one workgroup per (block
+// of BKV keys, batch·head) stages its keys and values once; the queries that see them stream
+// through workgroup memory BQ at a time (q, dout rounded to f16; lse·log2(e) and delta in f32).
+// Per query tile: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ on matrices into mat_out; in SIMT (TPR threads per
+// key row) pᵀ and dSᵀ = pᵀ (dPᵀ − delta), rounded to f16 into mat_in; dV += Pᵀ·dO and
+// dK += dSᵀ·Q on matrices the subgroups hold across tiles. Every dk/dv row has one owner.
+// Constants: HD, WG, BQ, BKV as in attention-matrices.wgsl; SCALE, SCALE_LOG2E (f32).
+
+//#include "attention-matrices-common.wgsl"
+
+@group(0) @binding(3) var<storage, read> d_out: array<vec4f>;
+@group(0) @binding(4) var<storage, read> lse: array<f32>;
+@group(0) @binding(5) var<storage, read> delta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dk: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> dv: array<vec4f>;
+@group(0) @binding(8) var<uniform> p: Params;
+
+const ROWS = BKV;
+const LDP = BQ + 8u; // f16 rows of Pᵀ and dSᵀ
+const LDS = BQ + 4u; // f32 rows of Sᵀ and dPᵀ
+const V_AT = BKV * LDH; // K at 0
+const Q_AT = 2u * BKV * LDH;
+const DO_AT = Q_AT + BQ * LDH;
+const P_AT = DO_AT + BQ * LDH;
+const DS_AT = P_AT + BKV * LDP;
+const DP_AT = BKV * LDS; // Sᵀ at 0 in mat_out
+const DV_AT = BKV * LDO; // dk at 0 in mat_out at the end
+const DPT = HD / TPR;
+const CPT = BQ / TPR;
+
+var<workgroup> mat_in: array<MAT_T, DS_AT + BKV * LDP>;
+var<workgroup> mat_out: array<f32, BKV * 2u * max(LDS, LDO)>; // Sᵀ and dPᵀ, then dk and dv
+var<workgroup> lse2_tile: array<f32, BQ>;
+var<workgroup> delta_tile: array<f32, BQ>;
+
+@compute @workgroup_size(WG)
+fn backward_dkdv(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) t: u32,
+  @builtin(subgroup_id) sg: u32,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) lanes: u32,
+) {
+  let k0 = wid.x * BKV; // the first key blocks, seen by the most queries, start first
+  let b = wid.y / p.heads;
+  let q_head = b * p.q_batch + (wid.y % p.heads) * V4;
+  let kv_head = b * p.kv_batch + (wid.y % p.heads) * V4;
+  let me = sg * lanes + lane;
+  let r = me / TPR;
+  let part = me % TPR;
+  let key = k0 + r;
+  // Keys past lk stay zero (finite scores) and are not stored.
+  for (var e = t; e < BKV * V4; e += WG) {
+    var kx = vec4f(0.0);
+    var vx = vec4f(0.0);
+    if (k0 + e / V4 < p.lk) {
+      let at = kv_head + (k0 + e / V4) * p.kv_stride + e % V4;
+      kx = vec4f(k[at]);
+      vx = vec4f(v[at]);
+    }
+    put4(0u, e / V4, e % V4, kx);
+    put4(V_AT, e / V4, e % V4, vx);
+  }
+  var dk_acc: array<Result, OWN>;
+  var dv_acc: array<Result, OWN>;
+  let query_begin = select(0u, k0 - p.q_offset, k0 > p.q_offset); // the first query that sees key k0
+  for (var query0 = query_begin; query0 < p.lq; query0 += BQ) {
+    workgroupBarrier();
+    for (var e = t; e < BQ * V4; e += WG) {
+      var qx = vec4f(0.0);
+      var dox = vec4f(0.0);
+      if (query0 + e / V4 < p.lq) {
+        let at = q_head + (query0 + e / V4) * p.q_stride + e % V4;
+        qx = vec4f(q[at]);
+        dox = d_out[at];
+      }
+      put4(Q_AT, e / V4, e % V4, qx);
+      put4(DO_AT, e / V4, e % V4, dox);
+    }
+    for (var i = t; i < BQ; i += WG) {
+      let query = min(query0 + i, p.lq - 1u);
+      lse2_tile[i] = lse[wid.y * p.lq + query] * LOG2E;
+      delta_tile[i] = delta[wid.y * p.lq + query];
+    }
+    workgroupBarrier();
+    product(Operand(0u, LDH, false), Operand(Q_AT, LDH, true), BKV, BQ, HD, 0u, LDS, sg);
+    product(Operand(V_AT, LDH, false), Operand(DO_AT, LDH, true), BKV, BQ, HD, DP_AT, LDS, sg);
+    workgroupBarrier();
+    for (var j = 0u; j < CPT; j++) {
+      let c = part + j * TPR;
+      let query = query0 + c;
+      var pr = exp2(mat_out[r * LDS + c] * SCALE_LOG2E - lse2_tile[c]);
+      pr = select(0.0, pr, query < p.lq && query + p.q_offset >= key);
+      mat_in[P_AT + r * LDP + c] = MAT_T(pr);
+      mat_in[DS_AT + r * LDP + c] = MAT_T(pr * (mat_out[DP_AT + r * LDS + c] - delta_tile[c]));
+    }
+    workgroupBarrier();
+    for (var n = 0u; n < OWN; n++) {
+      dv_acc[n] = accumulated(Operand(P_AT, LDP, false), Operand(DO_AT, LDH, false), BQ, sg, n, dv_acc[n]);
+      dk_acc[n] = accumulated(Operand(DS_AT, LDP, false), Operand(Q_AT, LDH, false), BQ, sg, n, dk_acc[n]);
+    }
+  }
+  workgroupBarrier();
+  for (var n = 0u; n < OWN; n++) {
+    store_accumulated(0u, sg, n, dk_acc[n]);
+    store_accumulated(DV_AT, sg, n, dv_acc[n]);
+  }
+  workgroupBarrier();
+  if (key < p.lk) {
+    for (var j = 0u; j < DPT / 4u; j++) {
+      let d = part * DPT + 4u * j;
+      let at = kv_head + key * p.kv_stride + part * (DPT / 4u) + j;
+      dk[at] = vec4f(mat_out[r * LDO + d], mat_out[r * LDO + d + 1u], mat_out[r * LDO + d + 2u], mat_out[r * LDO + d + 3u]) * SCALE;
+      dv[at] = vec4f(mat_out[DV_AT + r * LDO + d], mat_out[DV_AT + r * LDO + d + 1u], mat_out[DV_AT + r * LDO + d + 2u], mat_out[DV_AT + r * LDO + d + 3u]);
+    }
+  }
+}

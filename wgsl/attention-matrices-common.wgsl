@@ -1,0 +1,81 @@
+// Included by the tensor-core attention kernels (attention-matrices.wgsl, the forward;
+// attention-matrices-backward-dq.wgsl, attention-matrices-backward-dkdv.wgsl): the SIMT kernels'
+// params, bindings and layouts (attention-common.wgsl), and the pieces all three build on.
+// Tiles of q, k, v and dout are staged in workgroup memory as MAT_T (f16) rows; products of them
+// run on subgroup matrices (the module's head: subgroup-matrix*.wgsl) into f32 workgroup memory
+// (mat_out) or into f32 matrices held by the subgroups; everything between, in SIMT, is f32.
+// The including kernel declares mat_in and mat_out and the constants ROWS (the rows it owns: its
+// queries, or for dk/dv its keys) and WG (threads); TPR = WG / ROWS threads share each row.
+// Constants: HD (a multiple of SM_K, SM_N and 4·TPR).
+
+//#include "attention-common.wgsl"
+
+const NSG = WG / SUBGROUP_SIZE; // subgroups at the adapter's largest size; narrower ones leave the rest idle in products
+const TPR = WG / ROWS;          // threads per row, adjacent lanes of one subgroup
+const LDH = HD + 8u;            // rows of HD values in mat_in, padded 16 bytes against bank conflicts
+const LDO = HD + 4u;            // rows of HD values in mat_out
+const MASKED = -1e30;           // a masked score: finite, so max and subtraction stay defined
+const LN2 = 0.6931471805599453;
+
+// A matrix in mat_in: element (r, c) at at + r·ld + c, or at + c·ld + r when col_major (a
+// stored transpose).
+struct Operand { at: u32, ld: u32, col_major: bool }
+
+fn element(o: Operand, r: u32, c: u32) -> u32 { return o.at + select(r * o.ld + c, c * o.ld + r, o.col_major); }
+
+// acc + matrix (i, j) of A·B, A and B `depth` deep.
+fn multiply(a: Operand, b: Operand, i: u32, j: u32, depth: u32, acc: Result) -> Result {
+  var c = acc;
+  for (var k = 0u; k < depth; k += SM_K) {
+    c = subgroupMatrixMultiplyAccumulate(load_left(element(a, i * SM_M, k), a.col_major, a.ld), load_right(element(b, k, j * SM_N), b.col_major, b.ld), c);
+  }
+  return c;
+}
+
+// mat_out[at ..] (row-major, ld) = A·B (rows × cols), its matrices shared round-robin among the
+// subgroups.
+fn product(a: Operand, b: Operand, rows: u32, cols: u32, depth: u32, at: u32, ld: u32, sg: u32) {
+  if (sg >= NSG) { return; }
+  let per_row = cols / SM_N;
+  for (var m = sg; m < rows / SM_M * per_row; m += NSG) {
+    var zero: Result;
+    store_result(at + (m / per_row) * SM_M * ld + (m % per_row) * SM_N, multiply(a, b, m / per_row, m % per_row, depth, zero), ld);
+  }
+}
+
+// Accumulated ROWS × HD results (dq; dk, dv) stay in subgroup matrices: subgroup sg holds
+// matrices sg, sg + NSG, …, OWN of them at most.
+const ACC_PER_ROW = HD / SM_N;
+const ACC_MATRICES = ROWS / SM_M * ACC_PER_ROW;
+const OWN = (ACC_MATRICES + NSG - 1u) / NSG;
+
+// acc + the n-th matrix of subgroup sg of A·B (ROWS × HD, depth deep).
+fn accumulated(a: Operand, b: Operand, depth: u32, sg: u32, n: u32, acc: Result) -> Result {
+  let m = sg + n * NSG;
+  if (sg >= NSG || m >= ACC_MATRICES) { return acc; }
+  return multiply(a, b, m / ACC_PER_ROW, m % ACC_PER_ROW, depth, acc);
+}
+
+// The n-th matrix of subgroup sg into mat_out at `at` (ROWS × HD, rows of LDO).
+fn store_accumulated(at: u32, sg: u32, n: u32, acc: Result) {
+  let m = sg + n * NSG;
+  if (sg < NSG && m < ACC_MATRICES) { store_result(at + (m / ACC_PER_ROW) * SM_M * LDO + (m % ACC_PER_ROW) * SM_N, acc, LDO); }
+}
+
+// 4 values at column 4·j of row r of the HD-wide rows at `at` in mat_in.
+fn put4(at: u32, r: u32, j: u32, x: vec4f) {
+  for (var e = 0u; e < 4u; e++) { mat_in[at + r * LDH + 4u * j + e] = MAT_T(x[e]); }
+}
+
+// Across the TPR threads of a row (call in uniform control flow).
+fn row_max(x: f32) -> f32 {
+  var m = x;
+  for (var o = 1u; o < TPR; o *= 2u) { m = max(m, subgroupShuffleXor(m, o)); }
+  return m;
+}
+
+fn row_sum(x: f32) -> f32 {
+  var s = x;
+  for (var o = 1u; o < TPR; o *= 2u) { s += subgroupShuffleXor(s, o); }
+  return s;
+}
