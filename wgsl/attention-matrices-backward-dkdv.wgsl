@@ -8,7 +8,7 @@
 // dK += dSᵀ·Q on matrices the subgroups hold across tiles. Every dk/dv row has one owner.
 // Constants: HD, WG, BQ, BKV as in attention-matrices.wgsl; SCALE, SCALE_LOG2E (f32).
 
-//#include "attention-matrices-common.wgsl"
+//#include "attention-matrices-backward-common.wgsl"
 
 @group(0) @binding(3) var<storage, read> d_out: array<vec4f>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
@@ -44,41 +44,19 @@ fn backward_dkdv(
   @builtin(subgroup_size) lanes: u32,
 ) {
   let k0 = wid.x * BKV; // the first key blocks, seen by the most queries, start first
-  let b = wid.y / p.heads;
-  let q_head = b * p.q_batch + (wid.y % p.heads) * V4;
-  let kv_head = b * p.kv_batch + (wid.y % p.heads) * V4;
-  let me = sg * lanes + lane;
-  let r = me / TPR;
-  let part = me % TPR;
+  let q_head = q_head_of(wid.y);
+  let kv_head = kv_head_of(wid.y);
+  let r = row_and_part(sg, lane, lanes).x;
+  let part = row_and_part(sg, lane, lanes).y;
   let key = k0 + r;
-  // Keys past lk stay zero (finite scores) and are not stored.
-  for (var e = t; e < BKV * V4; e += WG) {
-    var kx = vec4f(0.0);
-    var vx = vec4f(0.0);
-    if (k0 + e / V4 < p.lk) {
-      let at = kv_head + (k0 + e / V4) * p.kv_stride + e % V4;
-      kx = vec4f(k[at]);
-      vx = vec4f(v[at]);
-    }
-    put4(0u, e / V4, e % V4, kx);
-    put4(V_AT, e / V4, e % V4, vx);
-  }
+  stage_keys(t, kv_head, k0, p.lk, 0u, V_AT); // keys past lk: zero, and not stored
   var dk_acc: array<Result, OWN>;
   var dv_acc: array<Result, OWN>;
   let query_begin = select(0u, k0 - p.q_offset, k0 > p.q_offset); // the first query that sees key k0
   for (var query0 = query_begin; query0 < p.lq; query0 += BQ) {
     workgroupBarrier();
-    for (var e = t; e < BQ * V4; e += WG) {
-      var qx = vec4f(0.0);
-      var dox = vec4f(0.0);
-      if (query0 + e / V4 < p.lq) {
-        let at = q_head + (query0 + e / V4) * p.q_stride + e % V4;
-        qx = vec4f(q[at]);
-        dox = d_out[at];
-      }
-      put4(Q_AT, e / V4, e % V4, qx);
-      put4(DO_AT, e / V4, e % V4, dox);
-    }
+    stage_queries(t, q_head, query0, Q_AT);
+    stage_dout(t, q_head, query0, DO_AT);
     for (var i = t; i < BQ; i += WG) {
       let query = min(query0 + i, p.lq - 1u);
       lse2_tile[i] = lse[wid.y * p.lq + query] * LOG2E;

@@ -6,7 +6,7 @@
 // rounded to f16 into mat_in; dQ += dS·K on matrices the subgroups hold across tiles.
 // Constants: HD, WG, BQ, BKV as in attention-matrices.wgsl; SCALE, SCALE_LOG2E (f32).
 
-//#include "attention-matrices-common.wgsl"
+//#include "attention-matrices-backward-common.wgsl"
 
 @group(0) @binding(3) var<storage, read> o: array<vec4<O_T>>;
 @group(0) @binding(4) var<storage, read> d_out: array<vec4f>;
@@ -39,25 +39,14 @@ fn backward_dq(
 ) {
   let tiles = (p.lq + BQ - 1u) / BQ;
   let q0 = (tiles - 1u - wid.x) * BQ;
-  let b = wid.y / p.heads;
-  let q_head = b * p.q_batch + (wid.y % p.heads) * V4;
-  let kv_head = b * p.kv_batch + (wid.y % p.heads) * V4;
-  let me = sg * lanes + lane;
-  let r = me / TPR;
-  let part = me % TPR;
+  let q_head = q_head_of(wid.y);
+  let kv_head = kv_head_of(wid.y);
+  let r = row_and_part(sg, lane, lanes).x;
+  let part = row_and_part(sg, lane, lanes).y;
   let row = min(q0 + r, p.lq - 1u); // rows past lq redo the last one and are not stored
   let last_key = min(p.q_offset + row, p.lk - 1u);
-  for (var e = t; e < BQ * V4; e += WG) {
-    var qx = vec4f(0.0);
-    var dox = vec4f(0.0);
-    if (q0 + e / V4 < p.lq) {
-      let at = q_head + (q0 + e / V4) * p.q_stride + e % V4;
-      qx = vec4f(q[at]);
-      dox = d_out[at];
-    }
-    put4(0u, e / V4, e % V4, qx);
-    put4(DO_AT, e / V4, e % V4, dox);
-  }
+  stage_queries(t, q_head, q0, 0u);
+  stage_dout(t, q_head, q0, DO_AT);
   var dot4 = vec4f(0.0);
   for (var j = 0u; j < DPT / 4u; j++) {
     let at = q_head + row * p.q_stride + part * (DPT / 4u) + j;
@@ -69,18 +58,7 @@ fn backward_dq(
   let key_end = min(p.lk, p.q_offset + min(q0 + BQ, p.lq));
   for (var key0 = 0u; key0 < key_end; key0 += BKV) {
     workgroupBarrier();
-    for (var e = t; e < BKV * V4; e += WG) {
-      let key = key0 + e / V4;
-      var kx = vec4f(0.0);
-      var vx = vec4f(0.0);
-      if (key < key_end) {
-        let at = kv_head + key * p.kv_stride + e % V4;
-        kx = vec4f(k[at]);
-        vx = vec4f(v[at]);
-      }
-      put4(K_AT, e / V4, e % V4, kx);
-      put4(V_AT, e / V4, e % V4, vx);
-    }
+    stage_keys(t, kv_head, key0, key_end, K_AT, V_AT);
     workgroupBarrier();
     product(Operand(0u, LDH, false), Operand(K_AT, LDH, true), BQ, BKV, HD, 0u, LDS, sg);
     product(Operand(DO_AT, LDH, false), Operand(V_AT, LDH, true), BQ, BKV, HD, DP_AT, LDS, sg);

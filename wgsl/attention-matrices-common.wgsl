@@ -17,6 +17,14 @@ const LDO = HD + 4u;            // rows of HD values in mat_out
 const MASKED = -1e30;           // a masked score: finite, so max and subtraction stay defined
 const LN2 = 0.6931471805599453;
 
+// Where head (b, h) of workgroup row y = b·heads + h starts: in q, o, dout and in k, v (vec4s).
+fn q_head_of(y: u32) -> u32 { return (y / p.heads) * p.q_batch + (y % p.heads) * V4; }
+fn kv_head_of(y: u32) -> u32 { return (y / p.heads) * p.kv_batch + (y % p.heads) * V4; }
+
+// This thread's row of the workgroup's block (x) and its part of that row (y): the TPR threads
+// of a row are adjacent lanes of one subgroup, wherever the subgroups fall in the workgroup.
+fn row_and_part(sg: u32, lane: u32, lanes: u32) -> vec2u { return vec2u((sg * lanes + lane) / TPR, (sg * lanes + lane) % TPR); }
+
 // A matrix in mat_in: element (r, c) at at + r·ld + c, or at + c·ld + r when col_major (a
 // stored transpose).
 struct Operand { at: u32, ld: u32, col_major: bool }
@@ -65,6 +73,31 @@ fn store_accumulated(at: u32, sg: u32, n: u32, acc: Result) {
 // 4 values at column 4·j of row r of the HD-wide rows at `at` in mat_in.
 fn put4(at: u32, r: u32, j: u32, x: vec4f) {
   for (var e = 0u; e < 4u; e++) { mat_in[at + r * LDH + 4u * j + e] = MAT_T(x[e]); }
+}
+
+// Keys and values first .. first + BKV − 1 (zeros from `end` on: finite scores) into mat_in at
+// k_at and v_at; consecutive threads read consecutive vectors.
+fn stage_keys(t: u32, kv_head: u32, first: u32, end: u32, k_at: u32, v_at: u32) {
+  for (var e = t; e < BKV * V4; e += WG) {
+    var kx = vec4f(0.0);
+    var vx = vec4f(0.0);
+    if (first + e / V4 < end) {
+      let at = kv_head + (first + e / V4) * p.kv_stride + e % V4;
+      kx = vec4f(k[at]);
+      vx = vec4f(v[at]);
+    }
+    put4(k_at, e / V4, e % V4, kx);
+    put4(v_at, e / V4, e % V4, vx);
+  }
+}
+
+// Queries first .. first + BQ − 1 (zeros from lq on) into mat_in at q_at.
+fn stage_queries(t: u32, q_head: u32, first: u32, q_at: u32) {
+  for (var e = t; e < BQ * V4; e += WG) {
+    var x = vec4f(0.0);
+    if (first + e / V4 < p.lq) { x = vec4f(q[q_head + (first + e / V4) * p.q_stride + e % V4]); }
+    put4(q_at, e / V4, e % V4, x);
+  }
 }
 
 // Across the TPR threads of a row (call in uniform control flow).

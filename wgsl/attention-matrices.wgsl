@@ -37,38 +37,20 @@ fn forward(
 ) {
   let tiles = (p.lq + BQ - 1u) / BQ;
   let q0 = (tiles - 1u - wid.x) * BQ; // the longest (latest) query blocks start first
-  let b = wid.y / p.heads;
-  let q_head = b * p.q_batch + (wid.y % p.heads) * V4;
-  let kv_head = b * p.kv_batch + (wid.y % p.heads) * V4;
-  let me = sg * lanes + lane;
-  let r = me / TPR;
-  let part = me % TPR;
+  let q_head = q_head_of(wid.y);
+  let kv_head = kv_head_of(wid.y);
+  let r = row_and_part(sg, lane, lanes).x;
+  let part = row_and_part(sg, lane, lanes).y;
   let row = q0 + r;
   let last_key = min(p.q_offset + min(row, p.lq - 1u), p.lk - 1u);
-  // Query rows past lq stay zero (finite scores) and are not stored.
-  for (var e = t; e < BQ * V4; e += WG) {
-    var x = vec4f(0.0);
-    if (q0 + e / V4 < p.lq) { x = vec4f(q[q_head + (q0 + e / V4) * p.q_stride + e % V4]); }
-    put4(0u, e / V4, e % V4, x);
-  }
+  stage_queries(t, q_head, q0, 0u); // rows past lq: zero, and not stored
   var acc: array<f32, DPT>;
   var m = MASKED;
   var sum = 0.0; // this thread's share of the row's sum
   let key_end = min(p.lk, p.q_offset + min(q0 + BQ, p.lq)); // keys some row of the block sees
   for (var key0 = 0u; key0 < key_end; key0 += BKV) {
     workgroupBarrier();
-    for (var e = t; e < BKV * V4; e += WG) {
-      let key = key0 + e / V4;
-      var kx = vec4f(0.0);
-      var vx = vec4f(0.0);
-      if (key < key_end) {
-        let at = kv_head + key * p.kv_stride + e % V4;
-        kx = vec4f(k[at]);
-        vx = vec4f(v[at]);
-      }
-      put4(K_AT, e / V4, e % V4, kx);
-      put4(V_AT, e / V4, e % V4, vx);
-    }
+    stage_keys(t, kv_head, key0, key_end, K_AT, V_AT);
     workgroupBarrier();
     product(Operand(0u, LDH, false), Operand(K_AT, LDH, true), BQ, BKV, HD, 0u, LDS, sg);
     workgroupBarrier();

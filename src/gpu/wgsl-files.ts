@@ -1,5 +1,6 @@
 /** Every WGSL file, by name: the kernel loader (kernel.ts) reads sources and their includes here. */
 import advanceCursor from "../../wgsl/advance-cursor.wgsl" with { type: "text" };
+import attentionMatricesBackwardCommon from "../../wgsl/attention-matrices-backward-common.wgsl" with { type: "text" };
 import attentionMatricesBackwardDkdv from "../../wgsl/attention-matrices-backward-dkdv.wgsl" with { type: "text" };
 import attentionMatricesBackwardDq from "../../wgsl/attention-matrices-backward-dq.wgsl" with { type: "text" };
 import attentionMatricesCommon from "../../wgsl/attention-matrices-common.wgsl" with { type: "text" };
@@ -50,6 +51,7 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "attention-backward-dq.wgsl": attentionBackwardDq,
   "attention-common.wgsl": attentionCommon,
   "attention-decode.wgsl": attentionDecode,
+  "attention-matrices-backward-common.wgsl": attentionMatricesBackwardCommon,
   "attention-matrices-backward-dkdv.wgsl": attentionMatricesBackwardDkdv,
   "attention-matrices-backward-dq.wgsl": attentionMatricesBackwardDq,
   "attention-matrices-common.wgsl": attentionMatricesCommon,
