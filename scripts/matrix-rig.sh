@@ -10,7 +10,9 @@
 #
 # `run` executes its command in this checkout (bind-mounted at the same path, with node_modules'
 # real location), with IFLAME_DAWN_TOGGLES=allow_unsafe_apis (Dawn hides subgroup matrices
-# without it; iflame turns it on by itself only on NVIDIA) and IFLAME_TENSOR_CORES=force.
+# without it; iflame turns it on by itself only on NVIDIA), IFLAME_TENSOR_CORES=force, and
+# IFLAME_EXPECT_TENSOR_CORES=1 (tests/tensor-cores.test.ts then fails if the device has no f16
+# matrices, so tests that skip without them cannot pass silently here).
 set -euo pipefail
 ROOT_DIR=${IFLAME_MATRIX_ROOT:-/var/tmp/iflame-trixie}
 MIRROR=${IFLAME_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -23,7 +25,7 @@ setup() {
   fi
   echo "deb $MIRROR trixie-backports main" > "$ROOT_DIR/etc/apt/sources.list.d/backports.list"
   # libc6-dev: bun:ffi's TinyCC compiles ffi/shim.c against the root's libc.
-  chroot "$ROOT_DIR" sh -c 'apt-get update -q >/dev/null && apt-get install -y -q -t trixie-backports mesa-vulkan-drivers libvulkan1 libc6-dev >/dev/null'
+  chroot "$ROOT_DIR" sh -c 'apt-get update -q >/dev/null && apt-get install -y -q -o Dpkg::Use-Pty=0 -t trixie-backports mesa-vulkan-drivers libvulkan1 libc6-dev >/dev/null'
   chroot "$ROOT_DIR" dpkg-query -W -f '${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1
 }
 
@@ -42,7 +44,7 @@ run() {
   local cmd
   printf -v cmd '%q ' "$@"
   chroot "$ROOT_DIR" env -i HOME=/root PATH="$REPO/node_modules/.bin:/usr/bin:/bin" TERM=dumb \
-    IFLAME_DAWN_TOGGLES=allow_unsafe_apis IFLAME_TENSOR_CORES=force \
+    IFLAME_DAWN_TOGGLES=allow_unsafe_apis IFLAME_TENSOR_CORES=force IFLAME_EXPECT_TENSOR_CORES=1 \
     sh -c "cd '$REPO' && $cmd"
 }
 

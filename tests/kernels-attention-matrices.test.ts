@@ -8,7 +8,7 @@ import { deviceAttentionMatrices, deviceAttentionProblem, MATRIX_ATTENTION_TILES
 import { lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe, compiled in the first test that uses them (bunfig.toml says why): the
-// emulated ones took 60 s cold on a busy 2-core machine (16 s on a quiet one), hence 3× that.
+// emulated ones took 57 s cold on a busy 2-core machine, hence 3× that.
 setDefaultTimeout(180_000);
 
 /**
@@ -112,11 +112,11 @@ const SHAPES = [[2, 7, 3], [1, 70, 2]] as const;
 const OFFSET_CASE = "cached decoding: 5 queries after 40 positions, keys in a cache of 48 rows, B=2 H=2";
 
 describe.skipIf(!ready)("attention on emulated subgroup matrices (the kernels' staging, masking, softmax and indexing)", () => {
-  // 4×4×4 matrices held as plain arrays by every invocation: lavapipe compiles the emulated
-  // products fully unrolled (the backward takes it ~40 s cold on a busy machine at this size,
-  // twice that at 8×4×4), so the smallest shape that still exercises every index.
+  // Matrices emulated by every invocation (views of workgroup memory), in NVIDIA's 16×8×16 shape:
+  // not square, so rows and columns cannot be confused, and few enough matrices per tile that
+  // lavapipe compiles the three kernels in about a minute cold (8×4×8: two).
   const emulated: AttentionMatrices = {
-    config: { component: "f16", result: "f32", M: 4, N: 4, K: 4 }, spelling: "emulated",
+    config: { component: "f16", result: "f32", M: 16, N: 8, K: 16 }, spelling: "emulated",
     subgroupSize: gpu.dev.info.subgroupMaxSize, tiles: MATRIX_ATTENTION_TILES,
   };
   for (const [B, L, H] of SHAPES) test(`forward and backward match the CPU, B=${B} L=${L} H=${H}`, () => check(emulated, B, L, H));

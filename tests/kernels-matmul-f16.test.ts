@@ -4,8 +4,7 @@ import { gemm } from "../src/cpu/matmul.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { DType, Tensor } from "../src/gpu/tensor.ts";
 import { columnSums, matmul, planMatmul, TILES, type Matmul, type MatmulPlan, type Tile } from "../src/kernels/matmul.ts";
-import { subgroupMatrixProblem, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
-import { f16MatrixConfig } from "../src/kernels/subgroup-matrix.ts";
+import { f16MatrixConfig, subgroupMatrixProblem, subgroupMatrixTiles } from "../src/kernels/matmul-subgroup-matrix.ts";
 import { maxRelDiff, rand } from "./helpers.ts";
 
 /**

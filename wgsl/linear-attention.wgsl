@@ -22,6 +22,7 @@
 // the length). Determinism: every sum has a fixed order. The same entry with chunk = 1,
 // FROM_STATE, EMIT and WRITE_STATE is the decoding step (state updated in place), and with one
 // chunk per sequence and WRITE_STATE alone it returns the state after a prompt.
+// linear-attention-matrices-body.wgsl is passes 1 and 3 on subgroup matrices (f16 operands).
 //
 // `recurrence`: a group of 32 threads owns one chunk; thread j keeps column j of M in registers,
 // so both the update (M[i][j] += a_i b_j) and the output (Σ_i x_i M[i][j]) are thread-local: no
@@ -39,38 +40,7 @@
 // (chunk states, or the [B·H, 32, 32] state of a decoding step), out (output rows, or the final
 // state of `scan`). Bindings an entry or variant does not use are bound to placeholders.
 
-struct Params {
-  seq_len: u32, // L
-  heads: u32,   // H
-  chunk: u32,   // rows per chunk
-  chunks: u32,  // chunks per (batch, head) = ceil(L / chunk)
-  items: u32,   // recurrence: B·H·chunks groups of 32 threads; scan: B·H·32·32 threads
-  row: u32,     // items per row of the (x, y) grid (see grid1d)
-  flags: u32,   // EMIT | REVERSE | TRANSPOSED | FROM_STATE | WRITE_STATE
-}
-
-// Variant flags are uniforms rather than constants: the branches they take are uniform, so they
-// cost nearly nothing, and one pipeline serves every pass (each compile is slow on CPU drivers).
-const EMIT = 1u;
-const REVERSE = 2u;
-const TRANSPOSED = 4u;
-const FROM_STATE = 8u;
-const WRITE_STATE = 16u;
-
-fn has(flag: u32) -> bool {
-  return (p.flags & flag) != 0u;
-}
-
-@group(0) @binding(0) var<storage, read> x: array<vec4f>;
-@group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> b: array<vec4f>;
-@group(0) @binding(3) var<storage, read> slopes: array<f32>;
-@group(0) @binding(4) var<storage, read_write> state: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const HD = 32u;
-const V4 = HD / 4u;
+//#include "linear-attention-common.wgsl"
 
 // Row r of the tile: a_tile[w][r][i] = a[i], x_tile likewise, b_tile[w][r][j] = b[j] (so that
 // the inner loops index with constants and each row's index is checked once).

@@ -1,4 +1,4 @@
-// Included by matmul.wgsl (SIMT) and matmul-subgroup-matrix.wgsl (tensor cores): their
+// Included by matmul.wgsl (SIMT) and matmul-subgroup-matrix-body.wgsl (tensor cores): their
 // uniform block, bindings and the part of C, K and the batch item a workgroup works on.
 // Types: A_T, B_T, C_T, the element types of a, b and c. Constants: BM, BN (the C tile).
 

@@ -5,7 +5,9 @@
  * (4 · B·L·512 floats), backward q, k, v, dO read + dq, dk, dv written (7 ·); a step reads and
  * writes its states and moves one row of q, k, v, o. FLOPs are those of the chunked recurrence as
  * implemented: 32² multiply-adds per row and head for each state pass and 2·32² for each emitting
- * pass (forward one of each, backward two and three).
+ * pass (forward one of each, backward two and three); the rows on subgroup matrices (tensor cores,
+ * "matrices": f16 operands, f32 state; where the device has them) count the same FLOPs, so their
+ * TFLOP/s compare as speed-ups, at the default chunk and, at L = 6921, at 32 and 64 rows.
  *   bun scripts/bench-kernels.ts linear-attention
  */
 import { type Gpu } from "../../src/gpu/runtime.ts";
@@ -13,6 +15,7 @@ import type { Tensor } from "../../src/gpu/tensor.ts";
 import {
   linearAttentionBackward, linearAttentionChunk, linearAttentionForward, linearAttentionScratch, linearAttentionStep,
 } from "../../src/kernels/linear-attention.ts";
+import { recurrenceMatrices, type RecurrenceMatrices } from "../../src/kernels/linear-attention-matrices.ts";
 import type { BenchCase } from "./common.ts";
 
 const H = 16;
@@ -37,7 +40,10 @@ function lazy<T>(make: () => T, free: (t: T) => void) {
   };
 }
 
-export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: boolean, chunk = linearAttentionChunk(B, L, H)): BenchCase {
+/** One case; `matrices` null runs the SIMT recurrence whatever IFLAME_TENSOR_CORES says. */
+export function linearAttentionCase(
+  gpu: Gpu, B: number, L: number, backward: boolean, chunk = linearAttentionChunk(B, L, H), matrices: RecurrenceMatrices | null = null,
+): BenchCase {
   const s = { B, L, H, chunk };
   const n = B * L * H * HD;
   const x = [B, L, H, HD];
@@ -50,14 +56,14 @@ export function linearAttentionCase(gpu: Gpu, B: number, L: number, backward: bo
     ({ scratch, ...rows }) => [...Object.values(rows), scratch.states, scratch.final].forEach((t) => gpu.destroy(t)),
   );
   return {
-    name: backward ? "linear attention backward" : "linear attention forward",
+    name: `linear attention ${backward ? "backward" : "forward"}${matrices ? " matrices" : ""}`,
     shape: `B=${B} L=${L} H=${H} hd=${HD} chunk=${chunk}`,
     flops: 2 * HD * HD * B * L * H * (backward ? 8 : 3),
     bytes: 4 * n * (backward ? 7 : 4),
     record(r) {
       const t = tensors.get();
-      if (backward) linearAttentionBackward(r, { q: t.q, k: t.k, v: t.v, dOut: t.dO, dq: t.dq, dk: t.dk, dv: t.dv, scratch: t.scratch, shape: s });
-      else linearAttentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.o, scratch: t.scratch, shape: s });
+      if (backward) linearAttentionBackward(r, { q: t.q, k: t.k, v: t.v, dOut: t.dO, dq: t.dq, dk: t.dk, dv: t.dv, scratch: t.scratch, shape: s, matrices });
+      else linearAttentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.o, scratch: t.scratch, shape: s, matrices });
     },
     dispose: () => tensors.dispose(),
   };
@@ -85,8 +91,17 @@ export function linearAttentionStepCase(gpu: Gpu, B: number): BenchCase {
 }
 
 export function benchCases(gpu: Gpu): BenchCase[] {
+  const { matrices, problem } = recurrenceMatrices(gpu);
+  if (!matrices) console.error(`linear-attention: no rows on subgroup matrices: ${problem}`);
   const cases: BenchCase[] = [];
-  for (const L of [6921, 2307, 769]) cases.push(linearAttentionCase(gpu, 8, L, false), linearAttentionCase(gpu, 8, L, true));
+  for (const L of [6921, 2307, 769]) {
+    for (const backward of [false, true]) {
+      cases.push(linearAttentionCase(gpu, 8, L, backward));
+      if (!matrices) continue;
+      const chunks = L === 6921 ? [linearAttentionChunk(8, L, H), 64, 32] : [linearAttentionChunk(8, L, H)];
+      for (const chunk of new Set(chunks)) cases.push(linearAttentionCase(gpu, 8, L, backward, chunk, matrices));
+    }
+  }
   cases.push(linearAttentionStepCase(gpu, 1), linearAttentionStepCase(gpu, 32));
   return cases;
 }

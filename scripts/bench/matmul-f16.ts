@@ -6,8 +6,7 @@
  */
 import type { Gpu } from "../../src/gpu/runtime.ts";
 import { planMatmul, TILES } from "../../src/kernels/matmul.ts";
-import { subgroupMatrixTiles } from "../../src/kernels/matmul-subgroup-matrix.ts";
-import { f16MatrixConfig } from "../../src/kernels/subgroup-matrix.ts";
+import { f16MatrixConfig, subgroupMatrixTiles } from "../../src/kernels/matmul-subgroup-matrix.ts";
 import type { BenchCase } from "./common.ts";
 import { matmulCase, modelProducts } from "./matmul.ts";
 

@@ -23,7 +23,8 @@ Optimizer: Muon (the reference default: Newton-Schulz in bf16 for the 2-D weight
 output_proj -- embedding.weight included, as the reference's name rule does -- and AdamW-style
 for the rest), or --optim adamw (torch.optim.AdamW, fused on CUDA).
 tokens/s counts every position of the batch (B * L, pad included), as the model computes them all.
-The decayed linear attention core runs in fp32 in every mode (our port's choice).
+The decayed linear attention core runs in fp32 in every mode (our port's choice), unless
+--linear-core autocast: then under fp16 autocast its chunked products run in fp16 too.
 
 Generation: fp32 eager, random weights, prompt = the start row (9 x 130), then --gen-tokens tokens
 (default 7200 = 800 faces) with the hourglass cache, top-k 50 / top-p 0.95, no stop at the end
@@ -90,7 +91,7 @@ class Trainer:
         self.args, self.amp, self.L = args, spec["amp"], args.L
         torch.manual_seed(args.seed)
         self.model = IFlame(cfg, max_positions=max(args.L, 16)).to(args.device)
-        self.model.set_attention(full=spec["full"], linear="chunked", chunk=args.chunk)
+        self.model.set_attention(full=spec["full"], linear="chunked", chunk=args.chunk, linear_core=args.linear_core)
         self.forward = self.model
         if spec["compile"]:
             self.forward = torch.compile(self.model)
@@ -259,6 +260,8 @@ def main():
     ap.add_argument("--max-batch", type=int, default=512)
     ap.add_argument("--optim", default="muon", choices=["muon", "adamw"])
     ap.add_argument("--chunk", type=int, default=128, help="linear attention chunk")
+    ap.add_argument("--linear-core", default="fp32", choices=["fp32", "autocast"],
+                    help="precision of the linear-attention core under autocast (default fp32)")
     ap.add_argument("--gen-tokens", type=int, help="tokens generated per sequence (default 7200; --quick: 900)")
     ap.add_argument("--gen-batches", default="1,32")
     ap.add_argument("--no-train", dest="train", action="store_false")
@@ -294,7 +297,7 @@ def main():
         "torch": torch.__version__,
         "cuda": torch.version.cuda, "config": cfg.__dict__ | {"blocks": list(cfg.blocks)}, "L": args.L,
         "params": sum(p.numel() for p in IFlame(cfg, max_positions=16).parameters()),
-        "optimizer": args.optim, "linear_attention": f"chunked({args.chunk}), fp32 core",
+        "optimizer": args.optim, "linear_attention": f"chunked({args.chunk}), {args.linear_core} core",
         "modes": modes, "batch": args.batch, "search": args.search,
         "warmup": args.warmup, "steps": args.steps, "train": {}, "generate": {},
     }

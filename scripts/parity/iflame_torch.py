@@ -14,7 +14,9 @@ construction order are the reference's, so `load_state_dict(strict=True)` takes 
 Attention implementations (model.set_attention):
     full:   "math" (explicit causal softmax, fp32 eager reference) | "sdpa" (F.scaled_dot_product_attention)
     linear: "chunked" (default) | "quadratic" (decay-masked L×L, short L only) | "recurrent" (token loop)
-The decayed linear attention core always runs in fp32 (fp64 if the model is fp64), autocast or not.
+The decayed linear attention core runs in fp32 (fp64 if the model is fp64), autocast or not, unless
+set_attention(linear_core="autocast"): then, under autocast, its products take the autocast dtype
+(the PyTorch baseline's knob for finding where fp16 time goes; parity always uses fp32).
 
 Cached decoding (DecodeState, IFlame.step) runs each level only when it has new input, as the
 reference's generator does: enc0/dec1 every token, enc1/dec0 every 3rd, the bottleneck every 9th.
@@ -227,6 +229,7 @@ class Attention(nn.Module):
             self.register_buffer("slopes", torch.tensor(alibi_slopes(heads), dtype=torch.float32), persistent=False)
         self.impl = "chunked" if linear else "math"
         self.chunk = 128
+        self.linear_core = "fp32"
 
     def forward(self, x, rope, cache=None):
         """x [B, T, D]. With a cache (dict; 'n' = positions already seen), x continues that sequence
@@ -268,6 +271,8 @@ class Attention(nn.Module):
     def _linear(self, q, k, v, cache):
         in_dtype = q.dtype
         dt = torch.promote_types(in_dtype, torch.float32)
+        if self.linear_core == "autocast" and cache is None and self.impl == "chunked" and _autocast_on(q.device.type):
+            return linear_attn_chunked(q, k, v, self.slopes, self.chunk)[0]
         with torch.autocast(q.device.type, enabled=False):
             q, k, v = q.to(dt), k.to(dt), v.to(dt)
             slopes = self.slopes
@@ -287,6 +292,13 @@ class Attention(nn.Module):
                 o, S = linear_attn_recurrent(q, k, v, slopes, S, cache["ratio"])
             cache["S"] = S
             return o
+
+
+def _autocast_on(device_type):
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
 
 
 def _append_kv(cache, k, v):
@@ -363,9 +375,12 @@ class IFlame(nn.Module):
             return [*self.bottlenecke, *self.bottleneckd]
         return (self.encoder_blocks[0], self.encoder_blocks[1], None, self.decoder_blocks[0], self.decoder_blocks[1])[l]
 
-    def set_attention(self, full=None, linear=None, chunk=None):
+    def set_attention(self, full=None, linear=None, chunk=None, linear_core=None):
+        assert linear_core in (None, "fp32", "autocast"), linear_core
         for m in self.modules():
             if isinstance(m, Attention):
+                if linear_core is not None:
+                    m.linear_core = linear_core
                 if m.linear and linear is not None:
                     m.impl = linear
                 if not m.linear and full is not None:

@@ -1,10 +1,19 @@
 /** Every WGSL file, by name: the kernel loader (kernel.ts) reads sources and their includes here. */
 import advanceCursor from "../../wgsl/advance-cursor.wgsl" with { type: "text" };
 import attentionMatricesBackwardCommon from "../../wgsl/attention-matrices-backward-common.wgsl" with { type: "text" };
-import attentionMatricesBackwardDkdv from "../../wgsl/attention-matrices-backward-dkdv.wgsl" with { type: "text" };
-import attentionMatricesBackwardDq from "../../wgsl/attention-matrices-backward-dq.wgsl" with { type: "text" };
 import attentionMatricesCommon from "../../wgsl/attention-matrices-common.wgsl" with { type: "text" };
-import attentionMatrices from "../../wgsl/attention-matrices.wgsl" with { type: "text" };
+import attentionMatricesDkdvBody from "../../wgsl/attention-matrices-dkdv-body.wgsl" with { type: "text" };
+import attentionMatricesDkdvEmulated from "../../wgsl/attention-matrices-dkdv-emulated.wgsl" with { type: "text" };
+import attentionMatricesDkdvTemplated from "../../wgsl/attention-matrices-dkdv-templated.wgsl" with { type: "text" };
+import attentionMatricesDkdv from "../../wgsl/attention-matrices-dkdv.wgsl" with { type: "text" };
+import attentionMatricesDqBody from "../../wgsl/attention-matrices-dq-body.wgsl" with { type: "text" };
+import attentionMatricesDqEmulated from "../../wgsl/attention-matrices-dq-emulated.wgsl" with { type: "text" };
+import attentionMatricesDqTemplated from "../../wgsl/attention-matrices-dq-templated.wgsl" with { type: "text" };
+import attentionMatricesDq from "../../wgsl/attention-matrices-dq.wgsl" with { type: "text" };
+import attentionMatricesForwardBody from "../../wgsl/attention-matrices-forward-body.wgsl" with { type: "text" };
+import attentionMatricesForwardEmulated from "../../wgsl/attention-matrices-forward-emulated.wgsl" with { type: "text" };
+import attentionMatricesForwardTemplated from "../../wgsl/attention-matrices-forward-templated.wgsl" with { type: "text" };
+import attentionMatricesForward from "../../wgsl/attention-matrices-forward.wgsl" with { type: "text" };
 import attentionBackwardDkdv from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
 import attentionBackwardDq from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
 import attentionCommon from "../../wgsl/attention-common.wgsl" with { type: "text" };
@@ -22,9 +31,17 @@ import hourglassStep from "../../wgsl/hourglass-step.wgsl" with { type: "text" }
 import hourglassUpsampleBackward from "../../wgsl/hourglass-upsample-backward.wgsl" with { type: "text" };
 import hourglassUpsample from "../../wgsl/hourglass-upsample.wgsl" with { type: "text" };
 import hourglass from "../../wgsl/hourglass.wgsl" with { type: "text" };
+import linearAttentionCommon from "../../wgsl/linear-attention-common.wgsl" with { type: "text" };
+import linearAttentionMatricesBody from "../../wgsl/linear-attention-matrices-body.wgsl" with { type: "text" };
+import linearAttentionMatricesEmulated from "../../wgsl/linear-attention-matrices-emulated.wgsl" with { type: "text" };
+import linearAttentionMatricesTemplated from "../../wgsl/linear-attention-matrices-templated.wgsl" with { type: "text" };
+import linearAttentionMatrices from "../../wgsl/linear-attention-matrices.wgsl" with { type: "text" };
 import linearAttention from "../../wgsl/linear-attention.wgsl" with { type: "text" };
 import lossScale from "../../wgsl/loss-scale.wgsl" with { type: "text" };
 import matmulCommon from "../../wgsl/matmul-common.wgsl" with { type: "text" };
+import matmulSubgroupMatrixBody from "../../wgsl/matmul-subgroup-matrix-body.wgsl" with { type: "text" };
+import matmulSubgroupMatrixEmulated from "../../wgsl/matmul-subgroup-matrix-emulated.wgsl" with { type: "text" };
+import matmulSubgroupMatrixTemplated from "../../wgsl/matmul-subgroup-matrix-templated.wgsl" with { type: "text" };
 import matmulSubgroupMatrix from "../../wgsl/matmul-subgroup-matrix.wgsl" with { type: "text" };
 import matmul from "../../wgsl/matmul.wgsl" with { type: "text" };
 import muon from "../../wgsl/muon.wgsl" with { type: "text" };
@@ -39,9 +56,9 @@ import rowsQkvRope from "../../wgsl/rows-qkv-rope.wgsl" with { type: "text" };
 import rowsSwigluUp from "../../wgsl/rows-swiglu-up.wgsl" with { type: "text" };
 import sampling from "../../wgsl/sampling.wgsl" with { type: "text" };
 import scaleByLossScale from "../../wgsl/scale-by-loss-scale.wgsl" with { type: "text" };
-import subgroupMatrixEmulated from "../../wgsl/subgroup-matrix-emulated.wgsl" with { type: "text" };
-import subgroupMatrixTemplated from "../../wgsl/subgroup-matrix-templated.wgsl" with { type: "text" };
-import subgroupMatrix from "../../wgsl/subgroup-matrix.wgsl" with { type: "text" };
+import subgroupMatrixSpellingEmulated from "../../wgsl/subgroup-matrix-spelling-emulated.wgsl" with { type: "text" };
+import subgroupMatrixSpellingTemplated from "../../wgsl/subgroup-matrix-spelling-templated.wgsl" with { type: "text" };
+import subgroupMatrixSpelling from "../../wgsl/subgroup-matrix-spelling.wgsl" with { type: "text" };
 import swiglu from "../../wgsl/swiglu.wgsl" with { type: "text" };
 import workgroupSum from "../../wgsl/workgroup-sum.wgsl" with { type: "text" };
 
@@ -52,10 +69,19 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "attention-common.wgsl": attentionCommon,
   "attention-decode.wgsl": attentionDecode,
   "attention-matrices-backward-common.wgsl": attentionMatricesBackwardCommon,
-  "attention-matrices-backward-dkdv.wgsl": attentionMatricesBackwardDkdv,
-  "attention-matrices-backward-dq.wgsl": attentionMatricesBackwardDq,
   "attention-matrices-common.wgsl": attentionMatricesCommon,
-  "attention-matrices.wgsl": attentionMatrices,
+  "attention-matrices-dkdv-body.wgsl": attentionMatricesDkdvBody,
+  "attention-matrices-dkdv-emulated.wgsl": attentionMatricesDkdvEmulated,
+  "attention-matrices-dkdv-templated.wgsl": attentionMatricesDkdvTemplated,
+  "attention-matrices-dkdv.wgsl": attentionMatricesDkdv,
+  "attention-matrices-dq-body.wgsl": attentionMatricesDqBody,
+  "attention-matrices-dq-emulated.wgsl": attentionMatricesDqEmulated,
+  "attention-matrices-dq-templated.wgsl": attentionMatricesDqTemplated,
+  "attention-matrices-dq.wgsl": attentionMatricesDq,
+  "attention-matrices-forward-body.wgsl": attentionMatricesForwardBody,
+  "attention-matrices-forward-emulated.wgsl": attentionMatricesForwardEmulated,
+  "attention-matrices-forward-templated.wgsl": attentionMatricesForwardTemplated,
+  "attention-matrices-forward.wgsl": attentionMatricesForward,
   "attention.wgsl": attention,
   "cast.wgsl": cast,
   "copy-rows.wgsl": copyRows,
@@ -69,9 +95,17 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "hourglass-upsample-backward.wgsl": hourglassUpsampleBackward,
   "hourglass-upsample.wgsl": hourglassUpsample,
   "hourglass.wgsl": hourglass,
+  "linear-attention-common.wgsl": linearAttentionCommon,
+  "linear-attention-matrices-body.wgsl": linearAttentionMatricesBody,
+  "linear-attention-matrices-emulated.wgsl": linearAttentionMatricesEmulated,
+  "linear-attention-matrices-templated.wgsl": linearAttentionMatricesTemplated,
+  "linear-attention-matrices.wgsl": linearAttentionMatrices,
   "linear-attention.wgsl": linearAttention,
   "loss-scale.wgsl": lossScale,
   "matmul-common.wgsl": matmulCommon,
+  "matmul-subgroup-matrix-body.wgsl": matmulSubgroupMatrixBody,
+  "matmul-subgroup-matrix-emulated.wgsl": matmulSubgroupMatrixEmulated,
+  "matmul-subgroup-matrix-templated.wgsl": matmulSubgroupMatrixTemplated,
   "matmul-subgroup-matrix.wgsl": matmulSubgroupMatrix,
   "matmul.wgsl": matmul,
   "muon.wgsl": muon,
@@ -86,9 +120,9 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "rows-swiglu-up.wgsl": rowsSwigluUp,
   "sampling.wgsl": sampling,
   "scale-by-loss-scale.wgsl": scaleByLossScale,
-  "subgroup-matrix-emulated.wgsl": subgroupMatrixEmulated,
-  "subgroup-matrix-templated.wgsl": subgroupMatrixTemplated,
-  "subgroup-matrix.wgsl": subgroupMatrix,
+  "subgroup-matrix-spelling-emulated.wgsl": subgroupMatrixSpellingEmulated,
+  "subgroup-matrix-spelling-templated.wgsl": subgroupMatrixSpellingTemplated,
+  "subgroup-matrix-spelling.wgsl": subgroupMatrixSpelling,
   "swiglu.wgsl": swiglu,
   "workgroup-sum.wgsl": workgroupSum,
 };

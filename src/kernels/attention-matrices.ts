@@ -1,8 +1,8 @@
 /**
- * Causal attention on subgroup matrices (tensor cores): wgsl/attention-matrices.wgsl (forward),
- * attention-matrices-backward-dq.wgsl and attention-matrices-backward-dkdv.wgsl, each behind one
- * spelling of the matrix builtins (subgroup-matrix.ts). Same bindings, params, layouts and
- * results as the SIMT kernels; attention.ts picks between them (`attentionMatrices`).
+ * Causal attention on subgroup matrices (tensor cores): the kernels of
+ * wgsl/attention-matrices-forward-body.wgsl, -dq-body.wgsl and -dkdv-body.wgsl, each with a top
+ * file per spelling of the matrix builtins (subgroup-matrix-spelling.ts). Same bindings, params,
+ * layouts and results as the SIMT kernels; attention.ts picks between them (`attentionMatrices`).
  *
  * Precision: q, k, v f16 (the matrices' operands); scores, softmax statistics and sums f32. The
  * forward's P and the backward's dout and dS are rounded to f16 for their products (dout is f32
@@ -12,7 +12,8 @@ import type { SubgroupMatrixConfig } from "../../ffi/webgpu.ts";
 import type { KernelSpec } from "../gpu/kernel.ts";
 import type { Gpu, Kernel } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { deviceMatrices, findSpelling, matrixKernel, type MatrixSetup } from "./subgroup-matrix.ts";
+import { f16MatrixConfig } from "./matmul-subgroup-matrix.ts";
+import { findSpelling, spellingFile, type Spelling } from "./subgroup-matrix-spelling.ts";
 import { useTensorCores } from "./tensor-cores.ts";
 
 /**
@@ -35,16 +36,17 @@ export const MATRIX_ATTENTION_TILES: MatrixAttentionTiles = {
 /** Not yet measured against the SIMT kernels on a GPU: they run only under IFLAME_TENSOR_CORES=force. */
 const MEASURED_FASTER = false;
 
-export interface AttentionMatrices extends MatrixSetup {
+/** The matrices the kernels are built for: the device's f16 shape, the spelling, the tiles. */
+export interface AttentionMatrices {
+  config: SubgroupMatrixConfig;
+  spelling: Spelling;
+  /** The adapter's largest subgroup size: workgroup sizes are multiples of it. */
+  subgroupSize: number;
   tiles: MatrixAttentionTiles;
 }
 
 type Part = keyof MatrixAttentionTiles;
-const FILES: Record<Part, { file: string; entry: string }> = {
-  forward: { file: "attention-matrices.wgsl", entry: "forward" },
-  dq: { file: "attention-matrices-backward-dq.wgsl", entry: "backward_dq" },
-  dkdv: { file: "attention-matrices-backward-dkdv.wgsl", entry: "backward_dkdv" },
-};
+const ENTRIES: Record<Part, string> = { forward: "forward", dq: "backward_dq", dkdv: "backward_dkdv" };
 
 /** Rows each thread group shares: the block a workgroup owns (queries, or keys for dk/dv). */
 const ownRows = (part: Part, t: { BQ: number; BKV: number }) => (part === "dkdv" ? t.BKV : t.BQ);
@@ -60,7 +62,7 @@ function workgroupBytes(part: Part, t: { BQ: number; BKV: number }, hd: number):
 /** Why `m` cannot run attention at head dim hd on this device, or null. */
 export function matricesProblem(gpu: Gpu, m: AttentionMatrices, hd: number): string | null {
   const { M, N, K } = m.config;
-  for (const part of Object.keys(FILES) as Part[]) {
+  for (const part of Object.keys(ENTRIES) as Part[]) {
     const t = m.tiles[part];
     const tpr = t.WG / ownRows(part, t);
     const why =
@@ -77,21 +79,19 @@ export function matricesProblem(gpu: Gpu, m: AttentionMatrices, hd: number): str
 const byGpu = new WeakMap<Gpu, { matrices: AttentionMatrices | null; problem: string | null }>();
 
 /**
- * The device's matrices for attention (an f16 × f16 → f32 shape that divides the tiles, in the
- * spelling this Dawn compiles), or null: none, or `deviceAttentionProblem` says why not.
+ * The device's matrices for attention (its f16 × f16 → f32 shape, in the spelling this Dawn
+ * compiles), or null: none, or `deviceAttentionProblem` says why not.
  */
 export function deviceAttentionMatrices(gpu: Gpu): AttentionMatrices | null {
   let known = byGpu.get(gpu);
   if (!known) {
-    const tiles = MATRIX_ATTENTION_TILES;
-    const divides = (c: SubgroupMatrixConfig) => Object.values(tiles).every((t) => [t.BQ, t.BKV].every((n) => n % c.M === 0 && n % c.N === 0 && n % c.K === 0));
-    const setup = deviceMatrices(gpu, divides);
+    const config = f16MatrixConfig(gpu);
     known = { matrices: null, problem: null };
-    if (setup) {
-      const m = { ...setup, tiles };
+    if (config && gpu.features.f16 && gpu.features.subgroups) {
+      const m: AttentionMatrices = { config, spelling: "bool argument", subgroupSize: gpu.dev.info.subgroupMaxSize, tiles: MATRIX_ATTENTION_TILES };
       known.problem = matricesProblem(gpu, m, 32);
       if (!known.problem) {
-        const found = findSpelling((spelling) => attentionKernel(gpu, { ...m, spelling }, "forward", { hd: 32, types: { QKV_T: "f16", O_T: "f32" } }));
+        const found = findSpelling("attention", (spelling) => attentionKernel(gpu, { ...m, spelling }, "forward", { hd: 32, types: { QKV_T: "f16", O_T: "f32" } }));
         if ("spelling" in found) known.matrices = { ...m, spelling: found.spelling };
         else known.problem = found.problem;
       }
@@ -127,9 +127,13 @@ export function attentionMatrices(gpu: Gpu, q: Tensor, hd: number, chosen?: Atte
 export function attentionKernel(gpu: Gpu, m: AttentionMatrices, part: Part, o: { hd: number; types: KernelSpec["types"] }): Kernel {
   const scale = 1 / Math.sqrt(o.hd);
   const { WG, BQ, BKV } = m.tiles[part];
-  return matrixKernel(gpu, m, {
-    ...FILES[part],
-    constants: { HD: o.hd, WG, BQ, BKV, SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
+  const { M, N, K } = m.config;
+  return gpu.kernel({
+    file: spellingFile(`attention-matrices-${part}`, m.spelling), entry: ENTRIES[part],
+    constants: {
+      HD: o.hd, WG, BQ, BKV, SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E },
+      SM_M: M, SM_N: N, SM_K: K, SUBGROUP_SIZE: m.subgroupSize,
+    },
     types: o.types,
   });
 }

@@ -3,6 +3,12 @@
  * src/cpu/linear-attention.ts): per head h with slope s_h (ALiBi slopes),
  *   o_t = Σ_{u≤t} exp(−s_h (t−u)) (q_t·k_u) v_u      (no softmax, scale or normaliser),
  * computed chunk-parallel: chunk states, a scan over chunks, then the outputs (see the WGSL header).
+ * The chunk-state and emitting passes run in SIMT f32 (wgsl/linear-attention.wgsl) or, for calls
+ * with `precision: "f16"` (mixed-precision models), on subgroup matrices (linear-attention-
+ * matrices.ts: f16 operands, rounded from these f32 rows as they are staged, with f32 sums and
+ * state) where the device has them and the tensor-core policy picks them (tensor-cores.ts;
+ * unmeasured, so only under IFLAME_TENSOR_CORES=force); the `matrices` option overrides the choice
+ * (tests, benchmarks). Every entry keeps its semantics either way. Decoding steps stay SIMT.
  *
  * Layouts: q, k, v, out, dOut, dq, dk, dv [B, L, H, 32] contiguous (RoPE already applied to q, k);
  * a recurrent state [B, H, 32, 32] with S[b,h][d][e] (key dim d, value dim e), as the CPU
@@ -13,6 +19,8 @@
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { alibiSlopes } from "../model/tables.ts";
+import { MATRICES_MEASURED_FASTER, recurrenceKernel, recurrenceMatrices, type RecurrenceMatrices } from "./linear-attention-matrices.ts";
+import { useTensorCores } from "./tensor-cores.ts";
 
 const HD = 32;
 
@@ -96,6 +104,21 @@ function kernel(gpu: Gpu, entry: "recurrence" | "scan") {
   return gpu.kernel({ file: "linear-attention.wgsl", entry, constants: LINEAR_ATTENTION_TILES });
 }
 
+/** How a call's products may run (every entry's options but the decoding step's). */
+export interface RecurrenceChoice {
+  /** "f16": the products may round q, k, v, dO to f16 (mixed-precision models); default "f32" (SIMT). */
+  precision?: "f32" | "f16";
+  /** Overrides the choice: these matrices (tests: the emulated spelling), or SIMT with null. */
+  matrices?: RecurrenceMatrices | null;
+}
+
+/** The matrices a call runs on (null: SIMT); see RecurrenceChoice and the module comment. */
+function pickMatrices(gpu: Gpu, o: RecurrenceChoice): RecurrenceMatrices | null {
+  if (o.matrices !== undefined) return o.matrices;
+  if (o.precision !== "f16" || !useTensorCores({ measuredFaster: MATRICES_MEASURED_FASTER })) return null;
+  return recurrenceMatrices(gpu).matrices;
+}
+
 interface Geometry {
   B: number;
   L: number;
@@ -107,11 +130,15 @@ interface Geometry {
 /**
  * M_t = λ M_{t∓1} + a_tᵀ b_t over every chunk of every (batch, head), out_t = x_t M_t when
  * emitting; `state` gives the starting states (FROM_STATE) and/or receives the last (WRITE_STATE).
+ * On matrices one workgroup owns a chunk; in SIMT, a group of 32 threads.
  */
-function recurrence(r: Recorder, x: Tensor, a: Tensor, b: Tensor, state: Tensor, out: Tensor, g: Geometry, flags: number): void {
+function recurrence(
+  r: Recorder, x: Tensor, a: Tensor, b: Tensor, state: Tensor, out: Tensor, g: Geometry, flags: number, matrices: RecurrenceMatrices | null,
+): void {
   const items = g.B * g.H * g.chunks;
-  const { workgroups, row } = grid1d(items, LINEAR_ATTENTION_TILES.WARPS);
-  r.dispatch(kernel(r.gpu, "recurrence"), [x, a, b, slopesOf(r.gpu, g.H), state, out], workgroups, {
+  const { workgroups, row } = grid1d(items, matrices ? 1 : LINEAR_ATTENTION_TILES.WARPS);
+  const k = matrices ? recurrenceKernel(r.gpu, matrices) : kernel(r.gpu, "recurrence");
+  r.dispatch(k, [x, a, b, slopesOf(r.gpu, g.H), state, out], workgroups, {
     u32: [g.L, g.H, g.chunk, g.chunks, items, row, flags],
   });
 }
@@ -145,12 +172,14 @@ function geometry(s: LinearAttentionShape, scratch: LinearAttentionScratch): Geo
 }
 
 /** Chunk states of M = Σ λ^{|t−u|} aᵀb, scanned: the state entering each chunk. */
-function enteringStates(r: Recorder, a: Tensor, b: Tensor, scratch: LinearAttentionScratch, g: Geometry, reverse: boolean): void {
-  recurrence(r, a, a, b, scratch.states, placeholder(r.gpu), g, WRITE_STATE | (reverse ? REVERSE : 0));
+function enteringStates(
+  r: Recorder, a: Tensor, b: Tensor, scratch: LinearAttentionScratch, g: Geometry, reverse: boolean, matrices: RecurrenceMatrices | null,
+): void {
+  recurrence(r, a, a, b, scratch.states, placeholder(r.gpu), g, WRITE_STATE | (reverse ? REVERSE : 0), matrices);
   scan(r, scratch.states, scratch.final, g, reverse);
 }
 
-export interface LinearAttentionForward {
+export interface LinearAttentionForward extends RecurrenceChoice {
   q: Tensor;
   k: Tensor;
   v: Tensor;
@@ -165,13 +194,14 @@ export function linearAttentionForward(r: Recorder, o: LinearAttentionForward): 
   const { q, k, v, out, scratch, shape: s } = o;
   checkRows(s, { q, k, v, out });
   const g = geometry(s, scratch);
-  r.span(o.label ?? "linear attention", () => `forward B=${s.B} L=${s.L} H=${s.H}`, () => {
-    enteringStates(r, k, v, scratch, g, false);
-    recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE);
+  const m = pickMatrices(r.gpu, o);
+  r.span(o.label ?? "linear attention", () => `forward B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
+    enteringStates(r, k, v, scratch, g, false, m);
+    recurrence(r, q, k, v, scratch.states, out, g, EMIT | FROM_STATE, m);
   });
 }
 
-export interface LinearAttentionBackward {
+export interface LinearAttentionBackward extends RecurrenceChoice {
   q: Tensor;
   k: Tensor;
   v: Tensor;
@@ -193,16 +223,17 @@ export function linearAttentionBackward(r: Recorder, o: LinearAttentionBackward)
   const { q, k, v, dOut, dq, dk, dv, scratch, shape: s } = o;
   checkRows(s, { q, k, v, dOut, dq, dk, dv });
   const g = geometry(s, scratch);
-  r.span(o.label ?? "linear attention", () => `backward B=${s.B} L=${s.L} H=${s.H}`, () => {
-    enteringStates(r, v, k, scratch, g, false);
-    recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE);
-    enteringStates(r, q, dOut, scratch, g, true);
-    recurrence(r, k, q, dOut, scratch.states, dv, g, EMIT | FROM_STATE | REVERSE);
-    recurrence(r, v, dOut, q, scratch.states, dk, g, EMIT | FROM_STATE | REVERSE | TRANSPOSED);
+  const m = pickMatrices(r.gpu, o);
+  r.span(o.label ?? "linear attention", () => `backward B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
+    enteringStates(r, v, k, scratch, g, false, m);
+    recurrence(r, dOut, v, k, scratch.states, dq, g, EMIT | FROM_STATE, m);
+    enteringStates(r, q, dOut, scratch, g, true, m);
+    recurrence(r, k, q, dOut, scratch.states, dv, g, EMIT | FROM_STATE | REVERSE, m);
+    recurrence(r, v, dOut, q, scratch.states, dk, g, EMIT | FROM_STATE | REVERSE | TRANSPOSED, m);
   });
 }
 
-export interface LinearAttentionFinalState {
+export interface LinearAttentionFinalState extends RecurrenceChoice {
   k: Tensor;
   v: Tensor;
   /** [B, H, 32, 32]. */
@@ -221,13 +252,14 @@ export function linearAttentionFinalState(r: Recorder, o: LinearAttentionFinalSt
   const { k, v, state, shape: s, scratch } = o;
   checkRows(s, { k, v });
   if (state.size < s.B * s.H * HD * HD) throw new Error(`linear attention: state has ${state.size} elements, needs [${s.B},${s.H},${HD},${HD}]`);
-  r.span(o.label ?? "linear attention", () => `final state B=${s.B} L=${s.L} H=${s.H}`, () => {
+  const m = pickMatrices(r.gpu, o);
+  r.span(o.label ?? "linear attention", () => `final state B=${s.B} L=${s.L} H=${s.H}${m ? " matrices" : ""}`, () => {
     if (scratch) {
       const g = geometry(s, scratch);
-      recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, WRITE_STATE);
+      recurrence(r, k, k, v, scratch.states, placeholder(r.gpu), g, WRITE_STATE, m);
       scan(r, scratch.states, state, g, false);
     } else {
-      recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, WRITE_STATE);
+      recurrence(r, k, k, v, state, placeholder(r.gpu), { B: s.B, L: s.L, H: s.H, chunk: s.L, chunks: 1 }, WRITE_STATE, m);
     }
   });
 }
@@ -242,5 +274,5 @@ export function linearAttentionStep(r: Recorder, o: { q: Tensor; k: Tensor; v: T
   const [B, H] = state.shape;
   checkRows({ B, L: 1, H }, { q, k, v, out });
   r.span(o.label ?? "linear attention", () => `step B=${B} H=${H}`, () =>
-    recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, EMIT | FROM_STATE | WRITE_STATE));
+    recurrence(r, q, k, v, state, out, { B, L: 1, H, chunk: 1, chunks: 1 }, EMIT | FROM_STATE | WRITE_STATE, null));
 }

@@ -5,18 +5,22 @@
  * operands are f16 tensors; the rest (validation, split-K, the reduction) is matmul's.
  *
  * The first tile compiled picks the spelling of the matrix builtins this Dawn accepts
- * (subgroup-matrix.ts). If neither compiles, the device gets no tensor-core tiles and
+ * (subgroup-matrix-spelling.ts). If neither compiles, the device gets no tensor-core tiles and
  * `subgroupMatrixProblem` says why.
  */
+import type { SubgroupMatrixConfig } from "../../ffi/webgpu.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import type { Gpu, Kernel } from "../gpu/runtime.ts";
 import type { Tile } from "./matmul.ts";
-import { deviceMatrices, findSpelling, matrixKernel, type MatrixSetup } from "./subgroup-matrix.ts";
+import { findSpelling, spellingFile, type Spelling } from "./subgroup-matrix-spelling.ts";
 
 /** How a workgroup's tile is cut: SG_M × SG_N subgroups, each MAT_M × MAT_N device matrices. */
-export interface SubgroupMatrixLayout extends MatrixSetup {
+export interface SubgroupMatrixLayout {
+  config: SubgroupMatrixConfig;
+  spelling: Spelling;
   SG_M: number; SG_N: number;
   MAT_M: number; MAT_N: number;
+  subgroupSize: number;
   /** GPU measurements showed this layout faster than the SIMT tiles (see LAYOUTS). */
   measuredFaster: boolean;
 }
@@ -37,6 +41,12 @@ const LAYOUTS = [
 /** k step: at least 32 deep, a multiple of the matrices' K. */
 const MIN_BK = 32;
 
+/** The device's f16 × f16 → f32 matrix shape (the largest, if several), or null. */
+export function f16MatrixConfig(gpu: Gpu): SubgroupMatrixConfig | null {
+  const configs = (gpu.features.subgroupMatrix ?? []).filter((c) => c.component === "f16" && c.result === "f32");
+  return configs.sort((x, y) => y.M * y.N * y.K - x.M * x.N * x.K)[0] ?? null;
+}
+
 /** Workgroup memory of a layout: both staged tiles (padded, worst transposition) and the f32 staging. */
 function workgroupBytes(tile: Tile, l: SubgroupMatrixLayout): number {
   const tileElements = (rows: number, cols: number) => Math.max(rows * (cols + 8), cols * (rows + 8));
@@ -56,13 +66,13 @@ export function subgroupMatrixProblem(gpu: Gpu): string | null {
 export function subgroupMatrixTiles(gpu: Gpu): Tile[] {
   const known = tilesByGpu.get(gpu);
   if (known) return known.tiles;
-  const matrices = deviceMatrices(gpu);
+  const config = f16MatrixConfig(gpu);
   let tiles: (Tile & { subgroupMatrix: SubgroupMatrixLayout })[] = [];
   let problem: string | null = null;
-  if (matrices) {
-    const { config, subgroupSize } = matrices;
+  if (config && gpu.features.f16 && gpu.features.subgroups) {
+    const subgroupSize = gpu.dev.info.subgroupMaxSize;
     for (const { efficiency, fixedK, ...cut } of LAYOUTS) {
-      const layout: SubgroupMatrixLayout = { ...matrices, ...cut };
+      const layout: SubgroupMatrixLayout = { config, subgroupSize, spelling: "bool argument", ...cut };
       const tile = {
         BM: cut.SG_M * cut.MAT_M * config.M, BN: cut.SG_N * cut.MAT_N * config.N,
         BK: Math.ceil(MIN_BK / config.K) * config.K, efficiency, fixedK, subgroupMatrix: layout,
@@ -70,16 +80,17 @@ export function subgroupMatrixTiles(gpu: Gpu): Tile[] {
       const threads = cut.SG_M * cut.SG_N * subgroupSize;
       if (workgroupBytes(tile, layout) <= gpu.limits.maxComputeWorkgroupStorageSize && threads <= gpu.limits.maxComputeInvocationsPerWorkgroup) tiles.push(tile);
     }
-    if (tiles.length) {
-      const flags = { transA: false, transB: false, bias: false, accumulate: false };
-      const found = findSpelling((spelling) => subgroupMatrixKernel(gpu, flags, { ...tiles[0], subgroupMatrix: { ...tiles[0].subgroupMatrix, spelling } }, { A_T: "f16", B_T: "f16", C_T: "f32" }));
-      if ("spelling" in found) {
-        for (const t of tiles) t.subgroupMatrix.spelling = found.spelling;
-      } else {
-        problem = found.problem;
-        tiles = [];
-        console.error(`matmul: no tensor-core tiles: ${problem}`);
-      }
+    const first = tiles[0];
+    const found = first ? findSpelling("matmul", (spelling) => subgroupMatrixKernel(
+      gpu, { transA: false, transB: false, bias: false, accumulate: false }, { ...first, subgroupMatrix: { ...first.subgroupMatrix, spelling } },
+      { A_T: "f16", B_T: "f16", C_T: "f32" },
+    )) : { spelling: "bool argument" as const };
+    if ("spelling" in found) {
+      for (const t of tiles) t.subgroupMatrix.spelling = found.spelling;
+    } else {
+      problem = found.problem;
+      tiles = [];
+      console.error(`matmul: no tensor-core tiles: ${problem}`);
     }
   }
   tilesByGpu.set(gpu, { tiles, problem });
@@ -95,11 +106,12 @@ export function subgroupMatrixKernel(
   if (types.A_T !== l.config.component || types.B_T !== l.config.component) {
     throw new Error(`matmul: a subgroup-matrix tile multiplies ${l.config.component} operands, got ${types.A_T} and ${types.B_T}`);
   }
-  return matrixKernel(gpu, l, {
-    file: "matmul-subgroup-matrix.wgsl", entry: "matmul",
+  return gpu.kernel({
+    file: spellingFile("matmul-subgroup-matrix", l.spelling), entry: "matmul",
     constants: {
       TRANS_A: flags.transA, TRANS_B: flags.transB, BIAS: flags.bias, ACCUMULATE: flags.accumulate,
-      SG_M: l.SG_M, SG_N: l.SG_N, MAT_M: l.MAT_M, MAT_N: l.MAT_N, BK: tile.BK,
+      SM_M: l.config.M, SM_N: l.config.N, SM_K: l.config.K,
+      SG_M: l.SG_M, SG_N: l.SG_N, MAT_M: l.MAT_M, MAT_N: l.MAT_N, BK: tile.BK, SUBGROUP_SIZE: l.subgroupSize,
     },
     types,
   });

@@ -151,7 +151,7 @@ export function blockForward(r: Recorder, w: BlockWeights<Tensor>, a: BlockActiv
   }
   let attended = a.att;
   if (w.headNorm) {
-    linearAttentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, scratch: scratch.linear!, shape: linearShape(s) });
+    linearAttentionForward(r, { q: a.q, k: a.k, v: a.v, out: a.att, scratch: scratch.linear!, shape: linearShape(s), precision: scratch.half ? "f16" : "f32" });
     rmsnormForward(r, { x: a.att, weight: w.headNorm, y: a.attNorm!, rstd: a.rstdAtt! });
     attended = a.attNorm!;
   } else {
@@ -194,7 +194,9 @@ export function blockBackward(
   linearBackward(r, { x: a.attHalf ?? (w.headNorm ? a.attNorm! : a.att), weight: w.out, dy: s.dx, dx: s.datt, dweight: g.out, accumulate: true });
   if (w.headNorm) {
     rmsnormBackward(r, { x: a.att, weight: w.headNorm, rstd: a.rstdAtt!, dy: s.datt, dx: s.dTmp, dweight: g.headNorm!, scratch: s.norm, accumulate: true });
-    linearAttentionBackward(r, { q: a.q, k: a.k, v: a.v, dOut: s.dTmp, dq: s.dq, dk: s.dk, dv: s.dv, scratch: s.linear!, shape: linearShape(shape) });
+    linearAttentionBackward(r, {
+      q: a.q, k: a.k, v: a.v, dOut: s.dTmp, dq: s.dq, dk: s.dk, dv: s.dv, scratch: s.linear!, shape: linearShape(shape), precision: s.half ? "f16" : "f32",
+    });
   } else {
     attentionBackward(r, {
       ...attentionInputs(r, a, s.half), out: a.att, lse: a.lse!, dOut: s.datt, dq: s.dq, dk: s.dk, dv: s.dv, delta: s.delta, shape: attentionShape(shape),

@@ -1,12 +1,12 @@
 // Causal attention backward on subgroup matrices, part 2 of 2: dk and dv, with
 // attention-backward-dkdv.wgsl's bindings, params, grid and results (part 1,
-// attention-matrices-backward-dq.wgsl, wrote delta). Transposed roles: one workgroup per (block
+// attention-matrices-dq-body.wgsl, wrote delta). Transposed roles: one workgroup per (block
 // of BKV keys, batch·head) stages its keys and values once; the queries that see them stream
 // through workgroup memory BQ at a time (q, dout rounded to f16; lse·log2(e) and delta in f32).
-// Per query tile: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ on matrices into mat_out; in SIMT (TPR threads per
-// key row) pᵀ and dSᵀ = pᵀ (dPᵀ − delta), rounded to f16 into mat_in; dV += Pᵀ·dO and
+// Per query tile: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ on matrices into matrix_stage; in SIMT (TPR threads per
+// key row) pᵀ and dSᵀ = pᵀ (dPᵀ − delta), rounded to f16 into matrix_tiles; dV += Pᵀ·dO and
 // dK += dSᵀ·Q on matrices the subgroups hold across tiles. Every dk/dv row has one owner.
-// Constants: HD, WG, BQ, BKV as in attention-matrices.wgsl; SCALE, SCALE_LOG2E (f32).
+// Constants: HD, WG, BQ, BKV as in attention-matrices-forward-body.wgsl; SCALE, SCALE_LOG2E (f32).
 
 //#include "attention-matrices-backward-common.wgsl"
 
@@ -25,13 +25,13 @@ const Q_AT = 2u * BKV * LDH;
 const DO_AT = Q_AT + BQ * LDH;
 const P_AT = DO_AT + BQ * LDH;
 const DS_AT = P_AT + BKV * LDP;
-const DP_AT = BKV * LDS; // Sᵀ at 0 in mat_out
-const DV_AT = BKV * LDO; // dk at 0 in mat_out at the end
+const DP_AT = BKV * LDS; // Sᵀ at 0 in matrix_stage
+const DV_AT = BKV * LDO; // dk at 0 in matrix_stage at the end
 const DPT = HD / TPR;
 const CPT = BQ / TPR;
 
-var<workgroup> mat_in: array<MAT_T, DS_AT + BKV * LDP>;
-var<workgroup> mat_out: array<f32, BKV * 2u * max(LDS, LDO)>; // Sᵀ and dPᵀ, then dk and dv
+var<workgroup> matrix_tiles: array<f16, DS_AT + BKV * LDP>;
+var<workgroup> matrix_stage: array<f32, BKV * 2u * max(LDS, LDO)>; // Sᵀ and dPᵀ, then dk and dv
 var<workgroup> lse2_tile: array<f32, BQ>;
 var<workgroup> delta_tile: array<f32, BQ>;
 
@@ -69,10 +69,10 @@ fn backward_dkdv(
     for (var j = 0u; j < CPT; j++) {
       let c = part + j * TPR;
       let query = query0 + c;
-      var pr = exp2(mat_out[r * LDS + c] * SCALE_LOG2E - lse2_tile[c]);
+      var pr = exp2(matrix_stage[r * LDS + c] * SCALE_LOG2E - lse2_tile[c]);
       pr = select(0.0, pr, query < p.lq && query + p.q_offset >= key);
-      mat_in[P_AT + r * LDP + c] = MAT_T(pr);
-      mat_in[DS_AT + r * LDP + c] = MAT_T(pr * (mat_out[DP_AT + r * LDS + c] - delta_tile[c]));
+      matrix_tiles[P_AT + r * LDP + c] = f16(pr);
+      matrix_tiles[DS_AT + r * LDP + c] = f16(pr * (matrix_stage[DP_AT + r * LDS + c] - delta_tile[c]));
     }
     workgroupBarrier();
     for (var n = 0u; n < OWN; n++) {
@@ -90,8 +90,8 @@ fn backward_dkdv(
     for (var j = 0u; j < DPT / 4u; j++) {
       let d = part * DPT + 4u * j;
       let at = kv_head + key * p.kv_stride + part * (DPT / 4u) + j;
-      dk[at] = vec4f(mat_out[r * LDO + d], mat_out[r * LDO + d + 1u], mat_out[r * LDO + d + 2u], mat_out[r * LDO + d + 3u]) * SCALE;
-      dv[at] = vec4f(mat_out[DV_AT + r * LDO + d], mat_out[DV_AT + r * LDO + d + 1u], mat_out[DV_AT + r * LDO + d + 2u], mat_out[DV_AT + r * LDO + d + 3u]);
+      dk[at] = vec4f(matrix_stage[r * LDO + d], matrix_stage[r * LDO + d + 1u], matrix_stage[r * LDO + d + 2u], matrix_stage[r * LDO + d + 3u]) * SCALE;
+      dv[at] = vec4f(matrix_stage[DV_AT + r * LDO + d], matrix_stage[DV_AT + r * LDO + d + 1u], matrix_stage[DV_AT + r * LDO + d + 2u], matrix_stage[DV_AT + r * LDO + d + 3u]);
     }
   }
 }

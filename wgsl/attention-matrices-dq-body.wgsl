@@ -2,9 +2,9 @@
 // attention-backward-dq.wgsl's bindings, params, grid and results (see there for the formulas).
 // One workgroup per (block of BQ queries, batch·head); q and dout (rounded to f16) are staged
 // once, keys and values stream BKV at a time. Per key tile: S = Q·Kᵀ and dP = dO·Vᵀ on matrices
-// into mat_out; in SIMT (TPR threads per query row) p = exp(s − lse) and dS = p (dp − delta),
-// rounded to f16 into mat_in; dQ += dS·K on matrices the subgroups hold across tiles.
-// Constants: HD, WG, BQ, BKV as in attention-matrices.wgsl; SCALE, SCALE_LOG2E (f32).
+// into matrix_stage; in SIMT (TPR threads per query row) p = exp(s − lse) and dS = p (dp − delta),
+// rounded to f16 into matrix_tiles; dQ += dS·K on matrices the subgroups hold across tiles.
+// Constants: HD, WG, BQ, BKV as in attention-matrices-forward-body.wgsl; SCALE, SCALE_LOG2E (f32).
 
 //#include "attention-matrices-backward-common.wgsl"
 
@@ -22,12 +22,12 @@ const DO_AT = BQ * LDH; // Q at 0
 const K_AT = 2u * BQ * LDH;
 const V_AT = K_AT + BKV * LDH;
 const DS_AT = V_AT + BKV * LDH;
-const DP_AT = BQ * LDS; // S at 0 in mat_out
+const DP_AT = BQ * LDS; // S at 0 in matrix_stage
 const DPT = HD / TPR;
 const CPT = BKV / TPR;
 
-var<workgroup> mat_in: array<MAT_T, DS_AT + BQ * LDP>;
-var<workgroup> mat_out: array<f32, BQ * max(2u * LDS, LDO)>; // S and dP, then dq
+var<workgroup> matrix_tiles: array<f16, DS_AT + BQ * LDP>;
+var<workgroup> matrix_stage: array<f32, BQ * max(2u * LDS, LDO)>; // S and dP, then dq
 
 @compute @workgroup_size(WG)
 fn backward_dq(
@@ -65,9 +65,9 @@ fn backward_dq(
     workgroupBarrier();
     for (var j = 0u; j < CPT; j++) {
       let c = part + j * TPR;
-      var pr = exp2(mat_out[r * LDS + c] * SCALE_LOG2E - row_lse2);
+      var pr = exp2(matrix_stage[r * LDS + c] * SCALE_LOG2E - row_lse2);
       pr = select(pr, 0.0, key0 + c > last_key);
-      mat_in[DS_AT + r * LDP + c] = MAT_T(pr * (mat_out[DP_AT + r * LDS + c] - row_delta));
+      matrix_tiles[DS_AT + r * LDP + c] = f16(pr * (matrix_stage[DP_AT + r * LDS + c] - row_delta));
     }
     workgroupBarrier();
     for (var n = 0u; n < OWN; n++) { acc[n] = accumulated(Operand(DS_AT, LDP, false), Operand(K_AT, LDH, false), BKV, sg, n, acc[n]); }
@@ -78,7 +78,7 @@ fn backward_dq(
   if (q0 + r < p.lq) {
     for (var j = 0u; j < DPT / 4u; j++) {
       let d = part * DPT + 4u * j;
-      let x = vec4f(mat_out[r * LDO + d], mat_out[r * LDO + d + 1u], mat_out[r * LDO + d + 2u], mat_out[r * LDO + d + 3u]);
+      let x = vec4f(matrix_stage[r * LDO + d], matrix_stage[r * LDO + d + 1u], matrix_stage[r * LDO + d + 2u], matrix_stage[r * LDO + d + 3u]);
       dq[q_head + row * p.q_stride + part * (DPT / 4u) + j] = x * SCALE;
     }
     if (part == 0u) { delta[wid.y * p.lq + row] = row_delta; }

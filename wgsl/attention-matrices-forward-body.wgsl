@@ -2,12 +2,12 @@
 // bindings, params, layouts, grid order and results (out, lse), for f16 q, k, v.
 // One workgroup per (block of BQ queries, batch·head); keys and values stream through workgroup
 // memory BKV at a time. Per key tile: S = Q·Kᵀ on matrices (f16 operands, f32 sums) into
-// mat_out; online softmax in SIMT (f32, log2 units as attention.wgsl, causal mask), TPR threads
+// matrix_stage; online softmax in SIMT (f32, log2 units as attention.wgsl, causal mask), TPR threads
 // per query row, each with its share of the row's keys and HD / TPR output dimensions in
-// registers; P rounded to f16 into mat_in; P·V on matrices into mat_out, added to the rescaled
+// registers; P rounded to f16 into matrix_tiles; P·V on matrices into matrix_stage, added to the rescaled
 // accumulators. The row sums add the f32 probabilities, P·V the f16-rounded ones.
 // Constants: HD, WG, BQ (queries per workgroup, a multiple of SM_M), BKV (keys per tile, a
-// multiple of SM_N, SM_K and TPR), SCALE_LOG2E (f32). Types: QKV_T = MAT_T, O_T.
+// multiple of SM_N, SM_K and TPR), SCALE_LOG2E (f32). Types: QKV_T (f16), O_T.
 
 //#include "attention-matrices-common.wgsl"
 
@@ -24,8 +24,8 @@ const P_AT = V_AT + BKV * LDH;
 const DPT = HD / TPR;  // output dimensions per thread
 const CPT = BKV / TPR; // keys per thread and tile
 
-var<workgroup> mat_in: array<MAT_T, P_AT + BQ * LDP>;
-var<workgroup> mat_out: array<f32, BQ * max(LDS, LDO)>; // S, then P·V
+var<workgroup> matrix_tiles: array<f16, P_AT + BQ * LDP>;
+var<workgroup> matrix_stage: array<f32, BQ * max(LDS, LDO)>; // S, then P·V
 
 @compute @workgroup_size(WG)
 fn forward(
@@ -58,7 +58,7 @@ fn forward(
     var tile_max = m;
     for (var j = 0u; j < CPT; j++) {
       let c = part + j * TPR;
-      s[j] = select(mat_out[r * LDS + c] * SCALE_LOG2E, MASKED, key0 + c > last_key);
+      s[j] = select(matrix_stage[r * LDS + c] * SCALE_LOG2E, MASKED, key0 + c > last_key);
       tile_max = max(tile_max, s[j]);
     }
     tile_max = row_max(tile_max);
@@ -68,14 +68,14 @@ fn forward(
     for (var j = 0u; j < CPT; j++) {
       let pr = exp2(s[j] - m);
       add += pr;
-      mat_in[P_AT + r * LDP + part + j * TPR] = MAT_T(pr);
+      matrix_tiles[P_AT + r * LDP + part + j * TPR] = f16(pr);
     }
     sum = sum * alpha + add;
     for (var d = 0u; d < DPT; d++) { acc[d] *= alpha; }
     workgroupBarrier();
     product(Operand(P_AT, LDP, false), Operand(V_AT, LDH, false), BQ, HD, BKV, 0u, LDO, sg);
     workgroupBarrier();
-    for (var d = 0u; d < DPT; d++) { acc[d] += mat_out[r * LDO + part * DPT + d]; }
+    for (var d = 0u; d < DPT; d++) { acc[d] += matrix_stage[r * LDO + part * DPT + d]; }
   }
   let total = row_sum(sum);
   if (row < p.lq) {
