@@ -4,7 +4,8 @@ import { roundHalf } from "../src/cpu/half.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
-import { deviceAttentionMatrices, deviceAttentionProblem, MATRIX_ATTENTION_TILES, type AttentionMatrices } from "../src/kernels/attention-matrices.ts";
+import { attentionMatrices, deviceAttentionMatrices, deviceAttentionProblem, MATRIX_ATTENTION_TILES, type AttentionMatrices } from "../src/kernels/attention-matrices.ts";
+import { setTensorCores } from "../src/kernels/tensor-cores.ts";
 import { lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe, compiled in the first test that uses them (bunfig.toml says why): the
@@ -135,4 +136,22 @@ describe.skipIf(!matrices)("attention on subgroup matrices (tensor cores)", () =
   });
   for (const [B, L, H] of SHAPES) test(`forward and backward match the CPU, B=${B} L=${L} H=${H}`, () => check(matrices!, B, L, H));
   test(OFFSET_CASE, () => checkOffset(matrices!, 2, 45, 2, 5, 48));
+});
+
+test("the policy: matrices only for f16 q, k, v, on a device that has them, under IFLAME_TENSOR_CORES=force", () => {
+  const q16 = gpu.tensor([1, 4, 1, HD], "f16", "q"), q32 = gpu.tensor([1, 4, 1, HD], "f32", "q");
+  const previous = setTensorCores("measured");
+  try {
+    expect(attentionMatrices(gpu, q16, HD)).toBeNull(); // unmeasured on a GPU: SIMT by default
+    setTensorCores("force");
+    expect(attentionMatrices(gpu, q16, HD)).toBe(ready ? deviceAttentionMatrices(gpu) : null);
+    expect(attentionMatrices(gpu, q32, HD)).toBeNull();
+    expect(attentionMatrices(gpu, q16, 36)).toBeNull(); // a head dim the matrices do not divide: SIMT
+    setTensorCores("off");
+    expect(attentionMatrices(gpu, q16, HD)).toBeNull();
+  } finally {
+    setTensorCores(previous);
+    gpu.destroy(q16);
+    gpu.destroy(q32);
+  }
 });
