@@ -1,6 +1,7 @@
 // Included by matmul.wgsl (SIMT) and matmul-subgroup-matrix-body.wgsl (tensor cores): their
 // uniform block, bindings and the part of C, K and the batch item a workgroup works on.
-// Types: A_T, B_T, C_T, the element types of a, b and c. Constants: BM, BN (the C tile).
+// Types: A_S, B_S, C_T, the types of a's, b's and c's elements as bound (A_S is A_T, or vec4<A_T>
+// where the tensor-core kernel loads quads). Constants: BM, BN (the C tile).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -10,8 +11,8 @@ struct Params {
   row: u32,       // reduce_splits: threads per row of its folded 1-D grid
 }
 
-@group(0) @binding(0) var<storage, read> a: array<A_T>;
-@group(0) @binding(1) var<storage, read> b: array<B_T>;
+@group(0) @binding(0) var<storage, read> a: array<A_S>;
+@group(0) @binding(1) var<storage, read> b: array<B_S>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<C_T>;
 @group(0) @binding(4) var<uniform> p: Params;

@@ -17,6 +17,10 @@
 
 //#include "matmul-common.wgsl"
 
+// a and b are bound as their scalars.
+alias A_S = A_T;
+alias B_S = B_T;
+
 const THREADS_M = BM / 8u;
 const THREADS_N = BN / 8u;
 const THREADS = THREADS_M * THREADS_N;

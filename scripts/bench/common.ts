@@ -45,16 +45,17 @@ export const PEAK = {
   gbps: Number(process.env.IFLAME_PEAK_GBPS ?? 3350),
 };
 
-export function formatTable(results: BenchResult[]): string {
+/** The table of results; `peak` names the TFLOP/s peak of the share column (default PEAK, f32). */
+export function formatTable(results: BenchResult[], peak = { tflops: PEAK.tflops, name: "f32" }): string {
   const rows = results.map((r) => [
     r.name,
     r.shape,
     r.ms.toFixed(3),
     r.tflops > 0 ? r.tflops.toFixed(2) : "",
-    r.tflops > 0 ? `${((100 * r.tflops) / PEAK.tflops).toFixed(0)}%` : "",
+    r.tflops > 0 ? `${((100 * r.tflops) / peak.tflops).toFixed(0)}%` : "",
     r.gbps.toFixed(0),
     `${((100 * r.gbps) / PEAK.gbps).toFixed(0)}%`,
   ]);
-  const head = ["kernel", "shape", "ms", "TFLOP/s", "% f32 peak", "GB/s", "% BW peak"];
+  const head = ["kernel", "shape", "ms", "TFLOP/s", `% ${peak.name} peak`, "GB/s", "% BW peak"];
   return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }

@@ -15,5 +15,5 @@ TAIL=6 part f16-tests 110 bun test tests/kernels-matmul-f16.test.ts tests/kernel
 part train-f32 60 bun scripts/bench-train.ts --config shapenet --batch 8 --steps 3
 part train-f16 60 bun scripts/bench-train.ts --config shapenet --batch 8 --steps 3 --precision f16
 part torch-train 100 python3 scripts/parity/bench_torch.py --modes fp32_sdpa,fp16_sdpa --no-search --no-generate --warmup 1 --steps 3 --out "$out/bench_torch.json"
-TAIL=40 part kernels 70 env IFLAME_PEAK_TFLOPS=67 bun scripts/bench-kernels.ts matmul-f16 --iterations 3
+TAIL=60 part kernels 120 bun scripts/bench/matmul-f16.ts --peak 989e12 --iterations 3
 part generate 60 bun scripts/bench-generate.ts --config shapenet --tokens 900 --runs 2 --batch 1,32 --no-profile --precision f16

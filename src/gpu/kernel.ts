@@ -20,13 +20,15 @@ export interface KernelSource {
 
 /** Element types a kernel may be specialised to (`alias NAME = type;`). */
 export type ScalarType = "f32" | "f16" | "i32" | "u32";
+/** A binding's element type: a scalar, or a vector of 4 (loads of 4 neighbours at once). */
+export type ElementType = ScalarType | `vec4<${ScalarType}>`;
 
 export interface KernelSpec extends KernelSource {
   entry?: string;
   /** Module-scope constants the source uses but does not declare. */
   constants?: Record<string, ConstValue>;
   /** Type aliases the source uses but does not declare (e.g. storage element types). */
-  types?: Record<string, ScalarType>;
+  types?: Record<string, ElementType>;
 }
 
 function wgslConst(name: string, v: ConstValue): string {
@@ -85,7 +87,7 @@ export function specialise(spec: KernelSpec): SourceMap {
   const types = Object.entries(spec.types ?? {});
   const lines = [...Object.entries(spec.constants ?? {}).map(([k, v]) => wgslConst(k, v)), ...types.map(([k, t]) => `alias ${k} = ${t};`)];
   // Directives must precede every declaration; on the first line they keep line numbers.
-  const needsF16 = types.some(([, t]) => t === "f16") && !/^\s*enable[^;]*\bf16\b/m.test(source.code);
+  const needsF16 = types.some(([, t]) => t.includes("f16")) && !/^\s*enable[^;]*\bf16\b/m.test(source.code);
   const code = needsF16 ? `enable f16; ${source.code}` : source.code;
   return { ...source, code: lines.length ? `${code}\n// specialisation\n${lines.join("\n")}\n` : code };
 }

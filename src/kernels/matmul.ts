@@ -16,7 +16,7 @@
 import { grid1d, type Gpu, type Recorder } from "../gpu/runtime.ts";
 import type { ScalarType } from "../gpu/kernel.ts";
 import { checkTensorSizes, lastDim, rowsOf, type Tensor } from "../gpu/tensor.ts";
-import { subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
+import { quadLoads, subgroupMatrixKernel, subgroupMatrixTiles, type SubgroupMatrixLayout } from "./matmul-subgroup-matrix.ts";
 import { tensorCores, useTensorCores } from "./tensor-cores.ts";
 
 export interface Matmul {
@@ -95,7 +95,7 @@ export interface MatmulPlan {
  * workgroup cannot hide its own latencies: an SM holding only one is counted as 1.5 (measured:
  * 132 workgroups of 128×128 took 0.73 of the time of 264).
  */
-function planSeconds(M: number, N: number, K: number, batch: number, tile: Tile, splits: number): number {
+export function planSeconds(M: number, N: number, K: number, batch: number, tile: Tile, splits: number): number {
   const kChunk = Math.ceil(K / splits);
   const groups = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN) * batch * splits;
   const groupSeconds = (2 * tile.BM * tile.BN * (Math.max(kChunk, tile.BK) + tile.fixedK)) / (FLOPS_PER_SM * tile.efficiency);
@@ -163,8 +163,13 @@ function tilesFor(gpu: Gpu, types: MatmulTypes): readonly Tile[] {
   return [...TILES, ...matrixTiles.filter((t) => useTensorCores({ measuredFaster: t.subgroupMatrix!.measuredFaster }))];
 }
 
-function matmulKernel(gpu: Gpu, entry: string, f: { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean }, tile: Tile, types: MatmulTypes) {
-  if (entry === "matmul" && tile.subgroupMatrix) return subgroupMatrixKernel(gpu, f, { ...tile, subgroupMatrix: tile.subgroupMatrix }, types);
+/** Flags of a product; `vecA`/`vecB` (quadLoads) matter only to the tensor-core kernel. */
+type KernelFlags = { transA: boolean; transB: boolean; bias: boolean; accumulate: boolean; vecA?: boolean; vecB?: boolean };
+
+function matmulKernel(gpu: Gpu, entry: string, f: KernelFlags, tile: Tile, types: MatmulTypes) {
+  if (entry === "matmul" && tile.subgroupMatrix) {
+    return subgroupMatrixKernel(gpu, { ...f, vecA: !!f.vecA, vecB: !!f.vecB }, { ...tile, subgroupMatrix: tile.subgroupMatrix }, types);
+  }
   return gpu.kernel({
     file: "matmul.wgsl", entry,
     constants: {
@@ -206,8 +211,9 @@ export function matmul(r: Recorder, o: Matmul): void {
   const types = floatTypes("matmul", { a, b, c, bias });
   const { tile, splits, kChunk } = o.plan ?? planMatmul(M, N, K, batch, tilesFor(r.gpu, types));
   if (splits > 1 && batch > 1) throw new Error("matmul: split-K plans are for unbatched products");
+  const quads = tile.subgroupMatrix ? quadLoads({ a, b, M, N, K, transA, transB, batch, strideA, strideB }) : {};
   const kernel = (entry: string, withBias: boolean, withAccumulate: boolean, t: MatmulTypes) =>
-    matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate }, tile, t);
+    matmulKernel(r.gpu, entry, { transA, transB, bias: withBias, accumulate: withAccumulate, ...quads }, tile, t);
   const grid: [number, number, number] = [Math.ceil(N / tile.BN), Math.ceil(M / tile.BM), batch * splits];
   const params = (strideOut: number, row = 0) => ({ u32: [M, N, K, strideA, strideB, strideOut, splits, kChunk, row] });
   const shape = () =>
