@@ -7,6 +7,10 @@ import { pcgHash, randomUniform } from "../src/util/rng.ts";
 import { type Mesh, triangleMesh } from "../src/mesh/mesh.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 
+/** Attention's lse from the CPU reference's [B, L, H] to the kernels' [B, H, L]. */
+export const lseToHeadMajor = (lse: ArrayLike<number>, B: number, L: number, H: number) =>
+  Float32Array.from({ length: B * H * L }, (_, i) => lse[(Math.floor(i / (H * L)) * L + (i % L)) * H + (Math.floor(i / L) % H)]);
+
 /** n values uniform in [−scale, scale), f32, from a seed. */
 export const rand = (n: number, seed: number, scale = 1) => Float32Array.from(randomUniform(n, seed, scale));
 

@@ -4,7 +4,7 @@ import { roundHalf } from "../src/cpu/half.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
-import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+import { lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe (a CPU Vulkan driver), compiled in the first test that uses them: about 3× its slowest test on an idle 2-core machine, at least 10 s (bunfig.toml says why).
 setDefaultTimeout(120_000);
@@ -23,10 +23,6 @@ const HD = 32;
 
 const gpu = Gpu.get();
 if (!gpu.features.f16) console.log(`kernels-attention-f16: skipped, the adapter has no shader-f16 (${gpu.describe()})`);
-
-/** [B, L, H] (CPU) → [B, H, L] (GPU). */
-const lseToHeadMajor = (lse: ArrayLike<number>, B: number, L: number, H: number) =>
-  Float32Array.from({ length: B * H * L }, (_, i) => lse[(Math.floor(i / (H * L)) * L + (i % L)) * H + (Math.floor(i / L) % H)]);
 
 describe.skipIf(!gpu.features.f16)("attention with f16 q, k, v", () => {
   for (const [B, L, H] of [[2, 7, 3], [1, 65, 2], [2, 130, 2]]) {

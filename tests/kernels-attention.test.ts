@@ -4,7 +4,7 @@ import { dot, gradcheck } from "../src/cpu/gradcheck.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
-import { maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+import { lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 /**
  * Outputs and lse: absolute. Gradients: relative to the largest entry of each reference grad (or
@@ -19,13 +19,6 @@ const FD_TOL = 2e-2;
 const HD = 32;
 
 const gpu = Gpu.get();
-
-/** [B, L, H] (CPU) → [B, H, L] (GPU). */
-function lseToHeadMajor(lse: ArrayLike<number>, B: number, L: number, H: number): Float32Array {
-  const out = new Float32Array(B * H * L);
-  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) out[(b * H + h) * L + l] = lse[(b * L + l) * H + h];
-  return out;
-}
 
 /** Random q, k, v [B, L, H, 32] (scaled so that softmax rows are neither flat nor one-hot), on the GPU. */
 function setup(B: number, L: number, H: number, seed: number) {

@@ -10,7 +10,7 @@ part() { local name=$1 limit=$2; shift 2; echo "=== $name ($(date +%T))"; timeou
 (nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv) > "$out/card.txt" 2>&1; cat "$out/card.txt"
 part info 60 bun iflame.ts info --json
 part probe 90 bun scripts/probe-dawn-features.ts
-part f16-tests 150 bun test tests/kernels-matmul-f16.test.ts tests/kernels-mixed-precision.test.ts tests/kernels-attention-f16.test.ts tests/kernels-decode-f16.test.ts tests/dawn-loader.test.ts
+part f16-tests 150 bun test tests/kernels-matmul-f16.test.ts tests/kernels-mixed-precision.test.ts tests/kernels-attention-f16.test.ts tests/kernels-attention-matrices.test.ts tests/kernels-decode-f16.test.ts tests/dawn-loader.test.ts
 part bench-kernels 150 env IFLAME_PEAK_TFLOPS=67 bun scripts/bench-kernels.ts matmul attention --iterations 5
 # Every tensor-core layout against f16 SIMT at the model's shapes and 4096³, as a share of the
 # H200's dense f16 tensor peak (989 TFLOP/s): the figures LAYOUTS in matmul-subgroup-matrix.ts needs.

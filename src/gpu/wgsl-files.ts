@@ -1,5 +1,19 @@
 /** Every WGSL file, by name: the kernel loader (kernel.ts) reads sources and their includes here. */
 import advanceCursor from "../../wgsl/advance-cursor.wgsl" with { type: "text" };
+import attentionMatricesBackwardCommon from "../../wgsl/attention-matrices-backward-common.wgsl" with { type: "text" };
+import attentionMatricesCommon from "../../wgsl/attention-matrices-common.wgsl" with { type: "text" };
+import attentionMatricesDkdvBody from "../../wgsl/attention-matrices-dkdv-body.wgsl" with { type: "text" };
+import attentionMatricesDkdvEmulated from "../../wgsl/attention-matrices-dkdv-emulated.wgsl" with { type: "text" };
+import attentionMatricesDkdvTemplated from "../../wgsl/attention-matrices-dkdv-templated.wgsl" with { type: "text" };
+import attentionMatricesDkdv from "../../wgsl/attention-matrices-dkdv.wgsl" with { type: "text" };
+import attentionMatricesDqBody from "../../wgsl/attention-matrices-dq-body.wgsl" with { type: "text" };
+import attentionMatricesDqEmulated from "../../wgsl/attention-matrices-dq-emulated.wgsl" with { type: "text" };
+import attentionMatricesDqTemplated from "../../wgsl/attention-matrices-dq-templated.wgsl" with { type: "text" };
+import attentionMatricesDq from "../../wgsl/attention-matrices-dq.wgsl" with { type: "text" };
+import attentionMatricesForwardBody from "../../wgsl/attention-matrices-forward-body.wgsl" with { type: "text" };
+import attentionMatricesForwardEmulated from "../../wgsl/attention-matrices-forward-emulated.wgsl" with { type: "text" };
+import attentionMatricesForwardTemplated from "../../wgsl/attention-matrices-forward-templated.wgsl" with { type: "text" };
+import attentionMatricesForward from "../../wgsl/attention-matrices-forward.wgsl" with { type: "text" };
 import attentionBackwardDkdv from "../../wgsl/attention-backward-dkdv.wgsl" with { type: "text" };
 import attentionBackwardDq from "../../wgsl/attention-backward-dq.wgsl" with { type: "text" };
 import attentionCommon from "../../wgsl/attention-common.wgsl" with { type: "text" };
@@ -54,6 +68,20 @@ export const WGSL_FILES: Readonly<Record<string, string>> = {
   "attention-backward-dq.wgsl": attentionBackwardDq,
   "attention-common.wgsl": attentionCommon,
   "attention-decode.wgsl": attentionDecode,
+  "attention-matrices-backward-common.wgsl": attentionMatricesBackwardCommon,
+  "attention-matrices-common.wgsl": attentionMatricesCommon,
+  "attention-matrices-dkdv-body.wgsl": attentionMatricesDkdvBody,
+  "attention-matrices-dkdv-emulated.wgsl": attentionMatricesDkdvEmulated,
+  "attention-matrices-dkdv-templated.wgsl": attentionMatricesDkdvTemplated,
+  "attention-matrices-dkdv.wgsl": attentionMatricesDkdv,
+  "attention-matrices-dq-body.wgsl": attentionMatricesDqBody,
+  "attention-matrices-dq-emulated.wgsl": attentionMatricesDqEmulated,
+  "attention-matrices-dq-templated.wgsl": attentionMatricesDqTemplated,
+  "attention-matrices-dq.wgsl": attentionMatricesDq,
+  "attention-matrices-forward-body.wgsl": attentionMatricesForwardBody,
+  "attention-matrices-forward-emulated.wgsl": attentionMatricesForwardEmulated,
+  "attention-matrices-forward-templated.wgsl": attentionMatricesForwardTemplated,
+  "attention-matrices-forward.wgsl": attentionMatricesForward,
   "attention.wgsl": attention,
   "cast.wgsl": cast,
   "copy-rows.wgsl": copyRows,

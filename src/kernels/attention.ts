@@ -14,9 +14,12 @@
  *
  * Precision: q, k, v may be f16 (all three alike) and out f32 or f16 (mixed precision); scores,
  * softmax statistics (lse, delta) and every sum stay f32, and so do dOut and the gradients.
+ * With f16 q, k, v the products may run on subgroup matrices (attention-matrices.ts: where the
+ * device has them and tensorCores() allows), with the same layouts and results.
  */
 import type { Recorder } from "../gpu/runtime.ts";
 import { checkTensorSizes, type Tensor } from "../gpu/tensor.ts";
+import { attentionGrid, attentionKernel, attentionMatrices, type AttentionMatrices } from "./attention-matrices.ts";
 
 export interface AttentionShape {
   B: number;
@@ -110,6 +113,8 @@ export interface AttentionForward {
   /** The sizes and strides (the layouts are strided views a tensor shape does not describe). */
   shape: AttentionShape;
   tiles?: AttentionTiles;
+  /** Run on these subgroup matrices (tests: emulated ones), or SIMT with null; default: see attentionMatrices. */
+  matrices?: AttentionMatrices | null;
   label?: string;
 }
 
@@ -119,13 +124,16 @@ export function attentionForward(r: Recorder, o: AttentionForward): void {
   const tiles = o.tiles ?? ATTENTION_TILES;
   const { hd, params, scale } = resolve(s, o.q, o.k);
   checkTensorSizes("attentionForward", { lse: [o.lse, s.B * s.H * s.Lq] });
-  const kernel = r.gpu.kernel({
+  const types = attentionTypes("attentionForward", o, { lse: o.lse });
+  const matrices = attentionMatrices(r.gpu, o.q, hd, o.matrices);
+  const kernel = matrices ? attentionKernel(r.gpu, matrices, "forward", { hd, types }) : r.gpu.kernel({
     file: "attention.wgsl", entry: "forward",
     constants: { HD: hd, ...tiles.forward, SCALE_LOG2E: { f32: scale * Math.LOG2E } },
-    types: attentionTypes("attentionForward", o, { lse: o.lse }),
+    types,
   });
-  r.span(o.label ?? "attention", () => `forward Lq=${s.Lq} Lk=${s.Lk}`, () =>
-    r.dispatch(kernel, [o.q, o.k, o.v, o.out, o.lse], [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H], params));
+  const grid: [number, number] = matrices ? attentionGrid(matrices, "forward", s) : [Math.ceil(s.Lq / (tiles.forward.WG * tiles.forward.R)), s.B * s.H];
+  r.span(o.label ?? "attention", () => `forward Lq=${s.Lq} Lk=${s.Lk}${matrices ? " sgmat" : ""}`, () =>
+    r.dispatch(kernel, [o.q, o.k, o.v, o.out, o.lse], grid, params));
 }
 
 export interface AttentionBackward extends AttentionForward {
@@ -151,11 +159,20 @@ export function attentionBackward(r: Recorder, o: AttentionBackward): void {
   checkTensorSizes("attentionBackward", { lse: [o.lse, rows], delta: [o.delta, rows] });
   const scales = { SCALE: { f32: scale }, SCALE_LOG2E: { f32: scale * Math.LOG2E } };
   const types = attentionTypes("attentionBackward", o, { lse: o.lse, dOut: o.dOut, dq: o.dq, dk: o.dk, dv: o.dv, delta: o.delta });
-  const dqKernel = r.gpu.kernel({ file: "attention-backward-dq.wgsl", entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales }, types });
-  const dkdvKernel = r.gpu.kernel({ file: "attention-backward-dkdv.wgsl", entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales }, types: { QKV_T: types.QKV_T } });
+  const matrices = attentionMatrices(r.gpu, o.q, hd, o.matrices);
+  const dkdvTypes = { QKV_T: types.QKV_T };
+  const [dqKernel, dkdvKernel] = matrices
+    ? [attentionKernel(r.gpu, matrices, "dq", { hd, types }), attentionKernel(r.gpu, matrices, "dkdv", { hd, types: dkdvTypes })]
+    : [
+      r.gpu.kernel({ file: "attention-backward-dq.wgsl", entry: "backward_dq", constants: { HD: hd, ...tiles.dq, ...scales }, types }),
+      r.gpu.kernel({ file: "attention-backward-dkdv.wgsl", entry: "backward_dkdv", constants: { HD: hd, ...tiles.dkdv, ...scales }, types: dkdvTypes }),
+    ];
+  const dqGrid: [number, number] = matrices ? attentionGrid(matrices, "dq", s) : [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H];
+  const dkdvGrid: [number, number] = matrices ? attentionGrid(matrices, "dkdv", s) : [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H];
   const label = o.label ?? "attention";
-  r.span(label, () => `backward dq Lq=${s.Lq}`, () =>
-    r.dispatch(dqKernel, [o.q, o.k, o.v, o.out, o.dOut, o.lse, o.delta, o.dq], [Math.ceil(s.Lq / (tiles.dq.WG * tiles.dq.R)), s.B * s.H], params));
-  r.span(label, () => `backward dk dv Lk=${s.Lk}`, () =>
-    r.dispatch(dkdvKernel, [o.q, o.k, o.v, o.dOut, o.lse, o.delta, o.dk, o.dv], [Math.ceil(s.Lk / (tiles.dkdv.WG * tiles.dkdv.R)), s.B * s.H], params));
+  const how = matrices ? " sgmat" : "";
+  r.span(label, () => `backward dq Lq=${s.Lq}${how}`, () =>
+    r.dispatch(dqKernel, [o.q, o.k, o.v, o.out, o.dOut, o.lse, o.delta, o.dq], dqGrid, params));
+  r.span(label, () => `backward dk dv Lk=${s.Lk}${how}`, () =>
+    r.dispatch(dkdvKernel, [o.q, o.k, o.v, o.dOut, o.lse, o.delta, o.dk, o.dv], dkdvGrid, params));
 }

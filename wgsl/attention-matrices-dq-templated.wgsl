@@ -1,0 +1,6 @@
+diagnostic(off, chromium.subgroup_matrix_uniformity); enable f16; enable subgroups; enable chromium_experimental_subgroup_matrix;
+// Causal attention on subgroup matrices, backward part 1, delta and dq (the kernel: attention-matrices-dq-body.wgsl), with Dawn's matrix
+// builtins spelled with the majorness as a template argument (attention-matrices-dq.wgsl: as a bool argument).
+
+//#include "subgroup-matrix-spelling-templated.wgsl"
+//#include "attention-matrices-dq-body.wgsl"
