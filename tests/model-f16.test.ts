@@ -1,6 +1,8 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Profiler } from "../src/gpu/profiler.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
 import { countTargets } from "../src/kernels/cross-entropy.ts";
+import { LOSS_SCALE_INIT } from "../src/kernels/loss-scale.ts";
 import { ModelConfigSchema, type IFlameConfig } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { initParams } from "../src/model/params.ts";
@@ -18,16 +20,21 @@ const L = 54;
 
 const tokens = (seed: number) => tokenRows(B, L, seed);
 
-/** Forward, loss and backward of one model; its logits, mean loss and gradients. */
-function run(model: IFlameModel, batch: Int32Array) {
+/**
+ * Forward, loss and backward of one model; its logits, mean loss and gradients. The backward
+ * starts from the loss times `lossScale` (f16 training's: its f16 gradients need it) and the
+ * gradients are divided back, as the optimizer's unscale does.
+ */
+function run(model: IFlameModel, batch: Int32Array, lossScale = 1) {
   model.setTokens(batch);
-  model.setLossScale(1 / countTargets(batch, B, L));
+  model.setLossScale(lossScale / countTargets(batch, B, L));
   model.gpu.record((r) => {
     model.zeroGrads(r);
     model.forwardBackward(r);
   });
   const stats = model.gpu.read(model.lossStats) as Float32Array;
-  return { logits: model.gpu.read(model.logits) as Float32Array, loss: stats[0] / stats[1], grads: model.readGrads() };
+  const grads = Object.fromEntries(Object.entries(model.readGrads()).map(([name, g]) => [name, g.map((x) => x / lossScale)]));
+  return { logits: model.gpu.read(model.logits) as Float32Array, loss: stats[0] / stats[1], grads };
 }
 
 describe.skipIf(!Gpu.get().features.f16)("the f16 model follows the f32 model", () => {
@@ -39,7 +46,7 @@ describe.skipIf(!Gpu.get().features.f16)("the f16 model follows the f32 model", 
     m.setParams(params);
     return m;
   });
-  const [f32, f16] = models.map((m) => run(m, batch));
+  const [f32, f16] = models.map((m) => run(m, batch, m.precision === "f16" ? LOSS_SCALE_INIT : 1));
 
   // f16 operands carry 11 significant bits (2^-11 ≈ 5e-4 relative per rounding); a dozen
   // products deep, logits stay within 1e-2 of the largest logit and gradients within 5e-2
@@ -54,9 +61,29 @@ describe.skipIf(!Gpu.get().features.f16)("the f16 model follows the f32 model", 
 
   test("every gradient within 5e-2 of its largest entry (f32 gradients of the f32 masters)", () => {
     const worst = Object.keys(f32.grads).map((name): [string, number] => [name, maxRelDiff(f16.grads[name], f32.grads[name])]).sort((a, b) => b[1] - a[1]);
-    console.log(`f16 gradients: worst ${worst[0][0]} ${worst[0][1].toExponential(2)}`);
+    console.log(`f16 gradients: worst ${worst.slice(0, 4).map(([n, e]) => `${n} ${e.toExponential(2)}`).join(", ")}`);
     for (const [name] of worst) expect(f16.grads[name]).toBeInstanceOf(Float32Array);
     expect(worst[0][1]).toBeLessThan(5e-2);
+  });
+
+  // dx = dy·W runs as NN, dW = dyᵀ·x as TN (the forward's products are NT): with dy cast to f16,
+  // every backward product of every block (7 Linears each) and of the output projection takes f16
+  // operands on both sides and sums into f32.
+  test("the backward's products take f16 dy and f16 weights or activations (profiler labels)", () => {
+    if (!gpu.features.timestampQuery) {
+      console.log("skipped: this adapter has no timestamp-query (the profiler labels dispatches)");
+      return;
+    }
+    const model = models[1];
+    const profiler = new Profiler(gpu, 4096, true);
+    model.setTokens(batch);
+    gpu.record((r) => model.forwardBackward(r), profiler);
+    const backward = profiler.collect().filter((t) => / · (NN|TN) /.test(t.label));
+    const blocks = config.blocksPerLevel.reduce((a, b) => a + b, 0);
+    const count = (timings: typeof backward) => timings.reduce((n, t) => n + t.count, 0);
+    console.log(`backward products: ${count(backward)}, on tensor-core tiles: ${count(backward.filter((t) => t.label.includes(" sgmat ")))}`);
+    expect(count(backward)).toBe(2 * (7 * blocks + 1));
+    for (const t of backward) expect(t.label).toMatch(/ f16·f16→f32( |$)/);
   });
 
   test("the f16 weight copies follow the masters after castWeights", () => {

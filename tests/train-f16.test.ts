@@ -2,10 +2,12 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { precisionCurve } from "../scripts/parity/precision-curve.ts";
 import { Gpu } from "../src/gpu/runtime.ts";
+import { countTargets } from "../src/kernels/cross-entropy.ts";
 import { LOSS_SCALE_INIT } from "../src/kernels/loss-scale.ts";
 import { ModelConfigSchema } from "../src/model/config.ts";
 import { IFlameModel } from "../src/model/model.ts";
 import { Optimizer } from "../src/train/optimizer.ts";
+import { tokenRows } from "./helpers.ts";
 
 // Two micro-config runs (f16, then f32) on lavapipe: 7 s with a warm shader cache, 52 s cold on a
 // fresh CI machine, where these are the first runs to compile the f16 training kernels.
@@ -14,9 +16,10 @@ setDefaultTimeout(180_000);
 const hasF16 = Gpu.get().features.f16;
 
 describe.skipIf(!hasF16)("f16 training", () => {
+  const gpu = Gpu.get();
+  const config = ModelConfigSchema.parse({ name: "t", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 1 });
+
   test("an overflowed step is skipped (parameters untouched) and halves the loss scale; a clean one updates", () => {
-    const gpu = Gpu.get();
-    const config = ModelConfigSchema.parse({ name: "t", dim: 32, heads: 1, blocksPerLevel: [1, 1, 2, 1, 1], fullPeriod: 2, vocab: 132, maxFaces: 1 });
     const model = new IFlameModel(gpu, config, 1, 27, { precision: "f16" });
     model.initParams(1);
     const optimizer = new Optimizer(gpu, model.params, model.grads, "muon", { lossScaling: true });
@@ -43,6 +46,38 @@ describe.skipIf(!hasF16)("f16 training", () => {
     expect(optimizer.readLossScale()).toEqual({ scale: LOSS_SCALE_INIT / 2, cleanSteps: 1 });
     const moved = model.readParams();
     expect(Object.keys(before).some((name) => moved[name].some((x, i) => x !== before[name][i]))).toBe(true);
+  });
+
+  // The backward casts each product's dy to f16: with the loss scale at 2^24 the loss gradient at
+  // a target, about −2^24/26, is beyond f16's 65504 and becomes −Inf there. The optimizer's
+  // overflow check must catch what that does to the gradients; the f32 model, whose dy stays f32,
+  // takes the same scale without overflowing (so the skip is the f16 cast's doing).
+  test("a loss-scaled dy that overflows its f16 cast: the step is skipped and the scale halves (f32 runs it)", () => {
+    const [B, L, huge] = [1, 27, 2 ** 24];
+    const batch = tokenRows(B, L, 1);
+    const step = (precision: "f32" | "f16") => {
+      const model = new IFlameModel(gpu, config, B, L, { precision });
+      model.initParams(1);
+      const optimizer = new Optimizer(gpu, model.params, model.grads, "muon", { lossScaling: true });
+      optimizer.writeLossScale({ scale: huge, cleanSteps: 0 });
+      const before = model.readParams();
+      model.setTokens(batch);
+      model.setLossScale(1 / countTargets(batch, B, L));
+      optimizer.prepare(1e-3, 1);
+      gpu.record((r) => {
+        model.zeroGrads(r);
+        model.forward(r);
+        model.loss(r);
+        optimizer.scaleLoss(r, model.dlogits);
+        model.backward(r);
+        optimizer.record(r);
+      });
+      const nonFinite = optimizer.gradNorm().nonFinite;
+      const after = model.readParams();
+      return { nonFinite, state: optimizer.readLossScale(), unchanged: Object.keys(before).every((n) => after[n].every((x, i) => x === before[n][i])) };
+    };
+    expect(step("f16")).toEqual({ nonFinite: true, state: { scale: huge / 2, cleanSteps: 0 }, unchanged: true });
+    expect(step("f32")).toEqual({ nonFinite: false, state: { scale: huge, cleanSteps: 1 }, unchanged: false });
   });
 
   // The issue's claim (f16 loss within 2% of f32's at every step) on a short run; the 200-step

@@ -7,8 +7,10 @@
  *
  * Precision follows the tensors (model/precision.ts): with f16 weights, h1 and h2 are f16 and
  * `scratch.half` is given; the products then read f16 operands (the norms' outputs, the attention
- * input and output, the gate cast to f16), everything else stays f32, and the backward's
- * gradients are f32 products of f32 dy with those same f16 operands.
+ * input and output, the gate cast to f16), everything else stays f32. The backward casts each
+ * product's incoming gradient dy to f16 once (as PyTorch's autocast backward of an fp16 Linear
+ * gets fp16 dy; the loss scale keeps it from underflowing), so dx = dy·W and dW = dyᵀ·x are
+ * f16 × f16 products summed in f32; their outputs stay f32.
  */
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -135,6 +137,25 @@ export interface BackwardScratch extends ForwardScratch {
   norm: Tensor;
   /** attention backward's row dot products [B, H, L]. */
   delta: Tensor;
+  /**
+   * f16 models: where each product's dy is cast to f16 before its backward; a flat f16 tensor of
+   * at least as many elements as the largest dy (one tensor may serve every level and the output
+   * projection: each cast is read by its own product before the next one writes).
+   */
+  dyHalf: Tensor | null;
+}
+
+/**
+ * The dy a product's backward reads: `dy` itself, or (f16 models) its f16 copy in `dyHalf`, so that
+ * dx = dy·W and dW = dyᵀ·x take f16 operands on both sides (the tensor-core tiles need that; the
+ * sums stay f32). A loss-scaled dy beyond f16's range becomes ±Inf here, and the gradients it
+ * reaches turn non-finite: the optimizer's overflow check then skips the step and halves the scale.
+ */
+export function productGradient(r: Recorder, dy: Tensor, dyHalf: Tensor | null): Tensor {
+  if (!dyHalf) return dy;
+  const copy = dyHalf.head(dy.size).reshape([...dy.shape]);
+  cast(r, { src: dy, dst: copy, label: "f16 dy" });
+  return copy;
 }
 
 const attentionShape = (s: BlockShape): AttentionShape => ({ B: s.B, H: s.H, Lq: s.L, Lk: s.L, qOffset: 0 });
@@ -180,18 +201,22 @@ export function blockBackward(
   r: Recorder, w: BlockWeights<Tensor>, g: BlockWeights<Tensor>, a: BlockActivations, s: BackwardScratch, shape: BlockShape,
 ): void {
   const { B, H } = shape;
+  const dy = (t: Tensor) => productGradient(r, t, s.dyHalf);
+  // Every dx below stays f32: each flows into an f32 step (swiglu's, a norm's, attention's
+  // backward, the residual sums), where f16 would only add a rounding and a cast back.
   // out = x1 + proj3(silu(p1)·p2): the residual passes dx through unchanged.
   const g3 = gate(r, a, s); // recompute the gate rather than keep it
-  linearBackward(r, { x: g3, weight: w.w3, dy: s.dx, dx: s.dg, dweight: g.w3, dbias: g.b3, accumulate: true });
+  linearBackward(r, { x: g3, weight: w.w3, dy: dy(s.dx), dx: s.dg, dweight: g.w3, dbias: g.b3, accumulate: true });
   swigluBackward(r, { a: a.p1, b: a.p2, dh: s.dg, da: s.dp1, db: s.dp2 });
-  linearBackward(r, { x: a.h2, weight: w.w1, dy: s.dp1, dx: s.dh, dweight: g.w1, dbias: g.b1, accumulate: true });
-  linearBackward(r, { x: a.h2, weight: w.w2, dy: s.dp2, dx: s.dTmp, dweight: g.w2, dbias: g.b2, accumulate: true });
+  linearBackward(r, { x: a.h2, weight: w.w1, dy: dy(s.dp1), dx: s.dh, dweight: g.w1, dbias: g.b1, accumulate: true });
+  linearBackward(r, { x: a.h2, weight: w.w2, dy: dy(s.dp2), dx: s.dTmp, dweight: g.w2, dbias: g.b2, accumulate: true });
   addInto(r, { x: s.dh, y: s.dTmp });
   // dx += norm2's backward: now d(x1).
   rmsnormBackward(r, { x: a.x1, weight: w.norm2, rstd: a.rstd2, dy: s.dh, dx: s.dx, dweight: g.norm2, scratch: s.norm, accumulate: true, addToDx: true });
 
-  // x1 = x + out_proj(att'): d(x) = d(x1) + norm1's backward.
-  linearBackward(r, { x: a.attHalf ?? (w.headNorm ? a.attNorm! : a.att), weight: w.out, dy: s.dx, dx: s.datt, dweight: g.out, accumulate: true });
+  // x1 = x + out_proj(att'): d(x) = d(x1) + norm1's backward. Attention's dOut (datt) stays f32:
+  // the attention kernels take f32 dOut.
+  linearBackward(r, { x: a.attHalf ?? (w.headNorm ? a.attNorm! : a.att), weight: w.out, dy: dy(s.dx), dx: s.datt, dweight: g.out, accumulate: true });
   if (w.headNorm) {
     rmsnormBackward(r, { x: a.att, weight: w.headNorm, rstd: a.rstdAtt!, dy: s.datt, dx: s.dTmp, dweight: g.headNorm!, scratch: s.norm, accumulate: true });
     linearAttentionBackward(r, {
@@ -204,11 +229,11 @@ export function blockBackward(
   }
   // q and k were rotated after projection: take their gradients back through RoPE first.
   ropeBackward(r, { x: s.dq, out: s.raw, B, H, tables: shape.rope });
-  linearBackward(r, { x: a.h1, weight: w.q, dy: s.raw, dx: s.dh, dweight: g.q, accumulate: true });
+  linearBackward(r, { x: a.h1, weight: w.q, dy: dy(s.raw), dx: s.dh, dweight: g.q, accumulate: true });
   ropeBackward(r, { x: s.dk, out: s.raw, B, H, tables: shape.rope });
-  linearBackward(r, { x: a.h1, weight: w.k, dy: s.raw, dx: s.dTmp, dweight: g.k, accumulate: true });
+  linearBackward(r, { x: a.h1, weight: w.k, dy: dy(s.raw), dx: s.dTmp, dweight: g.k, accumulate: true });
   addInto(r, { x: s.dh, y: s.dTmp });
-  linearBackward(r, { x: a.h1, weight: w.v, dy: s.dv, dx: s.dTmp, dweight: g.v, accumulate: true });
+  linearBackward(r, { x: a.h1, weight: w.v, dy: dy(s.dv), dx: s.dTmp, dweight: g.v, accumulate: true });
   addInto(r, { x: s.dh, y: s.dTmp });
   rmsnormBackward(r, { x: a.x, weight: w.norm1, rstd: a.rstd1, dy: s.dh, dx: s.dx, dweight: g.norm1, scratch: s.norm, accumulate: true, addToDx: true });
 }

@@ -17,7 +17,7 @@ import { cast } from "../kernels/cast.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import { rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeTables } from "../kernels/rope.ts";
-import { blockBackward, blockForward, halfScratch, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
+import { blockBackward, blockForward, halfScratch, productGradient, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
 import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
 import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassStreams } from "./hourglass.ts";
 import { LEVELS, levelLengths } from "./levels.ts";
@@ -66,6 +66,12 @@ export class IFlameModel {
   private readonly half: HalfWeights | null;
   /** f16 models: dec1's output in f16, the output projection's input. */
   private readonly outputHalf: Tensor | null;
+  /**
+   * f16 models: the f16 copy of each product's dy in the backward (block.ts productGradient), one
+   * flat tensor for every level and the output projection, sized for the largest: dlogits or a
+   * level-0 feed-forward gradient.
+   */
+  private readonly dyHalf: Tensor | null;
   readonly grads = new Map<string, Tensor>();
   /** The backward's segments in the order it runs them: the levels from dec1 down, then the stem. */
   readonly backwardSegments: readonly BackwardSegment[];
@@ -98,6 +104,7 @@ export class IFlameModel {
     this.precision = o.precision ?? "f32";
     this.half = this.precision === "f16" ? new HalfWeights(gpu, this.params, config) : null;
     this.weights = computeWeights(config, this.params, this.half, "model");
+    this.dyHalf = this.half ? gpu.tensor([B * L * Math.max(V, hiddenDim(config), D)], "f16", "f16 dy") : null;
     this.gradWeights = resolveWeights(config, (name) => this.grads.get(name)!);
     this.backwardSegments = backwardSegments(this.gradWeights);
     const rope = ropeTables(gpu, L, HEAD_DIM);
@@ -182,6 +189,7 @@ export class IFlameModel {
       delta: t([B, H, L], "delta"),
       linear: anyLinear ? linearAttentionScratch(gpu, { B, L, H }) : null,
       half: this.half ? halfScratch(gpu, rows, D, hidden, name) : null,
+      dyHalf: this.dyHalf,
     };
     return { shape, blocks, scratch, recompute };
   }
@@ -276,8 +284,9 @@ export class IFlameModel {
    */
   backward(r: Recorder, { afterSegment }: BackwardHooks = {}): void {
     const w = this.weights, g = this.gradWeights;
+    // dx, d(dec1 output), stays f32: it is the residual stream's gradient.
     linearBackward(r, {
-      x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
+      x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, dy: productGradient(r, this.dlogits, this.dyHalf), dx: this.gradients.levels[4],
       dweight: g.outputWeight, dbias: g.outputBias, accumulate: true, label: "output",
     });
     hourglassBackward(r, w, g, this.streams, this.gradients, this.B, (level) => {
