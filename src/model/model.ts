@@ -17,7 +17,7 @@ import { cast } from "../kernels/cast.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import { rmsnormScratchSize } from "../kernels/rmsnorm.ts";
 import { ropeTables } from "../kernels/rope.ts";
-import { blockBackward, blockForward, halfScratch, productGradient, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
+import { blockBackward, blockForward, halfScratch, type BackwardScratch, type BlockActivations, type BlockShape } from "./block.ts";
 import { HEAD_DIM, hiddenDim, type IFlameConfig } from "./config.ts";
 import { hourglassBackward, hourglassForward, type HourglassGradients, type HourglassStreams } from "./hourglass.ts";
 import { LEVELS, levelLengths } from "./levels.ts";
@@ -67,9 +67,9 @@ export class IFlameModel {
   /** f16 models: dec1's output in f16, the output projection's input. */
   private readonly outputHalf: Tensor | null;
   /**
-   * f16 models: the f16 copy of each product's dy in the backward (block.ts productGradient), one
-   * flat tensor for every level and the output projection, sized for the largest: dlogits or a
-   * level-0 feed-forward gradient.
+   * f16 models: the f16 copy of each block product's dy in the backward (block.ts
+   * productGradient), one flat tensor for every level, sized for the largest: a level-0
+   * feed-forward gradient.
    */
   private readonly dyHalf: Tensor | null;
   readonly grads = new Map<string, Tensor>();
@@ -104,7 +104,7 @@ export class IFlameModel {
     this.precision = o.precision ?? "f32";
     this.half = this.precision === "f16" ? new HalfWeights(gpu, this.params, config) : null;
     this.weights = computeWeights(config, this.params, this.half, "model");
-    this.dyHalf = this.half ? gpu.tensor([B * L * Math.max(V, hiddenDim(config), D)], "f16", "f16 dy") : null;
+    this.dyHalf = this.half ? gpu.tensor([B * L * Math.max(hiddenDim(config), D)], "f16", "f16 dy") : null;
     this.gradWeights = resolveWeights(config, (name) => this.grads.get(name)!);
     this.backwardSegments = backwardSegments(this.gradWeights);
     const rope = ropeTables(gpu, L, HEAD_DIM);
@@ -284,9 +284,13 @@ export class IFlameModel {
    */
   backward(r: Recorder, { afterSegment }: BackwardHooks = {}): void {
     const w = this.weights, g = this.gradWeights;
-    // dx, d(dec1 output), stays f32: it is the residual stream's gradient.
+    // dx, d(dec1 output), stays f32: it is the residual stream's gradient. dlogits stays f32 too
+    // (unlike the blocks' dy): rounded to f16, its small probability terms fall into f16's
+    // subnormals, and over 200 tiny-config steps that alone widened the f16/f32 loss gap from
+    // 0.82% to 2.34% at the worst step (docs/MIXED-PRECISION.md). The output projection is the
+    // smallest product of the model (N = vocab), so its f32·f16 kernel costs little.
     linearBackward(r, {
-      x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, dy: productGradient(r, this.dlogits, this.dyHalf), dx: this.gradients.levels[4],
+      x: this.outputHalf ?? this.streams.outputs[4], weight: w.outputWeight, dy: this.dlogits, dx: this.gradients.levels[4],
       dweight: g.outputWeight, dbias: g.outputBias, accumulate: true, label: "output",
     });
     hourglassBackward(r, w, g, this.streams, this.gradients, this.B, (level) => {
