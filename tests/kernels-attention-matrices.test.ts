@@ -6,7 +6,7 @@ import type { Tensor } from "../src/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionShape } from "../src/kernels/attention.ts";
 import { attentionMatrices, deviceAttentionMatrices, deviceAttentionProblem, MATRIX_ATTENTION_TILES, type AttentionMatrices } from "../src/kernels/attention-matrices.ts";
 import { setTensorCores } from "../src/kernels/tensor-cores.ts";
-import { lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
+import { f16AttentionErrors, lseToHeadMajor, maxAbsDiff, maxRelDiff, rand } from "./helpers.ts";
 
 // GPU kernels on lavapipe, compiled in the first test that uses them (bunfig.toml says why): the
 // emulated ones took 57 s cold on a busy 2-core machine, hence 3× that.
@@ -33,36 +33,12 @@ const gpu = Gpu.get();
 const ready = gpu.features.f16 && gpu.features.subgroups;
 if (!ready) console.log(`kernels-attention-matrices: skipped, the adapter lacks shader-f16 or subgroups (${gpu.describe()})`);
 
-/** [B, H, L] (GPU) → [B, L, H] (CPU). */
-const rowMajor = (x: ArrayLike<number>, B: number, L: number, H: number) =>
-  Float32Array.from({ length: B * L * H }, (_, i) => x[(Math.floor(i / (L * H)) * H + (i % H)) * L + (Math.floor(i / H) % L)]);
-
 /** Forward and backward of B×L×H heads on `matrices`, checked against the CPU. */
 function check(matrices: AttentionMatrices, B: number, L: number, H: number): void {
-  const n = B * L * H * HD, shape = [B, L, H, HD];
-  const seed = B * 100 + L + H;
-  const host = { q: roundHalf(rand(n, seed, 2)), k: roundHalf(rand(n, seed + 1, 2)), v: roundHalf(rand(n, seed + 2)), dOut: rand(n, seed + 3) };
-  const half = (x: Float32Array, label: string) => gpu.upload(Float16Array.from(x), shape, label);
-  const t: Record<string, Tensor> = {
-    q: half(host.q, "q"), k: half(host.k, "k"), v: half(host.v, "v"), dOut: gpu.upload(host.dOut, shape, "dOut"),
-    out: gpu.tensor(shape, "f16", "out"), lse: gpu.tensor([B, H, L], "f32", "lse"), delta: gpu.tensor([B, H, L], "f32", "delta"),
-    dq: gpu.tensor(shape, "f32", "dq"), dk: gpu.tensor(shape, "f32", "dk"), dv: gpu.tensor(shape, "f32", "dv"),
-  };
-  try {
-    const s: AttentionShape = { B, H, Lq: L, Lk: L, qOffset: 0 };
-    gpu.record((r) => {
-      attentionForward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, shape: s, matrices });
-      attentionBackward(r, { q: t.q, k: t.k, v: t.v, out: t.out, lse: t.lse, dOut: t.dOut, dq: t.dq, dk: t.dk, dv: t.dv, delta: t.delta, shape: s, matrices });
-    });
-    const ref = cpuForward(host.q, host.k, host.v, B, L, H, HD);
-    const out = Float32Array.from(gpu.read(t.out)), lse = Float32Array.from(gpu.read(t.lse));
-    expect(maxAbsDiff(out, ref.o)).toBeLessThan(OUT_TOL);
-    expect(maxAbsDiff(lse, lseToHeadMajor(ref.lse, B, L, H))).toBeLessThan(LSE_TOL);
-    const grad = cpuBackward(host.q, host.k, host.v, out, rowMajor(lse, B, L, H), host.dOut, B, L, H, HD);
-    for (const name of ["dq", "dk", "dv"] as const) expect(maxRelDiff(gpu.read(t[name]), grad[name], GRAD_FLOOR)).toBeLessThan(GRAD_TOL);
-  } finally {
-    Object.values(t).forEach((x) => gpu.destroy(x));
-  }
+  const e = f16AttentionErrors(gpu, B, L, H, matrices);
+  expect(e.out).toBeLessThan(OUT_TOL);
+  expect(e.lse).toBeLessThan(LSE_TOL);
+  for (const name of ["dq", "dk", "dv"] as const) expect(e[name]).toBeLessThan(GRAD_TOL);
 }
 
 /**
