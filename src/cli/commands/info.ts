@@ -3,6 +3,8 @@ import { z } from "zod";
 import { adapterList } from "../../../ffi/adapter-choice.ts";
 import { featureNames } from "../../../ffi/webgpu.ts";
 import { Gpu } from "../../gpu/runtime.ts";
+import { f16MatrixConfig } from "../../kernels/matmul-subgroup-matrix.ts";
+import { tensorCores } from "../../kernels/tensor-cores.ts";
 import { defineCommand } from "../command.ts";
 import { IFLAME_VERSION } from "../version.ts";
 
@@ -14,7 +16,8 @@ export const infoCommand = defineCommand({
   flags: InfoFlags,
   notes: "IFLAME_WEBGPU_LIB picks the library, IFLAME_ADAPTER the adapter (an index in the adapters list, or a name substring).",
   async run(flags) {
-    const dev = Gpu.get().dev;
+    const gpu = Gpu.get();
+    const dev = gpu.dev;
     const report = {
       iflame: IFLAME_VERSION,
       bun: Bun.version,
@@ -26,6 +29,8 @@ export const infoCommand = defineCommand({
       toggles: dev.toggles,
       features: featureNames(dev.features),
       subgroupMatrixConfigs: dev.features.subgroupMatrix,
+      // The kernels' f16 × f16 → f32 matrix shape, and when they use it (IFLAME_TENSOR_CORES).
+      tensorCores: { policy: tensorCores(), matrix: f16MatrixConfig(gpu) },
       limits: dev.limits,
     };
     if (flags.json) {
@@ -40,6 +45,8 @@ export const infoCommand = defineCommand({
     console.log(`subgroup sizes: ${a.subgroupMinSize}..${a.subgroupMaxSize}`);
     console.log(`features: ${report.features.join(", ") || "(none of timestamp-query, shader-f16, subgroups, subgroup-matrix)"}`);
     for (const c of report.subgroupMatrixConfigs ?? []) console.log(`  subgroup matrix: ${c.component} × ${c.component} → ${c.result}, M ${c.M} N ${c.N} K ${c.K}`);
+    const m = report.tensorCores.matrix;
+    console.log(`tensor cores: ${m ? `f16 ${m.M}×${m.N}×${m.K} matrices` : "none"} · IFLAME_TENSOR_CORES=${report.tensorCores.policy}`);
     const t = report.toggles;
     if (t.enable.length + t.disable.length) console.log(`Dawn toggles: ${[...t.enable, ...t.disable.map((n) => `-${n}`)].join(",")}`);
     console.log("limits:");
