@@ -25,18 +25,20 @@ def learning_rate(step, total_steps, lr=1e-3, min_lr=MIN_LR):
 
 
 def newton_schulz5(G, steps=5, dtype=torch.bfloat16):
-    """Approximate orthogonalisation of G (quintic Newton-Schulz). The reference computes it in
-    bf16; parity with our f32 GPU optimizer runs it in f32."""
+    """Approximate orthogonalisation of each matrix of G [..., rows, cols] (quintic Newton-Schulz,
+    each normalised by its own norm). The reference computes it in bf16, one matrix at a time;
+    parity with our f32 GPU optimizer runs it in f32. A stack of same-shaped matrices runs as
+    batched products (the same arithmetic per matrix, far fewer kernel launches)."""
     a, b, c = 3.4445, -4.7750, 2.0315
     X = G.to(dtype)
-    tall = G.shape[0] > G.shape[1]
+    tall = G.shape[-2] > G.shape[-1]
     if tall:
-        X = X.T
-    X = X / (X.norm() + 1e-7)
+        X = X.transpose(-1, -2)
+    X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
     for _ in range(steps):
-        A = X @ X.T
+        A = X @ X.transpose(-1, -2)
         X = a * X + (b * A + c * (A @ A)) @ X
-    return X.T if tall else X
+    return X.transpose(-1, -2) if tall else X
 
 
 def uses_muon(name, p):
@@ -58,23 +60,41 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            lr, wd = group["lr"], group["wd"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g, state = p.grad, self.state[p]
-                if group["use_muon"]:
-                    buf = state.setdefault("momentum", torch.zeros_like(g))
-                    buf.mul_(group["momentum"]).add_(g)
-                    update = newton_schulz5(g.add(buf, alpha=group["momentum"]), dtype=self.ns_dtype)
-                    p.mul_(1 - lr * wd).add_(update.to(p.dtype), alpha=-lr * 0.2 * math.sqrt(max(p.shape)))
-                else:
-                    if not state:
-                        state.update(step=0, m=torch.zeros_like(g), v=torch.zeros_like(g))
-                    b1, b2 = group["betas"]
-                    state["step"] += 1
-                    state["m"].lerp_(g, 1 - b1)
-                    state["v"].lerp_(g.square(), 1 - b2)
-                    scale = math.sqrt(1 - b2 ** state["step"]) / (1 - b1 ** state["step"])
-                    p.mul_(1 - lr * wd).addcdiv_(state["m"], state["v"].sqrt().add_(group["eps"]), value=-lr * scale)
+            if group["use_muon"]:
+                self._muon_step(group)
+            else:
+                self._adam_step(group)
         return None
+
+    def _muon_step(self, group):
+        """Nesterov momentum, then Newton-Schulz on each matrix; same-shaped matrices go as one
+        stack (per-matrix arithmetic unchanged: the reference loops over them one by one)."""
+        lr, wd, momentum = group["lr"], group["wd"], group["momentum"]
+        by_shape = {}
+        for p in group["params"]:
+            if p.grad is not None:
+                by_shape.setdefault(tuple(p.shape), []).append(p)
+        for shape, params in by_shape.items():
+            grads = [p.grad for p in params]
+            bufs = [self.state[p].setdefault("momentum", torch.zeros_like(p.grad)) for p in params]
+            torch._foreach_mul_(bufs, momentum)
+            torch._foreach_add_(bufs, grads)
+            nesterov = torch._foreach_add(grads, bufs, alpha=momentum)
+            updates = newton_schulz5(torch.stack(nesterov), dtype=self.ns_dtype).to(params[0].dtype)
+            torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_add_(params, list(updates.unbind(0)), alpha=-lr * 0.2 * math.sqrt(max(shape)))
+
+    def _adam_step(self, group):
+        lr, wd, eps = group["lr"], group["wd"], group["eps"]
+        b1, b2 = group["betas"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g, state = p.grad, self.state[p]
+            if not state:
+                state.update(step=0, m=torch.zeros_like(g), v=torch.zeros_like(g))
+            state["step"] += 1
+            state["m"].lerp_(g, 1 - b1)
+            state["v"].lerp_(g.square(), 1 - b2)
+            scale = math.sqrt(1 - b2 ** state["step"]) / (1 - b1 ** state["step"])
+            p.mul_(1 - lr * wd).addcdiv_(state["m"], state["v"].sqrt().add_(eps), value=-lr * scale)
