@@ -7,6 +7,10 @@
 #
 #   bash scripts/matrix-rig.sh setup                 # once: ~5 min, ~600 MB under $IFLAME_MATRIX_ROOT
 #   bash scripts/matrix-rig.sh run bun test tests/kernels-matmul-f16.test.ts
+#   bash scripts/matrix-rig.sh teardown              # unmount what `run` bound into the root
+#
+# `run` leaves its bind mounts in place for the next run: tear down before deleting the root, or
+# `rm -rf` would reach through them into this checkout.
 #
 # `run` executes its command in this checkout (bind-mounted at the same path, with node_modules'
 # real location), with IFLAME_DAWN_TOGGLES=allow_unsafe_apis (Dawn hides subgroup matrices
@@ -48,8 +52,14 @@ run() {
     sh -c "cd '$REPO' && $cmd"
 }
 
+teardown() {
+  # Deepest first: a mount inside another (node_modules inside the checkout) goes before it.
+  findmnt -rn -o TARGET | grep -E "^$ROOT_DIR/" | sort -r | while read -r m; do umount "$m"; done
+}
+
 case "${1:-}" in
   setup) setup ;;
   run) shift; run "$@" ;;
-  *) echo "usage: bash scripts/matrix-rig.sh setup | run <command…>" >&2; exit 2 ;;
+  teardown) teardown ;;
+  *) echo "usage: bash scripts/matrix-rig.sh setup | run <command…> | teardown" >&2; exit 2 ;;
 esac
