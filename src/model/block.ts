@@ -139,8 +139,8 @@ export interface BackwardScratch extends ForwardScratch {
   delta: Tensor;
   /**
    * f16 models: where each product's dy is cast to f16 before its backward; a flat f16 tensor of
-   * at least as many elements as the largest dy (one tensor may serve every level and the output
-   * projection: each cast is read by its own product before the next one writes).
+   * at least as many elements as the largest dy (one tensor may serve every level: each cast is
+   * read by its own product before the next one writes).
    */
   dyHalf: Tensor | null;
 }
