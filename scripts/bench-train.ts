@@ -65,8 +65,7 @@ function step(i: number, profiler?: Profiler): void {
     model.zeroGrads(r);
     model.forward(r);
     model.loss(r);
-    optimizer.scaleLoss(r, model.dlogits);
-    model.backward(r);
+    optimizer.backward(r, model);
     optimizer.record(r);
     model.castWeights(r);
   }, profiler);

@@ -69,8 +69,7 @@ describe.skipIf(!hasF16)("f16 training", () => {
         model.zeroGrads(r);
         model.forward(r);
         model.loss(r);
-        optimizer.scaleLoss(r, model.dlogits);
-        model.backward(r);
+        optimizer.backward(r, model);
         optimizer.record(r);
       });
       const nonFinite = optimizer.gradNorm().nonFinite;

@@ -3,7 +3,7 @@
  * (recipe.ts usesMuon), the AdamW backup for everything else, gradient clipping at 1.0 —
  * all on the GPU, driven by one small step tensor (see src/kernels/optim.ts). With `lossScaling`
  * (f16 training) it also keeps GradScaler's dynamic loss scale in that tensor
- * (kernels/loss-scale.ts): the caller scales the loss gradient (scaleLoss), gradNorm unscales,
+ * (kernels/loss-scale.ts): backward() scales the loss gradient, gradNorm unscales,
  * an overflowed step is skipped, and record ends with the scale's update.
  */
 import type { Gpu, Recorder } from "../gpu/runtime.ts";
@@ -12,6 +12,7 @@ import { LOSS_SCALE_INIT, scaleByLossScale, updateLossScale } from "../kernels/l
 import {
   adamwStep, createGradNormPartials, createOptimStep, gradNorm, MuonScratch, muonStep, readGradNorm, STEP, writeOptimStep, type MuonMatrix,
 } from "../kernels/optim.ts";
+import type { BackwardHooks, IFlameModel } from "../model/model.ts";
 import { usesMuon, WEIGHT_DECAY } from "./recipe.ts";
 
 export type OptimizerKind = "muon" | "adamw";
@@ -77,9 +78,13 @@ export class Optimizer {
     writeOptimStep(this.gpu, this.step, { lr, step: t, wd: this.weightDecay });
   }
 
-  /** Records dlogits *= the loss scale, before the backward (loss scaling only). */
-  scaleLoss(r: Recorder, dlogits: Tensor): void {
-    if (this.lossScaling) scaleByLossScale(r, { x: dlogits, step: this.step });
+  /**
+   * Records the model's backward from its loss gradient, first multiplied by the loss scale (loss
+   * scaling only), the gradients adding into the model's; `hooks` as IFlameModel.backward's.
+   */
+  backward(r: Recorder, model: IFlameModel, hooks?: BackwardHooks): void {
+    if (this.lossScaling) scaleByLossScale(r, { x: model.dlogits, step: this.step });
+    model.backward(r, hooks);
   }
 
   /**

@@ -197,8 +197,7 @@ function runBatch(model: IFlameModel, tokens: Int32Array, { accumulate, optimize
     model.forward(r);
     model.loss(r, accumulate);
     if (!optimizer) return;
-    optimizer.scaleLoss(r, model.dlogits);
-    model.backward(r, reducer?.backwardHooks(r));
+    optimizer.backward(r, model, reducer?.backwardHooks(r));
   });
 }
 
