@@ -5,7 +5,9 @@
 #                                              # its CPU reference, kernel TFLOP/s (matrices vs SIMT)
 #   bash scripts/gpu/tensor-cores.sh train     # ~9 min: ShapeNet B=8 steps (f32, f16 SIMT, f16
 #                                              # tensor cores; Muon and AdamW) and PyTorch's, f16 parity
-#   bash scripts/gpu/tensor-cores.sh generate  # ~4 min: generation at batch 1 and 32, ours and PyTorch's
+#   bash scripts/gpu/tensor-cores.sh generate  # ~7 min: generation at batch 1 and 32, ours and PyTorch's;
+#                                              # PyTorch fp16 + torch.compile training (its ~2 min compile
+#                                              # does not fit beside the train stage)
 # Then `bash scripts/gpu/h200-quality.sh` (one more call) trains and evaluates both trainers.
 # Each part's full log goes to $OUT/<stage>/<part>.txt; the stage ends by packing them into
 # $OUT/<stage>-logs.tar.gz (a device call returns at most 8 files), and prints each part's tail.
@@ -46,7 +48,7 @@ case "$stage" in
     part ours-f16 60 train --precision f16
     part ours-f16-tc 60 env IFLAME_TENSOR_CORES=force bun scripts/bench-train.ts --config shapenet --batch 8 --steps 3 --precision f16 --detail
     part ours-f16-tc-adamw 60 env IFLAME_TENSOR_CORES=force bun scripts/bench-train.ts --config shapenet --batch 8 --steps 3 --precision f16 --optimizer adamw
-    part torch-muon 90 torch_train --modes fp16_sdpa --out "$logs/torch-muon.json"
+    part torch-muon 90 torch_train --modes fp32_sdpa,fp16_sdpa --out "$logs/torch-muon.json"
     part torch-adamw 60 torch_train --modes fp16_sdpa --optim adamw --out "$logs/torch-adamw.json"
     part torch-muon-fp16core 60 torch_train --modes fp16_sdpa --linear-core autocast --out "$logs/torch-muon-fp16core.json"
     part parity-f16 90 bun scripts/parity/run-parity.ts --config shapenet --B 2 --precision f16 --dir /tmp/parity-f16
@@ -55,6 +57,7 @@ case "$stage" in
     part ours-f32 70 bun scripts/bench-generate.ts --config shapenet --tokens 900 --runs 2 --batch 1,32 --no-profile
     part ours-f16 70 bun scripts/bench-generate.ts --config shapenet --tokens 900 --runs 2 --batch 1,32 --no-profile --precision f16
     part torch 100 python3 scripts/parity/bench_torch.py --no-train --gen-tokens 900 --gen-batches 1,32 --out "$logs/torch-generate.json"
+    part torch-compile 200 python3 scripts/parity/bench_torch.py --no-search --no-generate --warmup 2 --steps 3 --modes fp16_compile --out "$logs/torch-compile.json"
     ;;
   *) echo "unknown stage $stage (kernels, train, generate)" >&2; exit 2 ;;
 esac
