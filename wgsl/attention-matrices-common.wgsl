@@ -21,6 +21,11 @@ const LN2 = 0.6931471805599453;
 fn q_head_of(y: u32) -> u32 { return (y / p.heads) * p.q_batch + (y % p.heads) * V4; }
 fn kv_head_of(y: u32) -> u32 { return (y / p.heads) * p.kv_batch + (y % p.heads) * V4; }
 
+// The first query row of workgroup x's block of BQ: the longest (latest) blocks start first.
+fn query_block_start(x: u32) -> u32 { return ((p.lq + BQ - 1u) / BQ - 1u - x) * BQ; }
+// The keys some row of the block from q0 sees (causal, queries offset by q_offset).
+fn block_key_end(q0: u32) -> u32 { return min(p.lk, p.q_offset + min(q0 + BQ, p.lq)); }
+
 // This thread's row of the workgroup's block (x) and its part of that row (y): the TPR threads
 // of a row are adjacent lanes of one subgroup, wherever the subgroups fall in the workgroup.
 fn row_and_part(sg: u32, lane: u32, lanes: u32) -> vec2u { return vec2u((sg * lanes + lane) / TPR, (sg * lanes + lane) % TPR); }

@@ -37,8 +37,7 @@ fn backward_dq(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) lanes: u32,
 ) {
-  let tiles = (p.lq + BQ - 1u) / BQ;
-  let q0 = (tiles - 1u - wid.x) * BQ;
+  let q0 = query_block_start(wid.x);
   let q_head = q_head_of(wid.y);
   let kv_head = kv_head_of(wid.y);
   let r = row_and_part(sg, lane, lanes).x;
@@ -55,7 +54,7 @@ fn backward_dq(
   let row_delta = row_sum((dot4.x + dot4.y) + (dot4.z + dot4.w));
   let row_lse2 = lse[wid.y * p.lq + row] * LOG2E;
   var acc: array<Result, OWN>;
-  let key_end = min(p.lk, p.q_offset + min(q0 + BQ, p.lq));
+  let key_end = block_key_end(q0);
   for (var key0 = 0u; key0 < key_end; key0 += BKV) {
     workgroupBarrier();
     stage_keys(t, kv_head, key0, key_end, K_AT, V_AT);

@@ -35,8 +35,7 @@ fn forward(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) lanes: u32,
 ) {
-  let tiles = (p.lq + BQ - 1u) / BQ;
-  let q0 = (tiles - 1u - wid.x) * BQ; // the longest (latest) query blocks start first
+  let q0 = query_block_start(wid.x);
   let q_head = q_head_of(wid.y);
   let kv_head = kv_head_of(wid.y);
   let r = row_and_part(sg, lane, lanes).x;
@@ -47,7 +46,7 @@ fn forward(
   var acc: array<f32, DPT>;
   var m = MASKED;
   var sum = 0.0; // this thread's share of the row's sum
-  let key_end = min(p.lk, p.q_offset + min(q0 + BQ, p.lq)); // keys some row of the block sees
+  let key_end = block_key_end(q0);
   for (var key0 = 0u; key0 < key_end; key0 += BKV) {
     workgroupBarrier();
     stage_keys(t, kv_head, key0, key_end, K_AT, V_AT);
